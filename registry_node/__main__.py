@@ -1,0 +1,3 @@
+from registry_node.cli import main
+
+raise SystemExit(main())

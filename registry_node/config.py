@@ -1,0 +1,193 @@
+"""node.yaml: the node's configuration, validated against ``node-config-v1.json``.
+
+A node runs with no configuration at all (a demo identity, everything under ``./data``); a state
+writes its own file with ``registry-node init``. Relative paths are relative to the directory
+that holds node.yaml (or the working directory when there is none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from registry_node.core import schema
+from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.core.model import NodeIdentity
+from registry_node.core.timeutil import format_duration, parse_duration
+from registry_node.core.yamlsafe import dump_yaml, load_yaml
+
+DEFAULT_CONFIG_FILE = "node.yaml"
+DEMO_NODE_ID = "https://registry.ohio.example"
+DEMO_JURISDICTION = "US-OH"
+DEMO_NAME = "Ohio Learning and Employment Record Trust Registry"
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    max_list_bytes: int = 16 * 1024 * 1024
+    connect_timeout: timedelta = timedelta(seconds=5)
+    read_timeout: timedelta = timedelta(seconds=10)
+    deadline: timedelta = timedelta(seconds=30)
+    concurrency: int = 8
+    clock_skew: timedelta = timedelta(minutes=5)
+    backoff_max: timedelta = timedelta(hours=1)
+    allow_http_loopback: bool = True
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node_id: str = DEMO_NODE_ID
+    jurisdiction: str = DEMO_JURISDICTION
+    name: str = DEMO_NAME
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    data_dir: Path = Path("data")
+    trust_list: Path | None = None
+    peers_file: Path = Path("peers.yaml")
+    list_validity: timedelta = timedelta(hours=24)
+    cache_max_age: timedelta = timedelta(minutes=5)
+    publish_debounce: timedelta = timedelta(seconds=2)
+    max_body_bytes: int = 1024 * 1024
+    signing_alg: str = "Ed25519"
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    source: Path | None = None  # the node.yaml it came from, if any
+
+    @property
+    def identity(self) -> NodeIdentity:
+        return NodeIdentity(self.node_id, self.jurisdiction, self.name)
+
+    @property
+    def base_url(self) -> str:
+        """Where this node is reachable, for the endpoint URLs it advertises."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "registry.sqlite3"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def trust_list_path(self) -> Path:
+        """The state's issuer source file: trust_lists/<jurisdiction in lower case>.yaml."""
+        if self.trust_list is not None:
+            return self.trust_list
+        base = self.source.parent if self.source else Path()
+        return base / "trust_lists" / f"{self.jurisdiction.lower()}.yaml"
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
+    where = str(source) if source else "configuration"
+    try:
+        schema.validate(schema.NODE_CONFIG, doc, where)
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail, code="config_invalid", field=exc.field) from exc
+    base = source.parent if source else Path()
+    listen = doc.get("listen", {})
+    fed = doc.get("federation", {})
+    fed_defaults = FederationConfig()
+    federation = FederationConfig(
+        max_list_bytes=fed.get("max_list_bytes", fed_defaults.max_list_bytes),
+        connect_timeout=_duration(fed, "connect_timeout", fed_defaults.connect_timeout),
+        read_timeout=_duration(fed, "read_timeout", fed_defaults.read_timeout),
+        deadline=_duration(fed, "deadline", fed_defaults.deadline),
+        concurrency=fed.get("concurrency", fed_defaults.concurrency),
+        clock_skew=_duration(fed, "clock_skew", fed_defaults.clock_skew),
+        backoff_max=_duration(fed, "backoff_max", fed_defaults.backoff_max),
+        allow_http_loopback=fed.get("allow_http_loopback", fed_defaults.allow_http_loopback),
+    )
+    defaults = NodeConfig()
+    config = NodeConfig(
+        node_id=doc.get("node_id", defaults.node_id),
+        jurisdiction=doc.get("jurisdiction", defaults.jurisdiction),
+        name=doc.get("name", defaults.name),
+        host=listen.get("host", defaults.host),
+        port=listen.get("port", defaults.port),
+        public_url=doc.get("public_url"),
+        data_dir=_resolve(base, doc.get("data_dir", "data")),
+        trust_list=_resolve(base, doc["trust_list"]) if "trust_list" in doc else None,
+        peers_file=_resolve(base, doc.get("peers_file", "peers.yaml")),
+        list_validity=_duration(doc, "list_validity", defaults.list_validity),
+        cache_max_age=_duration(doc, "cache_max_age", defaults.cache_max_age),
+        publish_debounce=_duration(doc, "publish_debounce", defaults.publish_debounce),
+        max_body_bytes=doc.get("max_body_bytes", defaults.max_body_bytes),
+        signing_alg=doc.get("signing_alg", defaults.signing_alg),
+        log_format=doc.get("log_format", defaults.log_format),
+        log_level=doc.get("log_level", defaults.log_level),
+        federation=federation,
+        source=source,
+    )
+    if config.list_validity < timedelta(minutes=10):
+        raise ConfigError(f"{where}: list_validity: must be at least 10m", field="list_validity")
+    return config
+
+
+def _duration(doc: dict[str, Any], key: str, default: timedelta) -> timedelta:
+    return parse_duration(doc[key]) if key in doc else default
+
+
+def load(path: Path | None = None) -> NodeConfig:
+    """Load ``path`` (or ./node.yaml when present); defaults when there is no file."""
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        if not candidate.exists():
+            return NodeConfig()
+        path = candidate
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", code="config_unreadable") from exc
+    try:
+        doc = load_yaml(text, str(path))
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail, code="config_invalid") from exc
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings", code="config_invalid")
+    return from_document(doc, path.resolve())
+
+
+def template(
+    node_id: str, jurisdiction: str, name: str, host: str = "127.0.0.1", port: int = 8080
+) -> str:
+    """The node.yaml that ``registry-node init`` writes, with every setting spelled out."""
+    defaults = NodeConfig()
+    doc = {
+        "node_id": node_id,
+        "jurisdiction": jurisdiction,
+        "name": name,
+        "listen": {"host": host, "port": port},
+        "public_url": f"http://{host}:{port}",
+        "data_dir": "data",
+        "trust_list": f"trust_lists/{jurisdiction.lower()}.yaml",
+        "peers_file": "peers.yaml",
+        "list_validity": format_duration(defaults.list_validity),
+        "cache_max_age": format_duration(defaults.cache_max_age),
+        "publish_debounce": format_duration(defaults.publish_debounce),
+        "max_body_bytes": defaults.max_body_bytes,
+        "signing_alg": defaults.signing_alg,
+        "log_format": defaults.log_format,
+        "log_level": defaults.log_level,
+    }
+    header = (
+        "# registry-node configuration (schema: /schemas/node-config-v1.json).\n"
+        "# node_id is this state's registry identifier, an https URL that appears as `iss`\n"
+        "# in every list; public_url is where verifiers and peers reach this node.\n"
+    )
+    return header + dump_yaml(doc)

@@ -1,0 +1,95 @@
+"""Error families of the node.
+
+Each family means one thing and every error carries a stable reason ``code`` that appears in
+logs, metrics, the peers status endpoint and Problem Details bodies, plus a ``hint`` that tells
+an operator what to do. Programmer errors stay ``RuntimeError``/``ValueError``.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every domain error. ``code`` is stable; ``detail`` is for humans."""
+
+    default_code = "error"
+    default_hint = ""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.hint = hint if hint is not None else self.default_hint
+        self.field = field
+
+    def diagnostics(self) -> str:
+        """One line for an operator: what happened and what to do."""
+        text = f"{self.code}: {self.detail}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class InvalidInput(RegistryError):
+    """Input from an administrator (HTTP body, CLI argument, source file) that must be refused."""
+
+    default_code = "invalid_input"
+
+
+class Malformed(InvalidInput):
+    """Input that cannot even be parsed (not JSON, not YAML, wrong shape)."""
+
+    default_code = "malformed_body"
+
+
+class SchemaInvalid(InvalidInput):
+    """A document failed its JSON Schema. ``errors`` lists (path, message) pairs."""
+
+    default_code = "schema_invalid"
+
+    def __init__(
+        self,
+        detail: str,
+        errors: list[tuple[str, str]],
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, hint=hint, field=errors[0][0] if errors else None)
+        self.errors = errors
+
+
+class NotFound(RegistryError):
+    default_code = "not_found"
+
+
+class Conflict(RegistryError):
+    default_code = "conflict"
+
+
+class ConfigError(RegistryError):
+    """A configuration mistake (node.yaml, peers.yaml, key files). Stops the node at start-up."""
+
+    default_code = "config_invalid"
+
+
+class Rejected(RegistryError):
+    """A peer's list that must not be accepted (bad signature, rollback, expired, ...)."""
+
+    default_code = "rejected"
+
+
+class FetchFailed(RegistryError):
+    """Fetching a peer's list failed before its content could be judged."""
+
+    default_code = "fetch_failed"
+
+
+class FetchTimeout(FetchFailed, TimeoutError):
+    """A fetch ran past its deadline. Also a ``TimeoutError`` so generic handlers catch it."""
+
+    default_code = "timeout"

@@ -1,0 +1,141 @@
+"""The trust list model: issuer entries, status histories, payloads and their digests.
+
+Issuer entries travel as JSON documents (dicts) that satisfy ``trust-list-v1.json#/$defs/issuer``;
+this module adds the rules a schema cannot say (ordering, uniqueness) and derives an issuer's
+status at any instant from its history (docs/protocol.md section 3.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from registry_node.core import schema
+from registry_node.core.errors import InvalidInput
+from registry_node.core.timeutil import parse_rfc3339
+
+FORMAT_VERSION = 1
+STATUSES = ("active", "suspended", "revoked", "retired")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic UTF-8 JSON: sorted keys, no insignificant whitespace."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not base64url")
+    if any(c in text for c in "+/="):
+        raise ValueError("not unpadded base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def digest(body: bytes) -> str:
+    """base64url(SHA-256(body)): the ``prev`` link, the ETag and the equivocation check."""
+    return b64url(hashlib.sha256(body).digest())
+
+
+@dataclass(frozen=True)
+class Status:
+    status: str
+    since: datetime
+    reason: str
+
+
+def status_at(history: Sequence[Mapping[str, Any]], when: datetime) -> Status | None:
+    """The status in force at ``when``: the last entry whose ``from`` is not after ``when``.
+
+    Each entry holds until the next one; before the first entry the issuer had no status (None).
+    """
+    current: Status | None = None
+    for entry in history:
+        since = parse_rfc3339(entry["from"])
+        if since > when:
+            break
+        current = Status(entry["status"], since, entry.get("reason", ""))
+    return current
+
+
+def sort_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Stable sort by ``from`` instant (entries with equal instants keep their order)."""
+    return sorted((dict(e) for e in history), key=lambda e: parse_rfc3339(e["from"]))
+
+
+def check_issuer(entry: Mapping[str, Any], where: str = "issuer") -> None:
+    """Schema plus the rules a schema cannot express. Raises InvalidInput naming the field."""
+    schema.validate(schema.ISSUER, entry, where)
+    history = entry["status_history"]
+    instants = [parse_rfc3339(e["from"]) for e in history]
+    for i in range(1, len(instants)):
+        if instants[i] < instants[i - 1]:
+            raise InvalidInput(
+                f"{where}: status_history[{i}].from: entries must be in time order",
+                code="history_unordered",
+                field=f"status_history[{i}].from",
+            )
+    if entry["id"] in entry.get("aka", ()):
+        raise InvalidInput(
+            f"{where}: aka: must not repeat the issuer's own id",
+            code="aka_repeats_id",
+            field="aka",
+        )
+
+
+def check_unique_ids(entries: Iterable[Mapping[str, Any]], where: str = "issuers") -> None:
+    """No id or aka may name two different issuers."""
+    owner: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        for name in (entry["id"], *entry.get("aka", ())):
+            if name in owner and owner[name] != index:
+                raise InvalidInput(
+                    f"{where}[{index}]: {name!r} is already used by {where}[{owner[name]}]",
+                    code="duplicate_issuer_id",
+                    field=f"{where}[{index}].id",
+                )
+            owner[name] = index
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    node_id: str
+    jurisdiction: str
+    name: str
+
+
+def build_payload(
+    identity: NodeIdentity,
+    *,
+    seq: int,
+    iat: int,
+    exp: int,
+    prev: str | None,
+    keys: Sequence[Mapping[str, Any]],
+    next_keys: Sequence[Mapping[str, Any]],
+    issuers: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The payload of protocol v1 (docs/protocol.md section 3). Issuers sorted by id."""
+    if seq < 1 or exp <= iat:
+        raise ValueError("seq must be positive and exp after iat")
+    return {
+        "version": FORMAT_VERSION,
+        "iss": identity.node_id,
+        "jurisdiction": identity.jurisdiction,
+        "name": identity.name,
+        "seq": seq,
+        "iat": iat,
+        "exp": exp,
+        "prev": prev,
+        "keys": [dict(k) for k in keys],
+        "next_keys": [dict(k) for k in next_keys],
+        "issuers": sorted((dict(i) for i in issuers), key=lambda i: i["id"]),
+    }

@@ -1,0 +1,111 @@
+"""JSON Schemas of protocol v1 and the node's inputs, and validation with readable errors.
+
+The schema files under ``schemas/`` are the single source of truth: the node validates with
+them and serves them byte for byte at ``/schemas/{name}``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+from registry_node.core.errors import SchemaInvalid
+
+#: served name -> file in the package
+SCHEMA_FILES = {
+    "trust-list-v1.json": "trust-list-v1.json",
+    "issuer-source-v1.json": "issuer-source-v1.json",
+    "status-change-v1.json": "status-change-v1.json",
+    "node-config-v1.json": "node-config-v1.json",
+    "peers-v1.json": "peers-v1.json",
+}
+
+TRUST_LIST = "urn:ler-trust-registry:schema:trust-list:v1"
+ISSUER = TRUST_LIST + "#/$defs/issuer"
+ISSUER_SOURCE = "urn:ler-trust-registry:schema:issuer-source:v1"
+STATUS_CHANGE = "urn:ler-trust-registry:schema:status-change:v1"
+NODE_CONFIG = "urn:ler-trust-registry:schema:node-config:v1"
+PEERS = "urn:ler-trust-registry:schema:peers:v1"
+
+_format_checker = jsonschema.FormatChecker(formats=())
+
+
+@_format_checker.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("a time zone offset is required")
+    return True
+
+
+def schema_bytes(name: str) -> bytes:
+    """The exact bytes of a packaged schema file, as served."""
+    if name not in SCHEMA_FILES:
+        raise KeyError(name)
+    return (resources.files("registry_node.core") / "schemas" / SCHEMA_FILES[name]).read_bytes()
+
+
+@cache
+def _registry() -> Registry:
+    resources_ = []
+    for name in SCHEMA_FILES:
+        doc = json.loads(schema_bytes(name))
+        resources_.append((doc["$id"], Resource.from_contents(doc)))
+    return Registry().with_resources(resources_)
+
+
+@cache
+def validator(uri: str) -> jsonschema.protocols.Validator:
+    """A compiled validator for the schema (or sub-schema) at ``uri``."""
+    cls = jsonschema.Draft202012Validator
+    return cls({"$ref": uri}, registry=_registry(), format_checker=_format_checker)
+
+
+def format_path(path: list[str | int] | Any) -> str:
+    """``['issuers', 3, 'status_history', 0]`` -> ``issuers[3].status_history[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+def errors_of(uri: str, document: Any, limit: int = 20) -> list[tuple[str, str]]:
+    """Every schema error as (path, message), most specific first within each path."""
+    found = []
+    for err in validator(uri).iter_errors(document):
+        leaf = err
+        # For oneOf/anyOf, report the best sub-error: it names the field that is wrong.
+        if err.context:
+            leaf = jsonschema.exceptions.best_match(err.context)
+        found.append((format_path(list(leaf.absolute_path)), _message(leaf)))
+    found.sort(key=lambda e: e[0])
+    return found[:limit]
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return err.message
+    if err.validator == "pattern":
+        return f"{err.instance!r} is not of the expected form"
+    if err.validator == "not" and err.validator_value == {}:
+        return "must not be present"
+    return err.message
+
+
+def validate(uri: str, document: Any, what: str = "document") -> None:
+    """Raise :class:`SchemaInvalid` naming the first field that is wrong."""
+    errors = errors_of(uri, document)
+    if errors:
+        path, message = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SchemaInvalid(f"{what}: {path}: {message}{more}", errors)

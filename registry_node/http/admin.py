@@ -1,0 +1,145 @@
+"""The admin API under /admin/v1/, authenticated by bearer tokens (docs/protocol.md section 7).
+
+Handlers read the whole body (bounded by the application's size limit), parse it, and hand it to
+a service that validates it completely before writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from registry_node.core.errors import InvalidInput, Malformed
+from registry_node.core.yamlsafe import load_yaml
+from registry_node.http.appkeys import NODE
+from registry_node.http.problems import problem
+
+PREFIX = "/admin/v1"
+ACTOR = web.RequestKey("actor", str)
+
+routes = web.RouteTableDef()
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every admin request needs a valid bearer token; without one nothing runs."""
+    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
+        return await handler(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="registry-node admin"'}
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return problem(401, "unauthorized", "a bearer token is required", headers=challenge)
+    name = await request.app[NODE].tokens.authenticate(token.strip())
+    if name is None:
+        challenge["WWW-Authenticate"] += ', error="invalid_token"'
+        return problem(401, "unauthorized", "the bearer token is not valid", headers=challenge)
+    request[ACTOR] = f"token:{name}"
+    return await handler(request)
+
+
+def _json(doc: Any, status: int = 200) -> web.Response:
+    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()  # raises 413 past the configured limit
+    if request.content_type not in ("application/json", "application/octet-stream", ""):
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _malformed(f"the body is not valid JSON: {exc}") from exc
+
+
+def _malformed(detail: str) -> Malformed:
+    return Malformed(detail)
+
+
+def _object(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise _malformed("the body must be a JSON object")
+    return doc
+
+
+def _issuer_id(request: web.Request) -> str:
+    return unquote(request.match_info["issuer_id"])
+
+
+@routes.get(PREFIX + "/issuers")
+async def list_issuers(request: web.Request) -> web.Response:
+    issuers = await request.app[NODE].issuers.all()
+    return _json({"issuers": issuers, "count": len(issuers)})
+
+
+@routes.post(PREFIX + "/issuers")
+async def create_issuer(request: web.Request) -> web.Response:
+    doc = _object(await _json_body(request))
+    created = await request.app[NODE].issuers.create(doc, request[ACTOR])
+    return _json(created, status=201)
+
+
+# Registered before the catch-all issuer route so that ".../status" reaches it.
+@routes.post(PREFIX + "/issuers/{issuer_id:.+}/status")
+async def set_status(request: web.Request) -> web.Response:
+    change = _object(await _json_body(request))
+    doc = await request.app[NODE].issuers.set_status(_issuer_id(request), change, request[ACTOR])
+    return _json(doc)
+
+
+@routes.get(PREFIX + "/issuers/{issuer_id:.+}")
+async def get_issuer(request: web.Request) -> web.Response:
+    return _json(await request.app[NODE].issuers.get(_issuer_id(request)))
+
+
+@routes.put(PREFIX + "/issuers/{issuer_id:.+}")
+async def update_issuer(request: web.Request) -> web.Response:
+    doc = _object(await _json_body(request))
+    updated = await request.app[NODE].issuers.update(_issuer_id(request), doc, request[ACTOR])
+    return _json(updated)
+
+
+@routes.post(PREFIX + "/import")
+async def import_issuers(request: web.Request) -> web.Response:
+    raw = await request.read()
+    if request.content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+        doc = load_yaml(raw, "request body")
+    elif request.content_type in ("application/json", ""):
+        try:
+            doc = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _malformed(f"the body is not valid JSON: {exc}") from exc
+    else:
+        raise web.HTTPUnsupportedMediaType(text="send application/json or application/yaml")
+    service = request.app[NODE].issuers
+    entries = service.parse_source(doc, "request body")
+    result = await service.import_entries(entries, request[ACTOR])
+    return _json(result.as_json())
+
+
+@routes.post(PREFIX + "/publish")
+async def publish(request: web.Request) -> web.Response:
+    version = await request.app[NODE].publisher.publish("requested by admin", request[ACTOR])
+    return _json({"seq": version.seq, "digest": version.digest, "exp": version.exp}, status=201)
+
+
+@routes.get(PREFIX + "/audit")
+async def audit(request: web.Request) -> web.Response:
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+    except ValueError as exc:
+        raise InvalidInput("after and limit must be integers", code="bad_query") from exc
+    records = await request.app[NODE].store.read.audit(after, limit)
+    return _json(
+        {
+            "records": [r.as_json() for r in records],
+            "next_after": records[-1].id if records else after,
+        }
+    )

@@ -1,0 +1,124 @@
+"""RFC 7807 Problem Details for every error the HTTP edge returns.
+
+Every problem carries a stable ``code`` (also the last part of its ``type`` URI) so that clients
+and operators can act on it without parsing prose (docs/protocol.md section 8).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+
+from registry_node.core.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    Malformed,
+    NotFound,
+    RegistryError,
+    SchemaInvalid,
+)
+from registry_node.http.appkeys import MAX_BODY
+
+PROBLEM_TYPE = "urn:ler-trust-registry:problem:"
+MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("registry_node.http")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return web.Response(
+        status=status,
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        content_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _status_for(exc: RegistryError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, Malformed):
+        return 400
+    if isinstance(exc, InvalidInput):
+        return 422
+    if isinstance(exc, ConfigError):
+        return 500
+    return 400
+
+
+def from_error(exc: RegistryError, instance: str) -> web.Response:
+    errors = None
+    if isinstance(exc, SchemaInvalid):
+        errors = [{"field": path, "message": message} for path, message in exc.errors]
+    return problem(
+        _status_for(exc),
+        exc.code,
+        exc.detail,
+        instance=instance,
+        field=exc.field,
+        errors=errors,
+        hint=exc.hint or None,
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn domain errors and aiohttp's HTTP errors into Problem Details."""
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        return from_error(exc, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        if exc.status == 413:
+            detail = f"the request body is larger than the limit of {request.app[MAX_BODY]} bytes"
+        headers = {
+            k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
+        }
+        return problem(exc.status, code, detail, instance=request.path, headers=headers)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return problem(500, "internal_error", "an unexpected error occurred", instance=request.path)

@@ -1,0 +1,197 @@
+"""Public endpoints: the signed list, its history, node metadata, keys, schemas, health.
+
+What these serve is specified in docs/protocol.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from registry_node import PROTOCOL_VERSION, __version__
+from registry_node.core import schema
+from registry_node.core.signing import MEDIA_TYPE, TYP
+from registry_node.core.timeutil import format_rfc3339, from_numeric_date, to_numeric_date
+from registry_node.http.appkeys import LIST_CACHE, NODE
+from registry_node.http.cache import Representation
+from registry_node.http.problems import problem
+
+routes = web.RouteTableDef()
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: /readyz turns not-ready when the current list is this close to ``exp`` (seconds)
+READY_MARGIN = 3600
+
+
+def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def _wants_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            q = params.strip().lower()
+            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+    return False
+
+
+def _etag_matches(request: web.Request, digest: str) -> bool:
+    """If-None-Match with weak comparison (RFC 9110 13.1.2); our gzip tags share the digest."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return True
+        tag = tag.removeprefix("W/").strip('"')
+        if tag.removesuffix("+gzip") == digest:
+            return True
+    return False
+
+
+def _serve_list(request: web.Request, rep: Representation, cache_control: str) -> web.Response:
+    version = rep.version
+    gz = _wants_gzip(request)
+    headers = {
+        "ETag": f'"{version.digest}+gzip"' if gz else f'"{version.digest}"',
+        "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
+        "Last-Modified": _http_date(version.iat),
+        "Trust-List-Seq": str(version.seq),
+    }
+    if _etag_matches(request, version.digest):
+        return web.Response(status=304, headers=headers)
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=rep.gzip_body, headers=headers, content_type=MEDIA_TYPE)
+    return web.Response(body=version.body, headers=headers, content_type=MEDIA_TYPE)
+
+
+def _http_date(numeric: int) -> str:
+    return from_numeric_date(numeric).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+@routes.get("/trust-list")
+async def current_list(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    rep = await request.app[LIST_CACHE].latest()
+    if rep is None:
+        return problem(503, "not_published", "no list has been published yet")
+    now = to_numeric_date(node.clock())
+    # A cache must never hold the list past its exp (docs/protocol.md section 2.2).
+    max_age = max(0, min(int(node.config.cache_max_age.total_seconds()), rep.version.exp - now))
+    return _serve_list(request, rep, f"public, max-age={max_age}, must-revalidate")
+
+
+@routes.get(r"/trust-list/{seq:[0-9]{1,16}}")
+async def list_version(request: web.Request) -> web.StreamResponse:
+    seq = int(request.match_info["seq"])
+    rep = await request.app[LIST_CACHE].get(seq)
+    if rep is None:
+        return problem(404, "version_not_found", f"no published version {seq}")
+    return _serve_list(request, rep, IMMUTABLE)
+
+
+def _endpoints(base: str) -> dict[str, str]:
+    return {
+        "trust_list": f"{base}/trust-list",
+        "trust_list_version": f"{base}/trust-list/{{seq}}",
+        "jwks": f"{base}/jwks.json",
+        "schemas": f"{base}/schemas/",
+    }
+
+
+@routes.get("/.well-known/ler-trust-registry")
+async def metadata(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    config = node.config
+    current = await node.store.read.keys("current")
+    upcoming = await node.store.read.keys("next")
+    latest = await node.store.read.latest_version()
+    return _json(
+        {
+            "id": config.node_id,
+            "jurisdiction": config.jurisdiction,
+            "name": config.name,
+            "protocol_version": PROTOCOL_VERSION,
+            "software": f"registry-node/{__version__}",
+            "typ": TYP,
+            "endpoints": _endpoints(config.base_url),
+            "jwks": {"keys": [k.public_jwk for k in current]},
+            "next_keys": [k.public_jwk for k in upcoming],
+            "current": None
+            if latest is None
+            else {
+                "seq": latest.seq,
+                "digest": latest.digest,
+                "iat": latest.iat,
+                "exp": latest.exp,
+            },
+            "schemas": {name: f"{config.base_url}/schemas/{name}" for name in schema.SCHEMA_FILES},
+        },
+        headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+@routes.get("/jwks.json")
+async def jwks(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    current = await node.store.read.keys("current")
+    upcoming = await node.store.read.keys("next")
+    return _json(
+        {"keys": [k.public_jwk for k in (*current, *upcoming)]},
+        headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+@routes.get("/schemas/{name}")
+async def schema_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        body = schema.schema_bytes(name)
+    except KeyError:
+        return problem(404, "schema_not_found", f"no schema {name!r}")
+    return web.Response(
+        body=body,
+        content_type="application/schema+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    checks: dict[str, Any] = {}
+    ready = True
+    if not await node.store.ping():
+        checks["database"] = {"ok": False, "detail": "database not reachable"}
+        ready = False
+    else:
+        checks["database"] = {"ok": True}
+    latest = await node.store.read.latest_version()
+    now = to_numeric_date(node.clock())
+    if latest is None:
+        checks["trust_list"] = {"ok": False, "detail": "no list published"}
+        ready = False
+    else:
+        fresh = now < latest.exp - READY_MARGIN
+        checks["trust_list"] = {
+            "ok": fresh,
+            "seq": latest.seq,
+            "exp": format_rfc3339(from_numeric_date(latest.exp)),
+        }
+        if not fresh:
+            checks["trust_list"]["detail"] = "the published list expires within an hour"
+            ready = False
+    status = "ready" if ready else "not_ready"
+    return _json({"status": status, "checks": checks}, status=200 if ready else 503)

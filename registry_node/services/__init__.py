@@ -1,0 +1,1 @@
+"""Services: storage, publishing, keys, federation and scheduling. They use the core, never HTTP."""

@@ -1,0 +1,181 @@
+"""Issuer administration: create, update, change status, import. Every change is audited.
+
+Each operation validates its input completely before it opens a transaction, then writes the
+issuer, its names, the audit record and the "needs publishing" mark in that one transaction.
+An issuer is never deleted: it is revoked or retired and its history stays (protocol section 3.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from registry_node.core import schema
+from registry_node.core.errors import Conflict, InvalidInput, NotFound
+from registry_node.core.model import check_issuer, check_unique_ids, sort_history
+from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
+from registry_node.services.publisher import mark_changed
+from registry_node.services.store import Store, Tx
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+def _merge_history(
+    stored: list[dict[str, Any]], incoming: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Incoming entries are added to the stored history; none is ever dropped."""
+    merged = list(stored)
+    for entry in incoming:
+        if entry not in merged:
+            merged.append(entry)
+    return sort_history(merged)
+
+
+class IssuerService:
+    def __init__(self, store: Store, clock: Clock, jurisdiction: str) -> None:
+        self.store = store
+        self.clock = clock
+        self.jurisdiction = jurisdiction
+
+    async def get(self, issuer_id: str) -> dict[str, Any]:
+        doc = await self.store.read.issuer(issuer_id)
+        if doc is None:
+            raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
+        return doc
+
+    async def all(self) -> list[dict[str, Any]]:
+        return await self.store.read.issuers()
+
+    async def _check_names(self, tx: Tx, doc: Mapping[str, Any]) -> None:
+        for name in (doc["id"], *doc.get("aka", ())):
+            owner = await tx.name_owner(name)
+            if owner is not None and owner != doc["id"]:
+                raise Conflict(
+                    f"{name!r} already names issuer {owner!r}",
+                    code="issuer_name_taken",
+                    field="aka" if name != doc["id"] else "id",
+                )
+
+    async def create(self, doc: dict[str, Any], actor: str) -> dict[str, Any]:
+        now = self.clock()
+        doc = dict(doc)
+        if "status_history" not in doc:
+            doc["status_history"] = [
+                {"status": "active", "from": format_rfc3339(now), "reason": "created"}
+            ]
+        check_issuer(doc)
+        async with self.store.write() as tx:
+            if await tx.issuer(doc["id"]) is not None:
+                raise Conflict(f"issuer {doc['id']!r} already exists", code="issuer_exists")
+            await self._check_names(tx, doc)
+            stamp = format_rfc3339(now)
+            await tx.put_issuer(doc, stamp, created=True)
+            await tx.add_audit(stamp, actor, "issuer.create", doc["id"], None, doc)
+            await mark_changed(tx, now)
+        return doc
+
+    async def update(self, issuer_id: str, doc: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Replace an issuer's description. Its status history can only grow (set_status)."""
+        now = self.clock()
+        if doc.get("id", issuer_id) != issuer_id:
+            raise InvalidInput("id: cannot change an issuer's id", code="id_immutable", field="id")
+        async with self.store.write() as tx:
+            before = await tx.issuer(issuer_id)
+            if before is None:
+                raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
+            after = dict(doc, id=issuer_id)
+            if "status_history" in after and after["status_history"] != before["status_history"]:
+                raise InvalidInput(
+                    "status_history: change status with the status operation; "
+                    "history is never rewritten",
+                    code="history_immutable",
+                    field="status_history",
+                )
+            after["status_history"] = before["status_history"]
+            check_issuer(after)
+            if after == before:
+                return before
+            await self._check_names(tx, after)
+            stamp = format_rfc3339(now)
+            await tx.put_issuer(after, stamp, created=False)
+            await tx.add_audit(stamp, actor, "issuer.update", issuer_id, before, after)
+            await mark_changed(tx, now)
+        return after
+
+    async def set_status(
+        self, issuer_id: str, change: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """Add ``{status, from, reason}`` to the history; ``from`` defaults to now and may be
+        in the future (the change takes effect then) or in the past (recorded as such)."""
+        now = self.clock()
+        schema.validate(schema.STATUS_CHANGE, change, "status change")
+        entry = {
+            "status": change["status"],
+            "from": format_rfc3339(parse_rfc3339(change["from"]) if "from" in change else now),
+            "reason": change["reason"],
+        }
+        async with self.store.write() as tx:
+            before = await tx.issuer(issuer_id)
+            if before is None:
+                raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
+            after = dict(before)
+            after["status_history"] = sort_history([*before["status_history"], entry])
+            check_issuer(after)
+            stamp = format_rfc3339(now)
+            await tx.put_issuer(after, stamp, created=False)
+            await tx.add_audit(stamp, actor, "issuer.status", issuer_id, before, after)
+            await mark_changed(tx, now)
+        return after
+
+    def parse_source(self, doc: Any, source: str) -> list[dict[str, Any]]:
+        """Validate a whole source document (file or import body) before anything is written."""
+        if not isinstance(doc, dict):
+            raise InvalidInput(f"{source}: must be a mapping with 'jurisdiction' and 'issuers'")
+        schema.validate(schema.ISSUER_SOURCE, doc, source)
+        if doc["jurisdiction"] != self.jurisdiction:
+            raise InvalidInput(
+                f"{source}: jurisdiction: {doc['jurisdiction']} is not this node's "
+                f"({self.jurisdiction})",
+                code="jurisdiction_mismatch",
+                field="jurisdiction",
+            )
+        entries: list[dict[str, Any]] = doc["issuers"]
+        for index, entry in enumerate(entries):
+            check_issuer(entry, f"{source}: issuers[{index}] ({entry['id']})")
+        check_unique_ids(entries, f"{source}: issuers")
+        return entries
+
+    async def import_entries(self, entries: list[dict[str, Any]], actor: str) -> ImportResult:
+        """Upsert many issuers in one transaction; histories are merged, never shortened."""
+        now = self.clock()
+        stamp = format_rfc3339(now)
+        created = updated = unchanged = 0
+        async with self.store.write() as tx:
+            for entry in entries:
+                before = await tx.issuer(entry["id"])
+                if before is None:
+                    after = dict(entry, status_history=sort_history(entry["status_history"]))
+                else:
+                    history = _merge_history(before["status_history"], entry["status_history"])
+                    after = dict(entry, status_history=history)
+                if after == before:
+                    unchanged += 1
+                    continue
+                await self._check_names(tx, after)
+                await tx.put_issuer(after, stamp, created=before is None)
+                action = "issuer.create" if before is None else "issuer.update"
+                await tx.add_audit(stamp, actor, action, after["id"], before, after)
+                created += before is None
+                updated += before is not None
+            if created or updated:
+                await mark_changed(tx, now)
+        return ImportResult(created, updated, unchanged)

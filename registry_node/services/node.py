@@ -1,0 +1,105 @@
+"""The node's services wired together, with one lifecycle shared by ``serve``, the CLI and tests.
+
+Opening a node: data folder (0700), database (migrated), signing key (generated on first start),
+the state's issuer source file (imported when it changed), and a first publication if none is
+current. Closing it closes the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from registry_node.config import NodeConfig
+from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.core.model import digest
+from registry_node.core.timeutil import Clock, system_clock
+from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.issuers import ImportResult, IssuerService
+from registry_node.services.keystore import KeyStore
+from registry_node.services.publisher import Publisher
+from registry_node.services.store import Store
+from registry_node.services.tokens import TokenService
+
+log = logging.getLogger("registry_node.node")
+
+SOURCE_DIGEST = "source_digest"
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    clock: Clock
+    store: Store
+    keystore: KeyStore
+    publisher: Publisher
+    issuers: IssuerService
+    tokens: TokenService
+
+    @classmethod
+    async def open(
+        cls,
+        config: NodeConfig,
+        clock: Clock = system_clock,
+        *,
+        import_source: bool = True,
+        publish: bool = True,
+    ) -> Node:
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(config.data_dir, 0o700)
+        store = await Store.open(config.db_path)
+        try:
+            keystore = KeyStore(config.keys_dir)
+            keystore.ensure_folder()
+            node = cls(
+                config=config,
+                clock=clock,
+                store=store,
+                keystore=keystore,
+                publisher=Publisher(config, store, keystore, clock),
+                issuers=IssuerService(store, clock, config.jurisdiction),
+                tokens=TokenService(store, clock),
+            )
+            await node.publisher.ensure_signing_key()
+            if import_source:
+                await node.import_source_file()
+            if publish:
+                await node.publisher.tick()
+        except BaseException:
+            await store.close()
+            raise
+        return node
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def import_source_file(self, actor: str | None = None) -> ImportResult | None:
+        """Import trust_lists/<state>.yaml when it exists and changed since the last import."""
+        path = self.config.trust_list_path
+        if not path.exists():
+            log.info("no issuer source file", extra={"path": str(path)})
+            return None
+        raw = path.read_bytes()
+        stamp = digest(raw)
+        if await self.store.read.meta(SOURCE_DIGEST) == stamp:
+            return None
+        try:
+            entries = self.issuers.parse_source(load_yaml(raw, str(path)), str(path))
+        except InvalidInput as exc:
+            raise ConfigError(exc.detail, code=exc.code, field=exc.field) from exc
+        result = await self.issuers.import_entries(entries, actor or f"import:{path.name}")
+        async with self.store.write() as tx:
+            await tx.set_meta(SOURCE_DIGEST, stamp)
+        log.info("imported issuer source file", extra={"path": str(path), **result.as_json()})
+        return result
+
+    async def describe(self) -> dict[str, Any]:
+        current = await self.store.read.keys("current")
+        return {
+            "node_id": self.config.node_id,
+            "jurisdiction": self.config.jurisdiction,
+            "kid": [k.kid for k in current],
+            "url": self.config.base_url,
+        }

@@ -1,0 +1,445 @@
+"""SQLite storage of the node (WAL, one writer, schema migrations from version 1).
+
+Invariants:
+- every change happens inside :meth:`Store.write`, one ``BEGIN IMMEDIATE`` transaction that
+  either commits whole or leaves nothing behind, so a crash at any point leaves a consistent
+  database;
+- published versions and the audit log are append-only, enforced by triggers;
+- readers use their own connection and so never see a write that has not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from registry_node.core.model import canonical_json
+
+MIGRATIONS: list[str] = [
+    # 1: node core
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE issuers (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE issuer_names (
+        name TEXT PRIMARY KEY,
+        issuer_id TEXT NOT NULL REFERENCES issuers(id)
+    );
+    CREATE TABLE versions (
+        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+        body BLOB NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        iat INTEGER NOT NULL,
+        exp INTEGER NOT NULL,
+        prev TEXT,
+        signed_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TRIGGER versions_append_only_u BEFORE UPDATE ON versions
+        BEGIN SELECT RAISE(ABORT, 'published versions are append-only'); END;
+    CREATE TRIGGER versions_append_only_d BEFORE DELETE ON versions
+        BEGIN SELECT RAISE(ABORT, 'published versions are append-only'); END;
+    CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        file TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('next', 'current', 'retiring', 'retired')),
+        created_at TEXT NOT NULL,
+        announced_at TEXT,
+        activated_at TEXT,
+        retired_at TEXT
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        before TEXT,
+        after TEXT
+    );
+    CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+]
+
+
+@dataclass(frozen=True)
+class Version:
+    seq: int
+    body: bytes
+    digest: str
+    iat: int
+    exp: int
+    prev: str | None
+    signed_by: tuple[str, ...]
+    published_at: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    file: str
+    state: str
+    created_at: str
+    announced_at: str | None
+    activated_at: str | None
+    retired_at: str | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str | None
+    before: Any
+    after: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+_VERSION_COLS = "seq, body, digest, iat, exp, prev, signed_by, published_at, reason"
+_KEY_COLS = "kid, alg, public_jwk, file, state, created_at, announced_at, activated_at, retired_at"
+
+
+def _version(row: Sequence[Any]) -> Version:
+    return Version(
+        seq=row[0],
+        body=bytes(row[1]),
+        digest=row[2],
+        iat=row[3],
+        exp=row[4],
+        prev=row[5],
+        signed_by=tuple(json.loads(row[6])),
+        published_at=row[7],
+        reason=row[8],
+    )
+
+
+def _key(row: Sequence[Any]) -> KeyRecord:
+    return KeyRecord(row[0], row[1], json.loads(row[2]), *row[3:])
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else canonical_json(value).decode()
+
+
+class Queries:
+    """Read queries, shared by the read connection and write transactions."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def issuer(self, issuer_id: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT doc FROM issuers WHERE id = ?", (issuer_id,))
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def issuer_by_name(self, name: str) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT i.doc FROM issuer_names n JOIN issuers i ON i.id = n.issuer_id "
+            "WHERE n.name = ?",
+            (name,),
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def issuers(self) -> list[dict[str, Any]]:
+        rows = await self._all("SELECT doc FROM issuers ORDER BY id")
+        return [json.loads(r[0]) for r in rows]
+
+    async def name_owner(self, name: str) -> str | None:
+        row = await self._one("SELECT issuer_id FROM issuer_names WHERE name = ?", (name,))
+        return None if row is None else str(row[0])
+
+    async def latest_version(self) -> Version | None:
+        row = await self._one(f"SELECT {_VERSION_COLS} FROM versions ORDER BY seq DESC LIMIT 1")
+        return None if row is None else _version(row)
+
+    async def latest_seq(self) -> int:
+        row = await self._one("SELECT max(seq) FROM versions")
+        return int(row[0] or 0)
+
+    async def version(self, seq: int) -> Version | None:
+        row = await self._one(f"SELECT {_VERSION_COLS} FROM versions WHERE seq = ?", (seq,))
+        return None if row is None else _version(row)
+
+    async def versions(self) -> list[Version]:
+        rows = await self._all(f"SELECT {_VERSION_COLS} FROM versions ORDER BY seq")
+        return [_version(r) for r in rows]
+
+    async def keys(self, *states: str) -> list[KeyRecord]:
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = await self._all(
+                f"SELECT {_KEY_COLS} FROM signing_keys WHERE state IN ({marks}) "
+                "ORDER BY created_at, kid",
+                states,
+            )
+        else:
+            rows = await self._all(f"SELECT {_KEY_COLS} FROM signing_keys ORDER BY created_at, kid")
+        return [_key(r) for r in rows]
+
+    async def token_by_hash(self, token_hash: str) -> tuple[int, str] | None:
+        row = await self._one(
+            "SELECT id, name FROM tokens WHERE hash = ? AND revoked_at IS NULL", (token_hash,)
+        )
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        rows = await self._all("SELECT id, name, created_at, revoked_at FROM tokens ORDER BY id")
+        return [{"id": r[0], "name": r[1], "created_at": r[2], "revoked_at": r[3]} for r in rows]
+
+    async def audit(self, after: int = 0, limit: int = 100) -> list[AuditRecord]:
+        rows = await self._all(
+            "SELECT id, at, actor, action, target, before, after FROM audit "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [
+            AuditRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                None if r[5] is None else json.loads(r[5]),
+                None if r[6] is None else json.loads(r[6]),
+            )
+            for r in rows
+        ]
+
+
+class Tx(Queries):
+    """A write transaction. Obtain one from :meth:`Store.write`."""
+
+    async def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            await self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            await self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def put_issuer(self, doc: dict[str, Any], now: str, *, created: bool) -> None:
+        body = canonical_json(doc).decode()
+        if created:
+            await self.conn.execute(
+                "INSERT INTO issuers(id, doc, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (doc["id"], body, now, now),
+            )
+        else:
+            await self.conn.execute(
+                "UPDATE issuers SET doc = ?, updated_at = ? WHERE id = ?", (body, now, doc["id"])
+            )
+        await self.conn.execute("DELETE FROM issuer_names WHERE issuer_id = ?", (doc["id"],))
+        await self.conn.executemany(
+            "INSERT INTO issuer_names(name, issuer_id) VALUES (?, ?)",
+            [(name, doc["id"]) for name in (doc["id"], *doc.get("aka", ()))],
+        )
+
+    async def insert_version(self, version: Version) -> None:
+        await self.conn.execute(
+            f"INSERT INTO versions({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                version.seq,
+                version.body,
+                version.digest,
+                version.iat,
+                version.exp,
+                version.prev,
+                json.dumps(list(version.signed_by)),
+                version.published_at,
+                version.reason,
+            ),
+        )
+
+    async def insert_key(self, record: KeyRecord) -> None:
+        await self.conn.execute(
+            f"INSERT INTO signing_keys({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.kid,
+                record.alg,
+                canonical_json(record.public_jwk).decode(),
+                record.file,
+                record.state,
+                record.created_at,
+                record.announced_at,
+                record.activated_at,
+                record.retired_at,
+            ),
+        )
+
+    async def update_key(self, kid: str, **changes: str | None) -> None:
+        allowed = {"state", "announced_at", "activated_at", "retired_at"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"cannot change {sorted(set(changes) - allowed)}")
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        await self.conn.execute(
+            f"UPDATE signing_keys SET {assignments} WHERE kid = ?",
+            (*changes.values(), kid),
+        )
+
+    async def insert_token(self, name: str, token_hash: str, now: str) -> int:
+        cur = await self.conn.execute(
+            "INSERT INTO tokens(name, hash, created_at) VALUES (?, ?, ?)", (name, token_hash, now)
+        )
+        return int(cur.lastrowid or 0)
+
+    async def revoke_token(self, token_id: int, now: str) -> bool:
+        cur = await self.conn.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, token_id),
+        )
+        return cur.rowcount == 1
+
+    async def add_audit(
+        self,
+        at: str,
+        actor: str,
+        action: str,
+        target: str | None,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO audit(at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+            (at, actor, action, target, _json_or_none(before), _json_or_none(after)),
+        )
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    # FULL: a published version is on disk before it is served, so a power cut can never make
+    # the node hand out the same seq twice with different bodies (docs/adr/0002).
+    await conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+class Store:
+    """The node's database: one write connection (serialised) and one read connection."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+        self.read = Queries(reader)
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # Create the file private to the node's user before SQLite opens it.
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        writer = await _connect(path)
+        try:
+            mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise RuntimeError(f"{path}: could not switch to WAL mode")
+            await _migrate(writer)
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Tx]:
+        """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error."""
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        row = await (await self._reader.execute("PRAGMA user_version")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def ping(self) -> bool:
+        try:
+            await (await self._reader.execute("SELECT 1")).fetchone()
+        except (sqlite3.Error, ValueError):
+            return False
+        return True
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    row = await (await conn.execute("PRAGMA user_version")).fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this software "
+            f"({len(MIGRATIONS)}); upgrade registry-node"
+        )
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        # The migration and its version bump commit together or not at all.
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
