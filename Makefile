@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/registry-node demo
+	$(BIN)/registry-node serve
 
 serve: install
 	$(BIN)/registry-node serve
