@@ -358,7 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = configmod.load(args.config)
         from registry_node import logs
 
-        logs.setup(config.log_format, config.log_level)
+        # Administrative commands speak through their output; only serve logs at INFO.
+        level = config.log_level if args.command == "serve" else "WARNING"
+        logs.setup(config.log_format, level)
         result: int = args.func(args, config)
         return result
     except (InvalidInput, ConfigError) as exc:

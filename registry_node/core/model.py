@@ -71,9 +71,11 @@ def sort_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted((dict(e) for e in history), key=lambda e: parse_rfc3339(e["from"]))
 
 
-def check_issuer(entry: Mapping[str, Any], where: str = "issuer") -> None:
-    """Schema plus the rules a schema cannot express. Raises InvalidInput naming the field."""
-    schema.validate(schema.ISSUER, entry, where)
+def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = "") -> None:
+    """Schema plus the rules a schema cannot express. Raises InvalidInput naming the field
+    (as a path below ``prefix`` when the entry sits inside a larger document)."""
+    schema.validate(schema.ISSUER, entry, where, prefix)
+    dot = f"{prefix}." if prefix else ""
     history = entry["status_history"]
     instants = [parse_rfc3339(e["from"]) for e in history]
     for i in range(1, len(instants)):
@@ -81,13 +83,13 @@ def check_issuer(entry: Mapping[str, Any], where: str = "issuer") -> None:
             raise InvalidInput(
                 f"{where}: status_history[{i}].from: entries must be in time order",
                 code="history_unordered",
-                field=f"status_history[{i}].from",
+                field=f"{dot}status_history[{i}].from",
             )
     if entry["id"] in entry.get("aka", ()):
         raise InvalidInput(
             f"{where}: aka: must not repeat the issuer's own id",
             code="aka_repeats_id",
-            field="aka",
+            field=f"{dot}aka",
         )
 
 

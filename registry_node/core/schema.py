@@ -102,10 +102,23 @@ def _message(err: jsonschema.ValidationError) -> str:
     return err.message
 
 
-def validate(uri: str, document: Any, what: str = "document") -> None:
-    """Raise :class:`SchemaInvalid` naming the first field that is wrong."""
+def validate(uri: str, document: Any, what: str = "document", prefix: str = "") -> None:
+    """Raise :class:`SchemaInvalid` naming the first field that is wrong.
+
+    ``prefix`` is the document's own path inside a larger one (``issuers[3]``), so that the
+    reported fields are paths in what the caller sent.
+    """
     errors = errors_of(uri, document)
+    if prefix:
+        errors = [(_join(prefix, path), message) for path, message in errors]
     if errors:
         path, message = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise SchemaInvalid(f"{what}: {path}: {message}{more}", errors)
+        shown = path.removeprefix(prefix).lstrip(".") or path if prefix else path
+        raise SchemaInvalid(f"{what}: {shown}: {message}{more}", errors)
+
+
+def _join(prefix: str, path: str) -> str:
+    if path == "(document)":
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_node.core import schema
-from registry_node.core.errors import Conflict, InvalidInput, NotFound
+from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFound, SchemaInvalid
 from registry_node.core.model import check_issuer, check_unique_ids, sort_history
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
 from registry_node.services.publisher import mark_changed
@@ -138,8 +138,17 @@ class IssuerService:
 
     def parse_source(self, doc: Any, source: str) -> list[dict[str, Any]]:
         """Validate a whole source document (file or import body) before anything is written."""
-        if not isinstance(doc, dict):
-            raise InvalidInput(f"{source}: must be a mapping with 'jurisdiction' and 'issuers'")
+        if not isinstance(doc, dict) or not isinstance(doc.get("issuers"), list):
+            raise Malformed(f"{source}: must be a mapping with 'jurisdiction' and 'issuers' list")
+        # Entries first, so that an error names the entry by its position and id.
+        for index, entry in enumerate(doc["issuers"]):
+            label = entry.get("id") if isinstance(entry, dict) else None
+            where = f"{source}: issuers[{index}]" + (
+                f" ({label})" if isinstance(label, str) else ""
+            )
+            if not isinstance(entry, dict):
+                raise SchemaInvalid(f"{where}: must be a mapping", [(f"issuers[{index}]", "")])
+            check_issuer(entry, where, f"issuers[{index}]")
         schema.validate(schema.ISSUER_SOURCE, doc, source)
         if doc["jurisdiction"] != self.jurisdiction:
             raise InvalidInput(
@@ -149,8 +158,6 @@ class IssuerService:
                 field="jurisdiction",
             )
         entries: list[dict[str, Any]] = doc["issuers"]
-        for index, entry in enumerate(entries):
-            check_issuer(entry, f"{source}: issuers[{index}] ({entry['id']})")
         check_unique_ids(entries, f"{source}: issuers")
         return entries
 
