@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from registry_node.core.yamlsafe import load_yaml
 from registry_node.services.node import Node
 
 PROG = "registry-node"
+
+log = logging.getLogger("registry_node.cli")
 
 
 def _actor() -> str:
@@ -64,11 +67,15 @@ def cmd_serve(args: argparse.Namespace, config: NodeConfig) -> int:
 
     host = args.host or config.host
     port = args.port if args.port is not None else config.port
+
+    def listening(message: object) -> None:
+        log.info("listening", extra={"url": f"http://{host}:{port}", "node_id": config.node_id})
+
     web.run_app(
         create_app(config),
         host=host,
         port=port,
-        print=None,
+        print=listening,
         access_log=None,
         handle_signals=True,
         shutdown_timeout=5,

@@ -92,7 +92,9 @@ class Node:
         result = await self.issuers.import_entries(entries, actor or f"import:{path.name}")
         async with self.store.write() as tx:
             await tx.set_meta(SOURCE_DIGEST, stamp)
-        log.info("imported issuer source file", extra={"path": str(path), "result": result.as_json()})
+        log.info(
+            "imported issuer source file", extra={"path": str(path), "result": result.as_json()}
+        )
         return result
 
     async def describe(self) -> dict[str, Any]:

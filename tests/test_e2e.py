@@ -1,0 +1,84 @@
+"""End to end: real node processes on loopback, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+from registry_node.core.signing import parse_jws
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def running_node(workdir: Path, port: int) -> AsyncIterator[str]:
+    """Start ``registry-node serve`` and wait for the line that says it is listening."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "registry_node",
+        "serve",
+        "--port",
+        str(port),
+        cwd=workdir,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines = []
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                line = await proc.stderr.readline()
+                if not line:
+                    raise AssertionError("node exited:\n" + b"".join(lines).decode())
+                lines.append(line)
+                if json.loads(line).get("msg") == "listening":
+                    break
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) -> None:
+    (tmp_path / "trust_lists").mkdir()
+    (tmp_path / "trust_lists" / "us-oh.yaml").write_bytes(
+        (ROOT / "trust_lists" / "us-oh.yaml").read_bytes()
+    )
+    port = free_port()
+    async with running_node(tmp_path, port) as url, aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/trust-list") as resp:
+            assert resp.status == 200
+            first = json.loads(parse_jws(await resp.read()).payload)
+        async with http.get(f"{url}/readyz") as resp:
+            assert resp.status == 200
+    key_files = list((tmp_path / "data" / "keys").iterdir())
+    assert len(key_files) == 1
+    assert key_files[0].stat().st_mode & 0o777 == 0o600
+    assert first["seq"] == 1
+    assert len(first["issuers"]) >= 12
+
+    async with running_node(tmp_path, port) as url, aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/jwks.json") as resp:
+            jwks = await resp.json()
+        async with http.get(f"{url}/trust-list/1") as resp:
+            again = json.loads(parse_jws(await resp.read()).payload)
+    assert list((tmp_path / "data" / "keys").iterdir()) == key_files
+    assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in first["keys"]]
+    assert again == first
