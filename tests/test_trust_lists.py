@@ -1,4 +1,4 @@
-"""The example lists shipped in trust_lists/ are valid and cover the kinds of issuers a state has."""
+"""The example lists in trust_lists/ are valid and cover the kinds of issuers a state has."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from referencing import Registry, Resource
 
 from registry_node.core.errors import SchemaInvalid
@@ -66,6 +67,37 @@ def validator(uri: str) -> jsonschema.protocols.Validator:
     """A compiled validator for the schema (or sub-schema) at ``uri``."""
     cls = jsonschema.Draft202012Validator
     return cls({"$ref": uri}, registry=_registry(), format_checker=_format_checker)
+
+
+def _date_time(value: str) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+@cache
+def _fast_trust_list() -> Any:
+    doc = json.loads(schema_bytes("trust-list-v1.json"))
+    return jsonschema_rs.Draft202012Validator(
+        doc, formats={"date-time": _date_time}, validate_formats=True, offline=True
+    )
+
+
+def check_trust_list(payload: Any, what: str = "trust list payload") -> None:
+    """Validate a (possibly very large) list payload against ``trust-list-v1.json``.
+
+    The same schema file, compiled by a much faster validator: this is what keeps accepting
+    a peer's 10,000-entry list cheap (docs/adr/0004). When it finds the payload invalid, the
+    reference validator produces the report, so errors read the same everywhere.
+    """
+    if _fast_trust_list().is_valid(payload):
+        return
+    errors = errors_of(TRUST_LIST, payload)
+    if not errors:  # the two validators disagree: refuse, and say so plainly
+        errors = [("(document)", "rejected by the schema validator")]
+    path, message = errors[0]
+    raise SchemaInvalid(f"{what}: {path}: {message}", errors)
 
 
 def format_path(path: list[str | int] | Any) -> str:

@@ -13,9 +13,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from registry_node.core.errors import InvalidInput, Malformed
+from registry_node.core.errors import ConfigError, InvalidInput, Malformed
+from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.http.appkeys import NODE
+from registry_node.http.appkeys import JOBS, NODE
 from registry_node.http.problems import problem
 
 PREFIX = "/admin/v1"
@@ -143,3 +144,29 @@ async def audit(request: web.Request) -> web.Response:
             "next_after": records[-1].id if records else after,
         }
     )
+
+
+@routes.post(PREFIX + "/peers/reload")
+async def reload_peers(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    jobs = request.app.get(JOBS)
+    try:
+        diff = jobs.reload_peers() if jobs is not None else node.federation.reload()
+    except ConfigError as exc:
+        raise InvalidInput(exc.detail, code="peers_invalid", field=exc.field) from exc
+    stamp = format_rfc3339(node.clock())
+    async with node.store.write() as tx:
+        await tx.add_audit(stamp, request[ACTOR], "peers.reload", None, None, diff)
+    return _json(diff)
+
+
+@routes.post(PREFIX + "/peers/sync")
+async def sync_peers(request: web.Request) -> web.Response:
+    """Sync now: every peer, or only ``?peer=<id>``."""
+    federation = request.app[NODE].federation
+    peer_id = request.query.get("peer")
+    if peer_id is not None:
+        results = [await federation.sync(peer_id)]
+    else:
+        results = await federation.sync_all()
+    return _json({"results": [r.as_json() for r in results]})

@@ -6,25 +6,33 @@ Long-lived resources (the node's services and the scheduler) are opened and clos
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
+from registry_node.core.errors import ConfigError
 from registry_node.core.timeutil import Clock, system_clock
 from registry_node.http import admin, public
-from registry_node.http.appkeys import LIST_CACHE, MAX_BODY, NODE
+from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
 from registry_node.http.problems import problem_middleware
 from registry_node.services.node import Node
+from registry_node.services.scheduler import Jobs
 
 log = logging.getLogger("registry_node.app")
 
-#: how often the publisher checks for debounced changes and lists near expiry
-PUBLISH_CHECK = timedelta(seconds=1)
+
+def _on_sighup(jobs: Jobs) -> None:
+    try:
+        jobs.reload_peers()
+    except ConfigError as exc:
+        log.error("peers.yaml not reloaded", extra={"error": exc.diagnostics()})
 
 
 def create_app(
@@ -45,24 +53,21 @@ def create_app(
         node = await Node.open(config, clock)
         app[NODE] = node
         app[LIST_CACHE] = ListCache(node.store)
-        info = await node.describe()
-        log.info("node ready", extra=info)
+        log.info("node ready", extra=await node.describe())
         yield
         await node.close()
 
     async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         scheduler = AsyncIOScheduler(timezone="UTC")
-        node = app[NODE]
-        scheduler.add_job(
-            node.publisher.tick,
-            "interval",
-            seconds=PUBLISH_CHECK.total_seconds(),
-            id="publisher",
-            max_instances=1,
-            coalesce=True,
-        )
-        scheduler.start()
+        jobs = Jobs(scheduler, app[NODE])
+        app[JOBS] = jobs
+        jobs.start()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, _on_sighup, jobs)
         yield
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
         scheduler.shutdown(wait=False)
 
     app.cleanup_ctx.append(node_ctx)

@@ -17,6 +17,7 @@ from registry_node.core.timeutil import format_rfc3339, from_numeric_date, to_nu
 from registry_node.http.appkeys import LIST_CACHE, NODE
 from registry_node.http.cache import Representation
 from registry_node.http.problems import problem
+from registry_node.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 routes = web.RouteTableDef()
 
@@ -103,6 +104,8 @@ def _endpoints(base: str) -> dict[str, str]:
         "trust_list_version": f"{base}/trust-list/{{seq}}",
         "jwks": f"{base}/jwks.json",
         "schemas": f"{base}/schemas/",
+        "peers": f"{base}/v1/peers",
+        "metrics": f"{base}/metrics",
     }
 
 
@@ -193,5 +196,25 @@ async def readyz(request: web.Request) -> web.Response:
         if not fresh:
             checks["trust_list"]["detail"] = "the published list expires within an hour"
             ready = False
-    status = "ready" if ready else "not_ready"
+    peers = await node.federation.status()
+    troubled = [p for p in peers if p["state"] != "fresh"]
+    checks["peers"] = {
+        "ok": not troubled,
+        "configured": len(peers),
+        "degraded": [
+            {"id": p["id"], "state": p["state"], "last_error": p["last_error"]} for p in troubled
+        ],
+    }
+    status = "not_ready" if not ready else ("degraded" if troubled else "ready")
     return _json({"status": status, "checks": checks}, status=200 if ready else 503)
+
+
+@routes.get("/v1/peers")
+async def peers(request: web.Request) -> web.Response:
+    return _json({"peers": await request.app[NODE].federation.status()})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[NODE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})

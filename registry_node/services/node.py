@@ -17,8 +17,11 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, system_clock
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.federation import Federation
+from registry_node.services.fetcher import Fetcher, new_session
 from registry_node.services.issuers import ImportResult, IssuerService
 from registry_node.services.keystore import KeyStore
+from registry_node.services.metrics import Metrics
 from registry_node.services.publisher import Publisher
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
@@ -37,6 +40,8 @@ class Node:
     publisher: Publisher
     issuers: IssuerService
     tokens: TokenService
+    federation: Federation
+    metrics: Metrics
 
     @classmethod
     async def open(
@@ -50,9 +55,15 @@ class Node:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(config.data_dir, 0o700)
         store = await Store.open(config.db_path)
+        session = new_session(config.federation)
         try:
             keystore = KeyStore(config.keys_dir)
             keystore.ensure_folder()
+            metrics = Metrics(lambda: clock().timestamp())
+            federation = Federation(
+                config, store, Fetcher(session, config.federation), clock, metrics
+            )
+            federation.set_peers(federation.read_peers_file())
             node = cls(
                 config=config,
                 clock=clock,
@@ -61,18 +72,23 @@ class Node:
                 publisher=Publisher(config, store, keystore, clock),
                 issuers=IssuerService(store, clock, config.jurisdiction),
                 tokens=TokenService(store, clock),
+                federation=federation,
+                metrics=metrics,
             )
             await node.publisher.ensure_signing_key()
             if import_source:
                 await node.import_source_file()
             if publish:
                 await node.publisher.tick()
+            await federation.load_metrics()
         except BaseException:
+            await session.close()
             await store.close()
             raise
         return node
 
     async def close(self) -> None:
+        await self.federation.fetcher.session.close()
         await self.store.close()
 
     async def import_source_file(self, actor: str | None = None) -> ImportResult | None:
@@ -104,4 +120,5 @@ class Node:
             "jurisdiction": self.config.jurisdiction,
             "kid": [k.kid for k in current],
             "url": self.config.base_url,
+            "peers": sorted(self.federation.peers),
         }

@@ -85,6 +85,52 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: federation
+    """
+    CREATE TABLE peer_lists (
+        peer_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        body BLOB NOT NULL,
+        iat INTEGER NOT NULL,
+        exp INTEGER NOT NULL,
+        trusted_keys TEXT NOT NULL,
+        pins_id TEXT NOT NULL,
+        etag TEXT,
+        accepted_at TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        entries INTEGER NOT NULL,
+        dropped INTEGER NOT NULL,
+        narrowed INTEGER NOT NULL,
+        verified_kids TEXT NOT NULL
+    );
+    CREATE TABLE peer_entries (
+        peer_id TEXT NOT NULL,
+        issuer_id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (peer_id, issuer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE peer_sync (
+        peer_id TEXT PRIMARY KEY,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_outcome TEXT,
+        last_error_code TEXT,
+        last_error_detail TEXT,
+        failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE peer_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE TRIGGER peer_events_append_only_u BEFORE UPDATE ON peer_events
+        BEGIN SELECT RAISE(ABORT, 'peer events are append-only'); END;
+    CREATE TRIGGER peer_events_append_only_d BEFORE DELETE ON peer_events
+        BEGIN SELECT RAISE(ABORT, 'peer events are append-only'); END;
+    """,
 ]
 
 
@@ -134,6 +180,68 @@ class AuditRecord:
             "before": self.before,
             "after": self.after,
         }
+
+
+@dataclass(frozen=True)
+class PeerList:
+    """The last accepted list of a peer (its body, and what acceptance derived from it)."""
+
+    peer_id: str
+    seq: int
+    digest: str
+    body: bytes
+    iat: int
+    exp: int
+    trusted_keys: tuple[dict[str, Any], ...]
+    pins_id: str
+    etag: str | None
+    accepted_at: str
+    fetched_at: str
+    entries: int
+    dropped: int
+    narrowed: int
+    verified_kids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PeerSync:
+    peer_id: str
+    last_attempt: str | None = None
+    last_success: str | None = None
+    last_outcome: str | None = None
+    last_error_code: str | None = None
+    last_error_detail: str | None = None
+    failures: int = 0
+
+
+_PEER_LIST_COLS = (
+    "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, etag, accepted_at, "
+    "fetched_at, entries, dropped, narrowed, verified_kids"
+)
+_PEER_SYNC_COLS = (
+    "peer_id, last_attempt, last_success, last_outcome, last_error_code, last_error_detail, "
+    "failures"
+)
+
+
+def _peer_list(row: Sequence[Any], with_body: bool = True) -> PeerList:
+    return PeerList(
+        peer_id=row[0],
+        seq=row[1],
+        digest=row[2],
+        body=bytes(row[3]) if with_body else b"",
+        iat=row[4],
+        exp=row[5],
+        trusted_keys=tuple(json.loads(row[6])),
+        pins_id=row[7],
+        etag=row[8],
+        accepted_at=row[9],
+        fetched_at=row[10],
+        entries=row[11],
+        dropped=row[12],
+        narrowed=row[13],
+        verified_kids=tuple(json.loads(row[14])),
+    )
 
 
 _VERSION_COLS = "seq, body, digest, iat, exp, prev, signed_by, published_at, reason"
@@ -237,6 +345,58 @@ class Queries:
     async def tokens(self) -> list[dict[str, Any]]:
         rows = await self._all("SELECT id, name, created_at, revoked_at FROM tokens ORDER BY id")
         return [{"id": r[0], "name": r[1], "created_at": r[2], "revoked_at": r[3]} for r in rows]
+
+    async def peer_list(self, peer_id: str, *, with_body: bool = False) -> PeerList | None:
+        cols = _PEER_LIST_COLS if with_body else _PEER_LIST_COLS.replace("body", "NULL")
+        row = await self._one(f"SELECT {cols} FROM peer_lists WHERE peer_id = ?", (peer_id,))
+        return None if row is None else _peer_list(row, with_body)
+
+    async def peer_lists(self) -> dict[str, PeerList]:
+        cols = _PEER_LIST_COLS.replace("body", "NULL")
+        rows = await self._all(f"SELECT {cols} FROM peer_lists")
+        return {r[0]: _peer_list(r, with_body=False) for r in rows}
+
+    async def peer_syncs(self) -> dict[str, PeerSync]:
+        rows = await self._all(f"SELECT {_PEER_SYNC_COLS} FROM peer_sync")
+        return {r[0]: PeerSync(*r) for r in rows}
+
+    async def peer_sync(self, peer_id: str) -> PeerSync:
+        row = await self._one(
+            f"SELECT {_PEER_SYNC_COLS} FROM peer_sync WHERE peer_id = ?", (peer_id,)
+        )
+        return PeerSync(peer_id) if row is None else PeerSync(*row)
+
+    async def peer_entries(self, peer_id: str) -> dict[str, str]:
+        """issuer id -> the entry as canonical JSON text."""
+        rows = await self._all(
+            "SELECT issuer_id, doc FROM peer_entries WHERE peer_id = ?", (peer_id,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def peer_events(
+        self, peer_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        if peer_id is None:
+            rows = await self._all(
+                "SELECT id, peer_id, at, kind, detail FROM peer_events ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = await self._all(
+                "SELECT id, peer_id, at, kind, detail FROM peer_events WHERE peer_id = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (peer_id, limit),
+            )
+        return [
+            {
+                "id": r[0],
+                "peer_id": r[1],
+                "at": r[2],
+                "kind": r[3],
+                "detail": json.loads(r[4] or "null"),
+            }
+            for r in rows
+        ]
 
     async def audit(self, after: int = 0, limit: int = 100) -> list[AuditRecord]:
         rows = await self._all(
@@ -342,6 +502,76 @@ class Tx(Queries):
             (now, token_id),
         )
         return cur.rowcount == 1
+
+    async def put_peer_list(self, record: PeerList) -> None:
+        await self.conn.execute(
+            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.peer_id,
+                record.seq,
+                record.digest,
+                record.body,
+                record.iat,
+                record.exp,
+                canonical_json(list(record.trusted_keys)).decode(),
+                record.pins_id,
+                record.etag,
+                record.accepted_at,
+                record.fetched_at,
+                record.entries,
+                record.dropped,
+                record.narrowed,
+                json.dumps(sorted(record.verified_kids)),
+            ),
+        )
+
+    async def touch_peer_list(self, peer_id: str, fetched_at: str, etag: str | None) -> None:
+        await self.conn.execute(
+            "UPDATE peer_lists SET fetched_at = ?, etag = coalesce(?, etag) WHERE peer_id = ?",
+            (fetched_at, etag, peer_id),
+        )
+
+    async def sync_peer_entries(self, peer_id: str, entries: dict[str, str]) -> tuple[int, int]:
+        """Make the stored entries equal ``entries``, writing only the difference.
+        Returns (rows written, rows deleted)."""
+        existing = await self.peer_entries(peer_id)
+        gone = [(peer_id, issuer_id) for issuer_id in existing.keys() - entries.keys()]
+        changed = [
+            (peer_id, issuer_id, doc)
+            for issuer_id, doc in entries.items()
+            if existing.get(issuer_id) != doc
+        ]
+        if gone:
+            await self.conn.executemany(
+                "DELETE FROM peer_entries WHERE peer_id = ? AND issuer_id = ?", gone
+            )
+        if changed:
+            await self.conn.executemany(
+                "INSERT OR REPLACE INTO peer_entries(peer_id, issuer_id, doc) VALUES (?, ?, ?)",
+                changed,
+            )
+        return len(changed), len(gone)
+
+    async def put_peer_sync(self, record: PeerSync) -> None:
+        await self.conn.execute(
+            f"INSERT OR REPLACE INTO peer_sync({_PEER_SYNC_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.peer_id,
+                record.last_attempt,
+                record.last_success,
+                record.last_outcome,
+                record.last_error_code,
+                record.last_error_detail,
+                record.failures,
+            ),
+        )
+
+    async def add_peer_event(self, peer_id: str, at: str, kind: str, detail: Any) -> None:
+        await self.conn.execute(
+            "INSERT INTO peer_events(peer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (peer_id, at, kind, _json_or_none(detail)),
+        )
 
     async def add_audit(
         self,

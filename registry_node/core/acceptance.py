@@ -1,0 +1,241 @@
+"""The acceptance rules for a peer's list: a pure function of bytes, configuration, the
+previously accepted state and the time (docs/protocol.md section 9.3).
+
+Like a TUF client's trusted metadata set, it only ever returns a decision or raises
+``Rejected`` with a stable reason code; it performs no I/O and reads no clock of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from registry_node.core import schema
+from registry_node.core.errors import InvalidInput, Rejected, SchemaInvalid
+from registry_node.core.keys import PublicKey, import_public_jwk
+from registry_node.core.model import digest
+from registry_node.core.peers import PeerConfig, Scope
+from registry_node.core.signing import parse_jws, verify_signatures
+from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
+
+
+@dataclass(frozen=True)
+class AcceptedState:
+    """What is remembered of the last accepted list, and the keys trusted for the next one."""
+
+    seq: int
+    digest: str
+    iat: int
+    exp: int
+    trusted_keys: tuple[dict[str, Any], ...]
+    pins_id: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An accepted list. ``kind`` is ``unchanged`` when the bytes equal the accepted ones."""
+
+    kind: Literal["new", "unchanged"]
+    state: AcceptedState
+    entries: tuple[dict[str, Any], ...] = ()
+    dropped: int = 0  # entries outside the peer's scope
+    narrowed: int = 0  # entries kept with some authorizations removed
+    gap: int = 0  # versions skipped since the accepted one
+    verified_kids: frozenset[str] = frozenset()
+
+
+def _trusted(
+    peer: PeerConfig, previous: AcceptedState | None, payload: Mapping[str, Any]
+) -> dict[str, PublicKey]:
+    """The keys a list must be signed by: those the last accepted list declared, or, at first
+    contact (or after the operator re-pinned), the pins from peers.yaml."""
+    if previous is not None and previous.pins_id == peer.pins_id:
+        return {jwk["kid"]: import_public_jwk(jwk) for jwk in previous.trusted_keys}
+    trusted: dict[str, PublicKey] = {}
+    for jwk in peer.pinned_jwks:
+        key = import_public_jwk(jwk)
+        trusted[key.thumbprint()] = key
+    # A thumbprint pin trusts the key with that thumbprint, wherever its bytes come from.
+    for jwk in (*payload["keys"], *payload["next_keys"]):
+        if jwk["kid"] in peer.pinned_thumbprints:
+            trusted[jwk["kid"]] = import_public_jwk(jwk)
+    return trusted
+
+
+def _signature_failure(problems: list[tuple[str, str]], verified: int, threshold: int) -> Rejected:
+    if verified:
+        return Rejected(
+            f"{verified} trusted signature(s), {threshold} required", code="threshold_not_met"
+        )
+    codes = [code for code, _ in problems]
+    for code in (
+        "signature_invalid",
+        "alg_not_allowed",
+        "typ_mismatch",
+        "header_unexpected",
+        "alg_key_mismatch",
+    ):
+        if code in codes:
+            return Rejected("; ".join(d for c, d in problems if c == code), code=code)
+    return Rejected(
+        "no signature by a trusted key: " + "; ".join(d for _, d in problems), code="unknown_key"
+    )
+
+
+def _narrow(auth: dict[str, Any], scope: Scope) -> dict[str, Any] | None:
+    """The part of one authorization that the scope allows, or None."""
+    if auth["jurisdiction"] not in scope.jurisdictions:
+        return None
+    if scope.credential_types is None:
+        return auth
+    types = [t for t in auth["credential_types"] if t in scope.credential_types]
+    if not types:
+        return None
+    return (
+        auth if len(types) == len(auth["credential_types"]) else {**auth, "credential_types": types}
+    )
+
+
+def in_scope(
+    entries: Iterable[dict[str, Any]], scope: Scope
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Keep what the scope allows: authorizations in the scope's jurisdictions, credential
+    types narrowed to the scope's. An entry whose authorizations all fall outside is dropped;
+    an entry without authorizations vouches for nothing beyond its existence and is kept.
+    Returns (kept, entries dropped, entries narrowed)."""
+    kept: list[dict[str, Any]] = []
+    dropped = narrowed = 0
+    for entry in entries:
+        auths = entry.get("authorizations")
+        if not auths:
+            kept.append(entry)
+            continue
+        allowed = [a for a in (_narrow(auth, scope) for auth in auths) if a is not None]
+        if not allowed:
+            dropped += 1
+            continue
+        if allowed != auths:
+            narrowed += 1
+            entry = {**entry, "authorizations": allowed}
+        kept.append(entry)
+    return kept, dropped, narrowed
+
+
+def _check_entries(entries: list[dict[str, Any]]) -> None:
+    names: set[str] = set()
+    for index, entry in enumerate(entries):
+        for name in (entry["id"], *entry.get("aka", ())):
+            if name in names:
+                raise Rejected(
+                    f"issuers[{index}]: {name!r} appears twice", code="duplicate_issuer_id"
+                )
+            names.add(name)
+        history = entry["status_history"]
+        if len(history) > 1:
+            instants = [parse_rfc3339(h["from"]) for h in history]
+            if any(b < a for a, b in itertools.pairwise(instants)):
+                raise Rejected(
+                    f"issuers[{index}]: status_history out of order", code="history_unordered"
+                )
+
+
+def accept(
+    body: bytes,
+    peer: PeerConfig,
+    previous: AcceptedState | None,
+    now: datetime,
+    *,
+    max_bytes: int,
+    clock_skew: timedelta,
+) -> Decision:
+    """Judge ``body`` as ``peer``'s next list. Returns a Decision or raises Rejected."""
+    # 1. size, structure, schema
+    if len(body) > max_bytes:
+        raise Rejected(f"{len(body)} bytes exceeds the limit of {max_bytes}", code="too_large")
+    body_digest = digest(body)
+    numeric_now = to_numeric_date(now)
+    if previous is not None and body_digest == previous.digest and previous.pins_id == peer.pins_id:
+        # The same bytes as the accepted list: already verified; only time can change.
+        if previous.exp <= numeric_now:
+            raise Rejected(f"the list expired at {previous.exp}", code="expired")
+        return Decision("unchanged", previous)
+    parsed = parse_jws(body)
+    try:
+        payload = json.loads(parsed.payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(f"payload is not JSON: {exc}", code="payload_not_json") from exc
+    try:
+        schema.check_trust_list(payload)
+    except SchemaInvalid as exc:
+        raise Rejected(exc.detail, code="schema_invalid") from exc
+
+    # 2. signatures by at least `threshold` distinct trusted keys
+    try:
+        trusted = _trusted(peer, previous, payload)
+        for jwk in (*payload["keys"], *payload["next_keys"]):
+            import_public_jwk(jwk)  # each declared kid must be its key's thumbprint
+    except InvalidInput as exc:
+        raise Rejected(exc.detail, code="key_invalid") from exc
+    report = verify_signatures(parsed, trusted)
+    if len(report.verified) < peer.threshold:
+        raise _signature_failure(report.problems, len(report.verified), peer.threshold)
+
+    # 3. the list is the configured peer's
+    if payload["iss"] != peer.id:
+        raise Rejected(f"iss {payload['iss']!r} is not {peer.id!r}", code="wrong_issuer")
+    if payload["jurisdiction"] != peer.jurisdiction:
+        raise Rejected(
+            f"jurisdiction {payload['jurisdiction']} is not {peer.jurisdiction}",
+            code="wrong_jurisdiction",
+        )
+
+    # 4. rollback, equivocation, the hash chain
+    seq = payload["seq"]
+    gap = 0
+    if previous is not None:
+        if seq < previous.seq:
+            raise Rejected(f"seq {seq} is older than the accepted {previous.seq}", code="rollback")
+        if seq == previous.seq:
+            raise Rejected(
+                f"seq {seq} was accepted as {previous.digest}; this body is {body_digest}",
+                code="equivocation",
+            )
+        if seq == previous.seq + 1 and payload["prev"] != previous.digest:
+            raise Rejected(
+                f"prev {payload['prev']!r} is not the digest of seq {previous.seq}",
+                code="chain_broken",
+            )
+        gap = seq - previous.seq - 1
+
+    # 5. time
+    if payload["iat"] > numeric_now + clock_skew.total_seconds():
+        raise Rejected(f"iat {payload['iat']} is in the future", code="iat_in_future")
+    if payload["exp"] <= numeric_now:
+        raise Rejected(f"the list expired at {payload['exp']}", code="expired")
+    if payload["exp"] <= payload["iat"]:
+        raise Rejected("exp is not after iat", code="schema_invalid")
+
+    # 6. scope: entries outside it are dropped from what this peer vouches for
+    _check_entries(payload["issuers"])
+    entries, dropped, narrowed = in_scope(payload["issuers"], peer.scope)
+    state = AcceptedState(
+        seq=seq,
+        digest=body_digest,
+        iat=payload["iat"],
+        exp=payload["exp"],
+        trusted_keys=tuple({**jwk} for jwk in (*payload["keys"], *payload["next_keys"])),
+        pins_id=peer.pins_id,
+    )
+    return Decision(
+        "new",
+        state,
+        tuple(entries),
+        dropped,
+        narrowed,
+        gap,
+        frozenset(report.verified),
+    )

@@ -1,0 +1,153 @@
+"""peers.yaml: the neighbouring states this node fetches, validated against ``peers-v1.json``.
+
+A mistake names the peer and the field (``peers.yaml: peers[1] (https://registry.in.example):
+threshold: ...``). Pins may be full JWKs or RFC 7638 thumbprints; both are reduced to
+thumbprints, and a full JWK pin also supplies its key material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from registry_node.core import schema
+from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.core.keys import import_public_jwk
+from registry_node.core.model import canonical_json
+from registry_node.core.timeutil import parse_duration
+
+DEFAULT_REFRESH = timedelta(minutes=15)
+MIN_REFRESH = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a peer may vouch for: authorizations in these jurisdictions, for these credential
+    types (None: any type). By default a peer vouches only for its own jurisdiction."""
+
+    jurisdictions: frozenset[str]
+    credential_types: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    id: str
+    jurisdiction: str
+    url: str
+    pinned_thumbprints: frozenset[str]
+    pinned_jwks: tuple[dict[str, Any], ...] = ()
+    threshold: int = 1
+    refresh: timedelta = DEFAULT_REFRESH
+    scope: Scope = field(default_factory=lambda: Scope(frozenset()))
+    on_stale: str = "reject"
+
+    @property
+    def pins_id(self) -> str:
+        """Identifies the pin set, so that re-pinning by the operator resets the trusted keys."""
+        data = canonical_json(sorted(self.pinned_thumbprints))
+        return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_peers(doc: Any, source: str, *, allow_http_loopback: bool = True) -> list[PeerConfig]:
+    """Validate a whole peers document; raise ConfigError naming the peer and the field."""
+    if doc is None:
+        doc = {"peers": []}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: must be a mapping with a 'peers' list")
+    peers_doc = doc.get("peers")
+    if isinstance(peers_doc, list):
+        for index, entry in enumerate(peers_doc):
+            if isinstance(entry, dict):
+                _check_entry(entry, index, source)
+    try:
+        schema.validate(schema.PEERS, doc, source)
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail, code="peers_invalid", field=exc.field) from exc
+    peers = [
+        _peer(entry, index, source, allow_http_loopback) for index, entry in enumerate(doc["peers"])
+    ]
+    seen: dict[str, int] = {}
+    for index, peer in enumerate(peers):
+        if peer.id in seen:
+            raise ConfigError(
+                f"{source}: peers[{index}] ({peer.id}): id: already used by peers[{seen[peer.id]}]",
+                code="peers_invalid",
+                field=f"peers[{index}].id",
+            )
+        seen[peer.id] = index
+    return peers
+
+
+def _label(entry: dict[str, Any], index: int, source: str) -> str:
+    ident = entry.get("id")
+    return f"{source}: peers[{index}]" + (f" ({ident})" if isinstance(ident, str) else "")
+
+
+def _check_entry(entry: dict[str, Any], index: int, source: str) -> None:
+    try:
+        schema.validate(
+            schema.PEERS + "#/$defs/peer", entry, _label(entry, index, source), f"peers[{index}]"
+        )
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail, code="peers_invalid", field=exc.field) from exc
+
+
+def _peer(entry: dict[str, Any], index: int, source: str, allow_http_loopback: bool) -> PeerConfig:
+    where = _label(entry, index, source)
+
+    def fail(member: str, why: str) -> ConfigError:
+        return ConfigError(
+            f"{where}: {member}: {why}", code="peers_invalid", field=f"peers[{index}].{member}"
+        )
+
+    url = urlsplit(entry["url"])
+    if url.scheme != "https" and not (allow_http_loopback and _is_loopback(url.hostname or "")):
+        raise fail("url", "must be https (plain http is allowed only to a loopback address)")
+    thumbprints: set[str] = set()
+    jwks: list[dict[str, Any]] = []
+    for pos, pin in enumerate(entry["keys"]):
+        if isinstance(pin, str):
+            thumbprints.add(pin)
+            continue
+        try:
+            key = import_public_jwk(pin)
+        except InvalidInput as exc:
+            raise fail(f"keys[{pos}]", exc.detail) from exc
+        thumbprints.add(key.thumbprint())
+        jwks.append(dict(pin))
+    threshold = entry.get("threshold", 1)
+    if threshold > len(thumbprints):
+        raise fail("threshold", f"{threshold} exceeds the {len(thumbprints)} distinct pinned keys")
+    refresh = parse_duration(entry.get("refresh", int(DEFAULT_REFRESH.total_seconds())))
+    if refresh < MIN_REFRESH:
+        raise fail("refresh", f"must be at least {int(MIN_REFRESH.total_seconds())}s")
+    scope_doc = entry.get("scope", {})
+    types = scope_doc.get("credential_types")
+    scope = Scope(
+        jurisdictions=frozenset(scope_doc.get("jurisdictions", [entry["jurisdiction"]])),
+        credential_types=frozenset(types) if types is not None else None,
+    )
+    return PeerConfig(
+        id=entry["id"],
+        jurisdiction=entry["jurisdiction"],
+        url=entry["url"],
+        pinned_thumbprints=frozenset(thumbprints),
+        pinned_jwks=tuple(jwks),
+        threshold=threshold,
+        refresh=refresh,
+        scope=scope,
+        on_stale=entry.get("on_stale", "reject"),
+    )

@@ -1,0 +1,371 @@
+"""Federation: keep the last good copy of every peer's list, verified.
+
+``sync(peer)`` fetches (conditionally), judges the bytes with the pure acceptance rules
+(core/acceptance.py), and on success replaces the peer's accepted list, its entries and its
+trusted keys in one transaction; any failure is recorded without touching the last good copy.
+One peer's sync never waits on another's except for the shared, bounded fetch slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from registry_node.config import NodeConfig
+from registry_node.core.acceptance import AcceptedState, Decision, accept
+from registry_node.core.errors import ConfigError, FetchFailed, NotFound, Rejected
+from registry_node.core.peers import PeerConfig, parse_peers
+from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
+from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.fetcher import Fetcher
+from registry_node.services.metrics import Metrics
+from registry_node.services.store import PeerList, PeerSync, Store
+
+log = logging.getLogger("registry_node.federation")
+
+#: named points inside a sync where tests inject crashes
+FAULT_POINTS = ("fetched", "accepted", "list_written", "entries_written")
+
+BACKOFF_START = timedelta(seconds=30)
+
+
+def backoff_delay(failures: int, refresh: timedelta, ceiling: timedelta) -> timedelta:
+    """The wait before the next attempt: the refresh interval after a success; after failures,
+    30 s doubling with each one, never more than ``ceiling``."""
+    if failures <= 0:
+        return refresh
+    return min(BACKOFF_START * (1 << min(failures - 1, 30)), ceiling)
+
+
+def with_jitter(delay: timedelta, rand: Callable[[], float] = random.random) -> timedelta:
+    """Spread peers' attempts by up to ±10% so that they do not fetch in lockstep."""
+    return delay * (0.9 + 0.2 * rand())
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    peer_id: str
+    outcome: str  # accepted | unchanged | not_modified | rejected | failed
+    seq: int | None = None
+    code: str | None = None
+    detail: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+def peer_state(peer: PeerConfig, accepted: PeerList | None, sync: PeerSync, now: int) -> str:
+    """fresh, stale, failing or never_synced (docs/protocol.md section 9.5)."""
+    if accepted is None:
+        return "never_synced"
+    if accepted.exp <= now:
+        return "stale"
+    if sync.failures:
+        return "failing"
+    return "fresh"
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Federation:
+    def __init__(
+        self,
+        config: NodeConfig,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Clock,
+        metrics: Metrics,
+        fault: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self.metrics = metrics
+        self.peers: dict[str, PeerConfig] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        # Judging a list is CPU work done in a worker thread; one at a time bounds memory.
+        self._judge = asyncio.Semaphore(1)
+        self._fault = fault or (lambda point: None)
+
+    # -- configuration ------------------------------------------------------------------
+
+    def read_peers_file(self) -> list[PeerConfig]:
+        path = self.config.peers_file
+        if not path.exists():
+            return []
+        try:
+            doc = load_yaml(path.read_bytes(), str(path))
+        except Exception as exc:
+            raise ConfigError(getattr(exc, "detail", str(exc)), code="peers_invalid") from exc
+        return parse_peers(
+            doc, str(path), allow_http_loopback=self.config.federation.allow_http_loopback
+        )
+
+    def set_peers(self, peers: list[PeerConfig]) -> dict[str, list[str]]:
+        """Replace the configured peers; a removed peer stops being trusted at once."""
+        new = {p.id: p for p in peers}
+        old = self.peers
+        diff = {
+            "added": sorted(new.keys() - old.keys()),
+            "removed": sorted(old.keys() - new.keys()),
+            "changed": sorted(k for k in new.keys() & old.keys() if new[k] != old[k]),
+        }
+        self.peers = new
+        for peer_id in diff["removed"]:
+            self.metrics.forget(peer_id)
+        return diff
+
+    def reload(self) -> dict[str, list[str]]:
+        """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError."""
+        diff = self.set_peers(self.read_peers_file())
+        log.info("peers reloaded", extra=diff)
+        return diff
+
+    def peer(self, peer_id: str) -> PeerConfig:
+        try:
+            return self.peers[peer_id]
+        except KeyError:
+            raise NotFound(f"no configured peer {peer_id!r}", code="peer_not_found") from None
+
+    async def load_metrics(self) -> None:
+        """Prime the gauges from the database at start-up."""
+        lists = await self.store.read.peer_lists()
+        syncs = await self.store.read.peer_syncs()
+        for peer_id in self.peers:
+            gauge = self.metrics.peer(peer_id)
+            if peer_id in lists:
+                accepted = lists[peer_id]
+                gauge.iat, gauge.exp, gauge.seq = accepted.iat, accepted.exp, accepted.seq
+                gauge.entries, gauge.dropped = accepted.entries, accepted.dropped
+            gauge.failures = syncs.get(peer_id, PeerSync(peer_id)).failures
+
+    # -- syncing ------------------------------------------------------------------------
+
+    async def sync_all(self) -> list[SyncResult]:
+        return list(await asyncio.gather(*(self.sync(p) for p in list(self.peers))))
+
+    async def sync(self, peer_id: str) -> SyncResult:
+        peer = self.peer(peer_id)
+        lock = self._locks.setdefault(peer_id, asyncio.Lock())
+        async with lock:
+            return await self._sync(peer)
+
+    async def _sync(self, peer: PeerConfig) -> SyncResult:
+        now = self.clock()
+        accepted = await self.store.read.peer_list(peer.id)
+        previous = None
+        etag = None
+        if accepted is not None:
+            previous = AcceptedState(
+                accepted.seq,
+                accepted.digest,
+                accepted.iat,
+                accepted.exp,
+                accepted.trusted_keys,
+                accepted.pins_id,
+            )
+            # A conditional GET is only safe while the trust it was accepted under holds.
+            etag = accepted.etag if accepted.pins_id == peer.pins_id else None
+        try:
+            fetched = await self.fetcher.fetch(peer.url, etag)
+            self.metrics.fetch_seconds.labels(peer.id).observe(fetched.seconds)
+            self._fault("fetched")
+            if fetched.status == 304:
+                assert accepted is not None
+                if accepted.exp <= to_numeric_date(now):
+                    raise Rejected("the peer still serves a list that has expired", code="expired")
+                result = SyncResult(peer.id, "not_modified", accepted.seq)
+                await self._record_unchanged(peer, fetched.etag, now, result)
+                return result
+            async with self._judge:
+                decision, entries = await asyncio.to_thread(
+                    self._judge_body, fetched.body, peer, previous, now
+                )
+            self._fault("accepted")
+            if decision.kind == "unchanged":
+                result = SyncResult(peer.id, "unchanged", decision.state.seq)
+                await self._record_unchanged(peer, fetched.etag, now, result)
+                return result
+            await self._commit(peer, fetched.body, fetched.etag, decision, entries, now)
+            return SyncResult(peer.id, "accepted", decision.state.seq)
+        except Rejected as exc:
+            return await self._record_failure(peer, now, "rejected", exc.code, exc.detail)
+        except FetchFailed as exc:
+            return await self._record_failure(peer, now, "failed", exc.code, exc.detail)
+
+    def _judge_body(
+        self, body: bytes, peer: PeerConfig, previous: AcceptedState | None, now: datetime
+    ) -> tuple[Decision, dict[str, str]]:
+        """Runs in a worker thread: the acceptance rules, then each kept entry as JSON text."""
+        fed = self.config.federation
+        decision = accept(
+            body, peer, previous, now, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew
+        )
+        return decision, {e["id"]: _entry_text(e) for e in decision.entries}
+
+    async def _commit(
+        self,
+        peer: PeerConfig,
+        body: bytes,
+        etag: str | None,
+        decision: Decision,
+        entries: dict[str, str],
+        now: datetime,
+    ) -> None:
+        stamp = format_rfc3339(now)
+        state = decision.state
+        record = PeerList(
+            peer_id=peer.id,
+            seq=state.seq,
+            digest=state.digest,
+            body=body,
+            iat=state.iat,
+            exp=state.exp,
+            trusted_keys=state.trusted_keys,
+            pins_id=state.pins_id,
+            etag=etag,
+            accepted_at=stamp,
+            fetched_at=stamp,
+            entries=len(entries),
+            dropped=decision.dropped,
+            narrowed=decision.narrowed,
+            verified_kids=tuple(sorted(decision.verified_kids)),
+        )
+        async with self.store.write() as tx:
+            await tx.put_peer_list(record)
+            self._fault("list_written")
+            written, deleted = await tx.sync_peer_entries(peer.id, entries)
+            self._fault("entries_written")
+            if decision.gap:
+                await tx.add_peer_event(
+                    peer.id, stamp, "gap", {"skipped": decision.gap, "seq": state.seq}
+                )
+            if decision.dropped or decision.narrowed:
+                await tx.add_peer_event(
+                    peer.id,
+                    stamp,
+                    "scope",
+                    {"seq": state.seq, "dropped": decision.dropped, "narrowed": decision.narrowed},
+                )
+            await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, "accepted", None, None, 0))
+        gauge = self.metrics.peer(peer.id)
+        gauge.iat, gauge.exp, gauge.seq = state.iat, state.exp, state.seq
+        gauge.entries, gauge.dropped, gauge.failures = len(entries), decision.dropped, 0
+        self.metrics.syncs.labels(peer.id, "accepted").inc()
+        log.info(
+            "accepted peer list",
+            extra={
+                "peer": peer.id,
+                "seq": state.seq,
+                "entries": len(entries),
+                "dropped_scope": decision.dropped,
+                "gap": decision.gap,
+                "rows_written": written,
+                "rows_deleted": deleted,
+            },
+        )
+
+    async def _record_unchanged(
+        self, peer: PeerConfig, etag: str | None, now: datetime, result: SyncResult
+    ) -> None:
+        stamp = format_rfc3339(now)
+        async with self.store.write() as tx:
+            await tx.touch_peer_list(peer.id, stamp, etag)
+            await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, result.outcome, None, None, 0))
+        self.metrics.peer(peer.id).failures = 0
+        self.metrics.syncs.labels(peer.id, result.outcome).inc()
+
+    async def _record_failure(
+        self, peer: PeerConfig, now: datetime, outcome: str, code: str, detail: str
+    ) -> SyncResult:
+        stamp = format_rfc3339(now)
+        async with self.store.write() as tx:
+            before = await tx.peer_sync(peer.id)
+            await tx.put_peer_sync(
+                replace(
+                    before,
+                    last_attempt=stamp,
+                    last_outcome=outcome,
+                    last_error_code=code,
+                    last_error_detail=detail,
+                    failures=before.failures + 1,
+                )
+            )
+            if code in ("equivocation", "rollback", "chain_broken"):
+                await tx.add_peer_event(peer.id, stamp, code, {"detail": detail})
+        failures = before.failures + 1
+        self.metrics.peer(peer.id).failures = failures
+        self.metrics.syncs.labels(peer.id, outcome).inc()
+        self.metrics.rejections.labels(peer.id, code).inc()
+        level = logging.ERROR if code == "equivocation" else logging.WARNING
+        log.log(
+            level,
+            "peer sync failed" if code != "equivocation" else "ALARM: peer equivocation",
+            extra={
+                "peer": peer.id,
+                "outcome": outcome,
+                "code": code,
+                "detail": detail,
+                "failures": failures,
+            },
+        )
+        return SyncResult(peer.id, outcome, None, code, detail)
+
+    # -- reporting ----------------------------------------------------------------------
+
+    async def status(self) -> list[dict[str, Any]]:
+        """Per configured peer: what was last accepted, when, and how the last attempt went."""
+        now = to_numeric_date(self.clock())
+        lists = await self.store.read.peer_lists()
+        syncs = await self.store.read.peer_syncs()
+        out = []
+        for peer_id, peer in sorted(self.peers.items()):
+            accepted = lists.get(peer_id)
+            sync = syncs.get(peer_id, PeerSync(peer_id))
+            doc: dict[str, Any] = {
+                "id": peer_id,
+                "jurisdiction": peer.jurisdiction,
+                "url": peer.url,
+                "state": peer_state(peer, accepted, sync, now),
+                "on_stale": peer.on_stale,
+                "threshold": peer.threshold,
+                "last_attempt": sync.last_attempt,
+                "last_success": sync.last_success,
+                "last_outcome": sync.last_outcome,
+                "consecutive_failures": sync.failures,
+                "last_error": None
+                if sync.last_error_code is None or sync.failures == 0
+                else {"code": sync.last_error_code, "detail": sync.last_error_detail},
+                "seq": None,
+                "iat": None,
+                "exp": None,
+                "entries": {"accepted": 0, "dropped_scope": 0, "narrowed_scope": 0},
+                "trusted_keys": sorted(peer.pinned_thumbprints),
+            }
+            if accepted is not None:
+                doc.update(
+                    seq=accepted.seq,
+                    digest=accepted.digest,
+                    iat=format_rfc3339(from_numeric_date(accepted.iat)),
+                    exp=format_rfc3339(from_numeric_date(accepted.exp)),
+                    accepted_at=accepted.accepted_at,
+                    fetched_at=accepted.fetched_at,
+                    entries={
+                        "accepted": accepted.entries,
+                        "dropped_scope": accepted.dropped,
+                        "narrowed_scope": accepted.narrowed,
+                    },
+                )
+                if accepted.pins_id == peer.pins_id:
+                    doc["trusted_keys"] = sorted(k["kid"] for k in accepted.trusted_keys)
+            out.append(doc)
+        return out

@@ -1,0 +1,99 @@
+"""Prometheus metrics of the node, in a registry of its own (one per node, so tests and
+several nodes in one process never share counters)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class PeerGauge:
+    """What the scrape-time collector reports of one peer's accepted list."""
+
+    iat: int | None = None
+    exp: int | None = None
+    seq: int | None = None
+    entries: int = 0
+    dropped: int = 0
+    failures: int = 0
+
+
+class _PeerCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = self.metrics.now()
+        age = GaugeMetricFamily(
+            "registry_peer_list_age_seconds",
+            "Seconds since the accepted list was issued",
+            labels=["peer"],
+        )
+        ttl = GaugeMetricFamily(
+            "registry_peer_list_expires_in_seconds",
+            "Seconds until the accepted list expires (negative: stale)",
+            labels=["peer"],
+        )
+        seq = GaugeMetricFamily(
+            "registry_peer_list_seq", "seq of the accepted list", labels=["peer"]
+        )
+        entries = GaugeMetricFamily(
+            "registry_peer_entries", "Entries of the accepted list", labels=["peer", "kind"]
+        )
+        failures = GaugeMetricFamily(
+            "registry_peer_consecutive_failures",
+            "Failed syncs since the last success",
+            labels=["peer"],
+        )
+        for peer, gauge in sorted(self.metrics.peers.items()):
+            if gauge.iat is not None and gauge.exp is not None and gauge.seq is not None:
+                age.add_metric([peer], now - gauge.iat)
+                ttl.add_metric([peer], gauge.exp - now)
+                seq.add_metric([peer], gauge.seq)
+            entries.add_metric([peer, "accepted"], gauge.entries)
+            entries.add_metric([peer, "dropped_scope"], gauge.dropped)
+            failures.add_metric([peer], gauge.failures)
+        yield from (age, ttl, seq, entries, failures)
+
+
+class Metrics:
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.registry = CollectorRegistry()
+        self.peers: dict[str, PeerGauge] = {}
+        self.syncs = Counter(
+            "registry_peer_syncs",
+            "Peer syncs by outcome",
+            ["peer", "outcome"],
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "registry_peer_rejections",
+            "Rejected peer lists and failed fetches by reason code",
+            ["peer", "reason"],
+            registry=self.registry,
+        )
+        self.fetch_seconds = Histogram(
+            "registry_peer_fetch_duration_seconds",
+            "Time to fetch a peer's list",
+            ["peer"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.registry.register(_PeerCollector(self))
+
+    def peer(self, peer_id: str) -> PeerGauge:
+        return self.peers.setdefault(peer_id, PeerGauge())
+
+    def forget(self, peer_id: str) -> None:
+        self.peers.pop(peer_id, None)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

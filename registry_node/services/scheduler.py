@@ -1,0 +1,100 @@
+"""Scheduled work: the publisher's check, and one job per peer.
+
+Each peer job schedules its own next run when it finishes: the peer's refresh interval after a
+success, an exponential backoff (capped) after failures, both with jitter. "Sync now" runs the
+same code outside the schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from registry_node.services.federation import backoff_delay, with_jitter
+from registry_node.services.node import Node
+
+log = logging.getLogger("registry_node.scheduler")
+
+PUBLISH_CHECK = timedelta(seconds=1)
+FIRST_SYNC_SPREAD = timedelta(seconds=5)
+
+
+def job_id(peer_id: str) -> str:
+    return f"peer:{peer_id}"
+
+
+class Jobs:
+    def __init__(
+        self,
+        scheduler: AsyncIOScheduler,
+        node: Node,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.scheduler = scheduler
+        self.node = node
+        self.rand = rand
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self._publish,
+            "interval",
+            seconds=PUBLISH_CHECK.total_seconds(),
+            id="publisher",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.apply_peers()
+        self.scheduler.start()
+
+    async def _publish(self) -> None:
+        try:
+            await self.node.publisher.tick()
+        except Exception:
+            log.exception("publication failed")
+
+    def reload_peers(self) -> dict[str, list[str]]:
+        """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""
+        diff = self.node.federation.reload()
+        self.apply_peers()
+        return diff
+
+    def apply_peers(self) -> None:
+        """Make the jobs match the configured peers: new peers start soon, removed ones stop."""
+        wanted = {job_id(p): p for p in self.node.federation.peers}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("peer:") and job.id not in wanted:
+                job.remove()
+        for jid, peer_id in wanted.items():
+            if self.scheduler.get_job(jid) is None:
+                self._schedule(peer_id, FIRST_SYNC_SPREAD * self.rand())
+
+    def _schedule(self, peer_id: str, delay: timedelta) -> None:
+        self.scheduler.add_job(
+            self.run_peer,
+            "date",
+            run_date=self.node.clock() + delay,
+            args=[peer_id],
+            id=job_id(peer_id),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def run_peer(self, peer_id: str) -> None:
+        federation = self.node.federation
+        if peer_id not in federation.peers:
+            return
+        try:
+            await federation.sync(peer_id)
+        except Exception:
+            log.exception("peer sync crashed", extra={"peer": peer_id})
+        peer = federation.peers.get(peer_id)
+        if peer is None:  # removed while it ran
+            return
+        failures = (await self.node.store.read.peer_sync(peer_id)).failures
+        ceiling = self.node.config.federation.backoff_max
+        delay = with_jitter(backoff_delay(failures, peer.refresh, ceiling), self.rand)
+        self._schedule(peer_id, delay)
