@@ -17,6 +17,7 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
+from joserfc.jws import JWSRegistry
 
 from registry_node.core.errors import Rejected
 from registry_node.core.keys import PublicKey, SigningKey
@@ -27,6 +28,15 @@ MEDIA_TYPE = "application/jose+json"
 #: ``EdDSA`` is accepted from older signers with an Ed25519 key (RFC 9864 deprecates it).
 ACCEPTED_ALGS = ("Ed25519", "ES256", "EdDSA")
 MAX_SIGNATURES = 16
+#: The JOSE library refuses payloads over 128 kB by default; lists are far larger. Sizes are
+#: bounded before a body reaches this module (the fetch limit, the admin body limit).
+MAX_PAYLOAD_BYTES = 1 << 30
+
+
+def _registry(alg: str) -> JWSRegistry:
+    registry = JWSRegistry(algorithms=[alg])
+    registry.max_payload_length = MAX_PAYLOAD_BYTES
+    return registry
 
 
 def sign_list(payload: bytes, signers: Sequence[SigningKey]) -> bytes:
@@ -156,7 +166,7 @@ def verify_signatures(parsed: ParsedList, trusted: Mapping[str, PublicKey]) -> S
             with warnings.catch_warnings():
                 # EdDSA is accepted on purpose, for older signers (docs/protocol.md section 2).
                 warnings.simplefilter("ignore")
-                jws.deserialize_json(flattened, key, algorithms=[str(alg)])
+                jws.deserialize_json(flattened, key, registry=_registry(str(alg)))
         except (JoseError, ValueError) as exc:
             report.problems.append(("signature_invalid", f"{where}: {type(exc).__name__}"))
             continue

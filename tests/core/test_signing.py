@@ -59,6 +59,13 @@ def test_signature_verifies_with_jose_and_with_cryptography_alone(alg: str) -> N
     verify_with_cryptography(body, jwk)
 
 
+def test_large_lists_sign_and_verify() -> None:
+    key = keys.generate()
+    payload = canonical_json({"issuers": ["x" * 100] * 20_000})  # 2 MB, beyond JOSE defaults
+    report = verify_signatures(parse_jws(sign_list(payload, [key])), {key.kid: key.key})
+    assert report.verified == {key.kid}, report.problems
+
+
 def test_two_signatures_each_verify() -> None:
     a, b = keys.generate(), keys.generate("ES256")
     body = sign_list(PAYLOAD, [a, b])
