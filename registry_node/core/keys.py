@@ -92,7 +92,9 @@ def import_public_jwk(jwk: dict[str, Any]) -> PublicKey:
         raise InvalidInput(f"not a usable public JWK: {exc}") from exc
     if not isinstance(key, OKPKey | ECKey):
         raise InvalidInput("list signing keys must be OKP (Ed25519) or EC (P-256)")
-    alg_for(key)
+    alg = alg_for(key)
+    if jwk.get("alg", alg) != alg:
+        raise InvalidInput(f"alg {jwk['alg']!r} does not fit a {key.key_type} {key.curve_name} key")
     declared = jwk.get("kid")
     if declared is not None and declared != key.thumbprint():
         raise InvalidInput(f"kid {declared!r} is not the key's RFC 7638 thumbprint")

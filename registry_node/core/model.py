@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import InvalidInput
-from registry_node.core.timeutil import parse_rfc3339
+from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 
 FORMAT_VERSION = 1
 STATUSES = ("active", "suspended", "revoked", "retired")
@@ -32,10 +33,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str) or not text.isascii():
-        raise ValueError("not base64url")
-    if any(c in text for c in "+/="):
+    """Strict unpadded base64url (RFC 7515 section 2): any other character is an error."""
+    if not isinstance(text, str) or _B64URL.fullmatch(text) is None or len(text) % 4 == 1:
         raise ValueError("not unpadded base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -66,9 +69,11 @@ def status_at(history: Sequence[Mapping[str, Any]], when: datetime) -> Status | 
     return current
 
 
-def sort_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Stable sort by ``from`` instant (entries with equal instants keep their order)."""
-    return sorted((dict(e) for e in history), key=lambda e: parse_rfc3339(e["from"]))
+def normalize_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with ``from`` in UTC (``Z``), stably sorted by that instant, so that the same
+    entry always reads the same (equal instants keep their order)."""
+    out = [{**e, "from": format_rfc3339(parse_rfc3339(e["from"]))} for e in history]
+    return sorted(out, key=lambda e: parse_rfc3339(e["from"]))
 
 
 def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = "") -> None:
@@ -93,16 +98,17 @@ def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = 
         )
 
 
-def check_unique_ids(entries: Iterable[Mapping[str, Any]], where: str = "issuers") -> None:
-    """No id or aka may name two different issuers."""
+def check_unique_ids(entries: Iterable[Mapping[str, Any]], where: str = "") -> None:
+    """No id or aka may name two different issuers. ``where`` prefixes the message."""
     owner: dict[str, int] = {}
+    lead = f"{where}: " if where else ""
     for index, entry in enumerate(entries):
         for name in (entry["id"], *entry.get("aka", ())):
             if name in owner and owner[name] != index:
                 raise InvalidInput(
-                    f"{where}[{index}]: {name!r} is already used by {where}[{owner[name]}]",
+                    f"{lead}issuers[{index}]: {name!r} is already used by issuers[{owner[name]}]",
                     code="duplicate_issuer_id",
-                    field=f"{where}[{index}].id",
+                    field=f"issuers[{index}].id",
                 )
             owner[name] = index
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -70,7 +69,9 @@ def _object(doc: Any) -> dict[str, Any]:
 
 
 def _issuer_id(request: web.Request) -> str:
-    return unquote(request.match_info["issuer_id"])
+    # aiohttp has already percent-decoded the path segment; decoding again would corrupt ids
+    # that contain "%" (did:web:host%3A8443).
+    return request.match_info["issuer_id"]
 
 
 @routes.get(PREFIX + "/issuers")
@@ -111,7 +112,7 @@ async def import_issuers(request: web.Request) -> web.Response:
     raw = await request.read()
     if request.content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         doc = load_yaml(raw, "request body")
-    elif request.content_type in ("application/json", ""):
+    elif request.content_type in ("application/json", "application/octet-stream", ""):
         try:
             doc = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -136,7 +137,7 @@ async def audit(request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))
         limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
     except ValueError as exc:
-        raise InvalidInput("after and limit must be integers", code="bad_query") from exc
+        raise Malformed("after and limit must be integers", code="bad_query") from exc
     records = await request.app[NODE].store.read.audit(after, limit)
     return _json(
         {

@@ -22,8 +22,13 @@ from registry_node.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 routes = web.RouteTableDef()
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-#: /readyz turns not-ready when the current list is this close to ``exp`` (seconds)
+#: /readyz turns not-ready when the current list is this close to ``exp``: an hour, or an
+#: eighth of the validity when lists are short-lived (the node refreshes at a quarter).
 READY_MARGIN = 3600
+
+
+def _ready_margin(validity_seconds: float) -> float:
+    return min(READY_MARGIN, validity_seconds / 8)
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -36,7 +41,12 @@ def _wants_gzip(request: web.Request) -> bool:
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "x-gzip"):
             q = params.strip().lower()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
     return False
 
 
@@ -187,14 +197,14 @@ async def readyz(request: web.Request) -> web.Response:
         checks["trust_list"] = {"ok": False, "detail": "no list published"}
         ready = False
     else:
-        fresh = now < latest.exp - READY_MARGIN
+        fresh = now < latest.exp - _ready_margin(latest.exp - latest.iat)
         checks["trust_list"] = {
             "ok": fresh,
             "seq": latest.seq,
             "exp": format_rfc3339(from_numeric_date(latest.exp)),
         }
         if not fresh:
-            checks["trust_list"]["detail"] = "the published list expires within an hour"
+            checks["trust_list"]["detail"] = "the published list is about to expire"
             ready = False
     peers = await node.federation.status()
     troubled = [p for p in peers if p["state"] != "fresh"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFound, SchemaInvalid
-from registry_node.core.model import check_issuer, check_unique_ids, sort_history
+from registry_node.core.model import check_issuer, check_unique_ids, normalize_history
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
 from registry_node.services.publisher import mark_changed
 from registry_node.services.store import Store, Tx
@@ -34,10 +34,10 @@ def _merge_history(
 ) -> list[dict[str, Any]]:
     """Incoming entries are added to the stored history; none is ever dropped."""
     merged = list(stored)
-    for entry in incoming:
+    for entry in normalize_history(incoming):
         if entry not in merged:
             merged.append(entry)
-    return sort_history(merged)
+    return normalize_history(merged)
 
 
 class IssuerService:
@@ -73,6 +73,7 @@ class IssuerService:
                 {"status": "active", "from": format_rfc3339(now), "reason": "created"}
             ]
         check_issuer(doc)
+        doc["status_history"] = normalize_history(doc["status_history"])
         async with self.store.write() as tx:
             if await tx.issuer(doc["id"]) is not None:
                 raise Conflict(f"issuer {doc['id']!r} already exists", code="issuer_exists")
@@ -128,7 +129,7 @@ class IssuerService:
             if before is None:
                 raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
             after = dict(before)
-            after["status_history"] = sort_history([*before["status_history"], entry])
+            after["status_history"] = normalize_history([*before["status_history"], entry])
             check_issuer(after)
             stamp = format_rfc3339(now)
             await tx.put_issuer(after, stamp, created=False)
@@ -158,7 +159,7 @@ class IssuerService:
                 field="jurisdiction",
             )
         entries: list[dict[str, Any]] = doc["issuers"]
-        check_unique_ids(entries, f"{source}: issuers")
+        check_unique_ids(entries, source)
         return entries
 
     async def import_entries(self, entries: list[dict[str, Any]], actor: str) -> ImportResult:
@@ -170,13 +171,15 @@ class IssuerService:
             for entry in entries:
                 before = await tx.issuer(entry["id"])
                 if before is None:
-                    after = dict(entry, status_history=sort_history(entry["status_history"]))
+                    after = dict(entry, status_history=normalize_history(entry["status_history"]))
                 else:
                     history = _merge_history(before["status_history"], entry["status_history"])
                     after = dict(entry, status_history=history)
                 if after == before:
                     unchanged += 1
                     continue
+                # A merged history is new data: it must pass the schema too (size limits).
+                check_issuer(after, f"issuer {after['id']}")
                 await self._check_names(tx, after)
                 await tx.put_issuer(after, stamp, created=before is None)
                 action = "issuer.create" if before is None else "issuer.update"

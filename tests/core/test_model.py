@@ -106,3 +106,34 @@ def test_payload_sorts_issuers_and_rejects_bad_times() -> None:
     assert [i["id"] for i in payload["issuers"]] == [issuer(1)["id"], issuer(2)["id"]]
     with pytest.raises(ValueError, match="exp after iat"):
         build_payload(identity, seq=1, iat=20, exp=20, prev=None, keys=[], next_keys=[], issuers=[])
+
+
+def test_a_key_method_cannot_carry_both_forms() -> None:
+    method = {
+        "type": "JsonWebKey",
+        "publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43},
+        "publicKeyMultibase": "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+    }
+    with pytest.raises(SchemaInvalid):
+        check_issuer(issuer(keys=[method]))
+
+
+def test_history_is_normalised_to_utc() -> None:
+    from registry_node.core.model import normalize_history
+
+    history = [
+        {"status": "suspended", "from": "2024-01-01T03:00:00+02:00", "reason": "b"},
+        {"status": "active", "from": "2020-01-01T00:00:00Z", "reason": "a"},
+    ]
+    assert normalize_history(history) == [
+        {"status": "active", "from": "2020-01-01T00:00:00Z", "reason": "a"},
+        {"status": "suspended", "from": "2024-01-01T01:00:00Z", "reason": "b"},
+    ]
+
+
+@pytest.mark.parametrize("text", ["ab+c", "ab/c", "abc=", "ab c", "ab\\nc", "a"])
+def test_base64url_is_strict(text: str) -> None:
+    from registry_node.core.model import b64url_decode
+
+    with pytest.raises(ValueError, match="base64url"):
+        b64url_decode(text)

@@ -181,3 +181,11 @@ def test_kid_is_the_rfc7638_thumbprint() -> None:
     # RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
     assert keys.thumbprint(jwk) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+
+
+def test_declared_alg_must_fit_the_key() -> None:
+    from registry_node.core.errors import InvalidInput
+
+    jwk = {**keys.generate().public_jwk(), "alg": "ES256"}
+    with pytest.raises(InvalidInput, match="does not fit"):
+        keys.import_public_jwk(jwk)

@@ -295,3 +295,47 @@ async def test_admin_changes_are_published_after_the_debounce(
     assert version.seq == 2
     payload = json.loads(parse_jws(version.body).payload)
     assert len(payload["issuers"]) == 2
+
+
+async def test_ids_containing_percent_escapes_round_trip(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    entry = issuer(1, id="did:web:localhost%3A8443")
+    assert (await client.post("/admin/v1/issuers", json=entry, headers=auth)).status == 201
+    fetched = await client.get(path_of(entry["id"]), headers=auth)
+    assert fetched.status == 200
+    assert (await fetched.json())["id"] == "did:web:localhost%3A8443"
+
+
+async def test_import_without_content_type_is_read_as_json(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    body = json.dumps({"jurisdiction": "US-OH", "issuers": [issuer(1)]}).encode()
+    resp = await client.post("/admin/v1/import", data=body, headers=auth)
+    assert resp.status == 200, await resp.text()
+
+
+async def test_reimport_with_other_offsets_is_unchanged(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    utc = issuer(1)
+    shifted = issuer(
+        1,
+        status_history=[
+            {"status": "active", "from": "2020-01-01T01:00:00+01:00", "reason": "chartered"}
+        ],
+    )
+    first = await client.post(
+        "/admin/v1/import", json={"jurisdiction": "US-OH", "issuers": [utc]}, headers=auth
+    )
+    assert (await first.json())["created"] == 1
+    again = await client.post(
+        "/admin/v1/import", json={"jurisdiction": "US-OH", "issuers": [shifted]}, headers=auth
+    )
+    assert await again.json() == {"created": 0, "updated": 0, "unchanged": 1}
+
+
+async def test_bad_audit_query_is_400(client: TestClient, auth: dict[str, str]) -> None:
+    resp = await client.get("/admin/v1/audit?after=x", headers=auth)
+    assert resp.status == 400
+    assert (await resp.json())["code"] == "bad_query"

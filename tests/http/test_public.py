@@ -156,3 +156,9 @@ async def test_unknown_paths_get_problem_details(client: TestClient) -> None:
     doc = await resp.json()
     assert doc["status"] == 404
     assert doc["code"] == "not_found"
+
+
+async def test_malformed_accept_encoding_falls_back_to_identity(client: TestClient) -> None:
+    resp = await client.get("/trust-list", headers={"Accept-Encoding": "gzip;q=abc"})
+    assert resp.status == 200
+    assert "Content-Encoding" not in resp.headers
