@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/registry-node serve
+	$(BIN)/registry-node demo
 
 serve: install
 	$(BIN)/registry-node serve

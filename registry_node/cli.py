@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
@@ -101,6 +102,14 @@ def cmd_init(args: argparse.Namespace, config: NodeConfig) -> int:
             f"jurisdiction: {jurisdiction}\nname: {json.dumps(args.name)}\nissuers: []\n"
         )
         print(f"wrote {source}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, config: NodeConfig) -> int:
+    from registry_node import demo
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(demo.run(Path(args.dir), Path(args.trust_lists)))
     return 0
 
 
@@ -300,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_init)
 
+    p = sub.add_parser("demo", help="run Ohio, Indiana and Michigan nodes on loopback, federated")
+    p.add_argument("--dir", default="demo-data", help="where the demo nodes keep their state")
+    p.add_argument("--trust-lists", default="trust_lists", help="folder of example lists")
+    p.set_defaults(func=cmd_demo)
+
     issuers = sub.add_parser("issuers", help="manage the state's issuers").add_subparsers(
         dest="issuers_command", required=True, metavar="ACTION"
     )
@@ -366,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from registry_node import logs
 
         # Administrative commands speak through their output; only serve logs at INFO.
-        level = config.log_level if args.command == "serve" else "WARNING"
+        level = config.log_level if args.command in ("serve", "demo") else "WARNING"
         logs.setup(config.log_format, level)
         result: int = args.func(args, config)
         return result

@@ -164,7 +164,12 @@ def load(path: Path | None = None) -> NodeConfig:
 
 
 def template(
-    node_id: str, jurisdiction: str, name: str, host: str = "127.0.0.1", port: int = 8080
+    node_id: str,
+    jurisdiction: str,
+    name: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    trust_list: str | None = None,
 ) -> str:
     """The node.yaml that ``registry-node init`` writes, with every setting spelled out."""
     defaults = NodeConfig()
@@ -175,7 +180,7 @@ def template(
         "listen": {"host": host, "port": port},
         "public_url": f"http://{host}:{port}",
         "data_dir": "data",
-        "trust_list": f"trust_lists/{jurisdiction.lower()}.yaml",
+        "trust_list": trust_list or f"trust_lists/{jurisdiction.lower()}.yaml",
         "peers_file": "peers.yaml",
         "list_validity": format_duration(defaults.list_validity),
         "cache_max_age": format_duration(defaults.cache_max_age),

@@ -40,6 +40,7 @@ def create_app(
     clock: Clock = system_clock,
     *,
     run_scheduler: bool = True,
+    handle_sighup: bool = True,
 ) -> web.Application:
     app = web.Application(
         middlewares=[problem_middleware, admin.auth_middleware],
@@ -63,11 +64,13 @@ def create_app(
         app[JOBS] = jobs
         jobs.start()
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, _on_sighup, jobs)
+        if handle_sighup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGHUP, _on_sighup, jobs)
         yield
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGHUP)
+        if handle_sighup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
         scheduler.shutdown(wait=False)
 
     app.cleanup_ctx.append(node_ctx)

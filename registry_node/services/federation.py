@@ -71,8 +71,9 @@ def peer_state(peer: PeerConfig, accepted: PeerList | None, sync: PeerSync, now:
     return "fresh"
 
 
-def _entry_text(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: Entries are stored as compact JSON in the order the peer wrote them; re-sorting keys would
+#: cost a third of a large sync and buys nothing (a peer's serialisation is stable).
+_entry_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Federation:
@@ -92,7 +93,9 @@ class Federation:
         self.metrics = metrics
         self.peers: dict[str, PeerConfig] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        # Judging a list is CPU work done in a worker thread; one at a time bounds memory.
+        # At most `concurrency` syncs hold a body at once (memory is bounded by that times the
+        # list limit), and judging a list, CPU work in a worker thread, goes one at a time.
+        self._slots = asyncio.Semaphore(config.federation.concurrency)
         self._judge = asyncio.Semaphore(1)
         self._fault = fault or (lambda point: None)
 
@@ -156,7 +159,7 @@ class Federation:
     async def sync(self, peer_id: str) -> SyncResult:
         peer = self.peer(peer_id)
         lock = self._locks.setdefault(peer_id, asyncio.Lock())
-        async with lock:
+        async with lock, self._slots:
             return await self._sync(peer)
 
     async def _sync(self, peer: PeerConfig) -> SyncResult:
@@ -210,7 +213,10 @@ class Federation:
         decision = accept(
             body, peer, previous, now, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew
         )
-        return decision, {e["id"]: _entry_text(e) for e in decision.entries}
+        texts = {e["id"]: _entry_text(e) for e in decision.entries}
+        # Drop the parsed entries now: only their text is written, and they are most of the
+        # memory a sync holds.
+        return replace(decision, entries=()), texts
 
     async def _commit(
         self,

@@ -4,7 +4,7 @@
 - connect and read timeouts, and an overall deadline per fetch, so a server that drips one
   byte at a time cannot hold a sync open;
 - redirects followed only within the same origin, at most a few;
-- a bounded number of fetches at once, shared by all peers.
+- the number of syncs in flight is bounded by the caller (services/federation.py).
 Every failure is a :class:`FetchFailed` with a reason code.
 """
 
@@ -59,25 +59,23 @@ class Fetcher:
     def __init__(self, session: aiohttp.ClientSession, config: FederationConfig) -> None:
         self.session = session
         self.config = config
-        self._slots = asyncio.Semaphore(config.concurrency)
 
     async def fetch(self, url: str, etag: str | None = None) -> FetchResult:
         """GET ``url`` (conditionally when ``etag`` is given) within the deadline."""
         deadline = self.config.deadline.total_seconds()
-        async with self._slots:
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(deadline):
-                    status, body, new_etag, final = await self._follow(URL(url), etag)
-            except TimeoutError as exc:
-                raise FetchTimeout(
-                    f"no complete answer from {url} within {deadline:g}s", code="timeout"
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise FetchFailed(
-                    f"{url}: {type(exc).__name__}: {exc}", code="connection_failed"
-                ) from exc
-            return FetchResult(status, body, new_etag, str(final), time.monotonic() - started)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(deadline):
+                status, body, new_etag, final = await self._follow(URL(url), etag)
+        except TimeoutError as exc:
+            raise FetchTimeout(
+                f"no complete answer from {url} within {deadline:g}s", code="timeout"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise FetchFailed(
+                f"{url}: {type(exc).__name__}: {exc}", code="connection_failed"
+            ) from exc
+        return FetchResult(status, body, new_etag, str(final), time.monotonic() - started)
 
     async def _follow(self, url: URL, etag: str | None) -> tuple[int, bytes, str | None, URL]:
         current = url

@@ -109,7 +109,7 @@ MIGRATIONS: list[str] = [
         issuer_id TEXT NOT NULL,
         doc TEXT NOT NULL,
         PRIMARY KEY (peer_id, issuer_id)
-    ) WITHOUT ROWID;
+    );
     CREATE TABLE peer_sync (
         peer_id TEXT PRIMARY KEY,
         last_attempt TEXT,
