@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from registry_node.core import schema
 from registry_node.core.errors import InvalidInput, Rejected, SchemaInvalid
+from registry_node.core.jsonspans import PayloadError, parse_payload
 from registry_node.core.keys import PublicKey, import_public_jwk
 from registry_node.core.model import digest
 from registry_node.core.peers import PeerConfig, Scope
@@ -41,7 +42,8 @@ class Decision:
 
     kind: Literal["new", "unchanged"]
     state: AcceptedState
-    entries: tuple[dict[str, Any], ...] = ()
+    #: issuer id -> the entry's JSON text: exactly as signed, or re-encoded where scope narrowed it
+    entries: dict[str, str] = field(default_factory=dict)
     dropped: int = 0  # entries outside the peer's scope
     narrowed: int = 0  # entries kept with some authorizations removed
     gap: int = 0  # versions skipped since the accepted one
@@ -102,27 +104,31 @@ def _narrow(auth: dict[str, Any], scope: Scope) -> dict[str, Any] | None:
 
 def in_scope(
     entries: Iterable[dict[str, Any]], scope: Scope
-) -> tuple[list[dict[str, Any]], int, int]:
+) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """Keep what the scope allows: authorizations in the scope's jurisdictions, credential
     types narrowed to the scope's. An entry whose authorizations all fall outside is dropped;
     an entry without authorizations vouches for nothing beyond its existence and is kept.
-    Returns (kept, entries dropped, entries narrowed)."""
-    kept: list[dict[str, Any]] = []
-    dropped = narrowed = 0
-    for entry in entries:
+    Returns ((index, entry) kept, number dropped); a narrowed entry is a new object."""
+    kept: list[tuple[int, dict[str, Any]]] = []
+    dropped = 0
+    for index, entry in enumerate(entries):
         auths = entry.get("authorizations")
         if not auths:
-            kept.append(entry)
+            kept.append((index, entry))
             continue
         allowed = [a for a in (_narrow(auth, scope) for auth in auths) if a is not None]
         if not allowed:
             dropped += 1
             continue
-        if allowed != auths:
-            narrowed += 1
+        if len(allowed) != len(auths) or any(
+            a is not b for a, b in zip(allowed, auths, strict=True)
+        ):
             entry = {**entry, "authorizations": allowed}
-        kept.append(entry)
-    return kept, dropped, narrowed
+        kept.append((index, entry))
+    return kept, dropped
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _check_entries(entries: list[dict[str, Any]]) -> None:
@@ -165,8 +171,8 @@ def accept(
         return Decision("unchanged", previous)
     parsed = parse_jws(body)
     try:
-        payload = json.loads(parsed.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload, texts = parse_payload(parsed.payload)
+    except PayloadError as exc:
         raise Rejected(f"payload is not JSON: {exc}", code="payload_not_json") from exc
     try:
         schema.check_trust_list(payload)
@@ -220,8 +226,15 @@ def accept(
         raise Rejected("exp is not after iat", code="schema_invalid")
 
     # 6. scope: entries outside it are dropped from what this peer vouches for
-    _check_entries(payload["issuers"])
-    entries, dropped, narrowed = in_scope(payload["issuers"], peer.scope)
+    issuers = payload["issuers"]
+    _check_entries(issuers)
+    kept, dropped = in_scope(issuers, peer.scope)
+    assert texts is not None  # the schema guarantees an issuers array
+    entries = {
+        entry["id"]: texts[index] if entry is issuers[index] else _encode(entry)
+        for index, entry in kept
+    }
+    narrowed = sum(1 for index, entry in kept if entry is not issuers[index])
     state = AcceptedState(
         seq=seq,
         digest=body_digest,
@@ -233,7 +246,7 @@ def accept(
     return Decision(
         "new",
         state,
-        tuple(entries),
+        entries,
         dropped,
         narrowed,
         gap,

@@ -9,7 +9,6 @@ One peer's sync never waits on another's except for the shared, bounded fetch sl
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -69,11 +68,6 @@ def peer_state(peer: PeerConfig, accepted: PeerList | None, sync: PeerSync, now:
     if sync.failures:
         return "failing"
     return "fresh"
-
-
-#: Entries are stored as compact JSON in the order the peer wrote them; re-sorting keys would
-#: cost a third of a large sync and buys nothing (a peer's serialisation is stable).
-_entry_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Federation:
@@ -190,7 +184,7 @@ class Federation:
                 await self._record_unchanged(peer, fetched.etag, now, result)
                 return result
             async with self._judge:
-                decision, entries = await asyncio.to_thread(
+                decision = await asyncio.to_thread(
                     self._judge_body, fetched.body, peer, previous, now
                 )
             self._fault("accepted")
@@ -198,7 +192,7 @@ class Federation:
                 result = SyncResult(peer.id, "unchanged", decision.state.seq)
                 await self._record_unchanged(peer, fetched.etag, now, result)
                 return result
-            await self._commit(peer, fetched.body, fetched.etag, decision, entries, now)
+            await self._commit(peer, fetched.body, fetched.etag, decision, now)
             return SyncResult(peer.id, "accepted", decision.state.seq)
         except Rejected as exc:
             return await self._record_failure(peer, now, "rejected", exc.code, exc.detail)
@@ -207,16 +201,12 @@ class Federation:
 
     def _judge_body(
         self, body: bytes, peer: PeerConfig, previous: AcceptedState | None, now: datetime
-    ) -> tuple[Decision, dict[str, str]]:
-        """Runs in a worker thread: the acceptance rules, then each kept entry as JSON text."""
+    ) -> Decision:
+        """The acceptance rules; CPU work, run in a worker thread."""
         fed = self.config.federation
-        decision = accept(
+        return accept(
             body, peer, previous, now, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew
         )
-        texts = {e["id"]: _entry_text(e) for e in decision.entries}
-        # Drop the parsed entries now: only their text is written, and they are most of the
-        # memory a sync holds.
-        return replace(decision, entries=()), texts
 
     async def _commit(
         self,
@@ -224,11 +214,11 @@ class Federation:
         body: bytes,
         etag: str | None,
         decision: Decision,
-        entries: dict[str, str],
         now: datetime,
     ) -> None:
         stamp = format_rfc3339(now)
         state = decision.state
+        entries = decision.entries
         record = PeerList(
             peer_id=peer.id,
             seq=state.seq,
