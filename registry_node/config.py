@@ -34,6 +34,8 @@ class FederationConfig:
     clock_skew: timedelta = timedelta(minutes=5)
     backoff_max: timedelta = timedelta(hours=1)
     allow_http_loopback: bool = True
+    #: worker processes that judge fetched lists (0: a thread of the node's own process)
+    judge_processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         clock_skew=_duration(fed, "clock_skew", fed_defaults.clock_skew),
         backoff_max=_duration(fed, "backoff_max", fed_defaults.backoff_max),
         allow_http_loopback=fed.get("allow_http_loopback", fed_defaults.allow_http_loopback),
+        judge_processes=fed.get("judge_processes", fed_defaults.judge_processes),
     )
     defaults = NodeConfig()
     config = NodeConfig(

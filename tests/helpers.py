@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from registry_node.config import NodeConfig
+from registry_node.config import FederationConfig, NodeConfig
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -36,6 +36,8 @@ def make_config(tmp: Path, **changes: Any) -> NodeConfig:
         peers_file=tmp / "peers.yaml",
         publish_debounce=timedelta(seconds=2),
         log_format="text",
+        # Lists are judged in a thread here; test_federation covers the process pool too.
+        federation=FederationConfig(judge_processes=0),
     )
     return replace(base, **changes)
 

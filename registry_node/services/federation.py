@@ -12,8 +12,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from registry_node.config import NodeConfig
@@ -79,6 +81,7 @@ class Federation:
         clock: Clock,
         metrics: Metrics,
         fault: Callable[[str], None] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -92,6 +95,9 @@ class Federation:
         self._slots = asyncio.Semaphore(config.federation.concurrency)
         self._judge = asyncio.Semaphore(1)
         self._fault = fault or (lambda point: None)
+        #: where lists are judged: a process pool keeps that CPU work off the event loop's
+        #: interpreter (None: the default thread pool)
+        self.executor = executor
 
     # -- configuration ------------------------------------------------------------------
 
@@ -183,9 +189,15 @@ class Federation:
                 result = SyncResult(peer.id, "not_modified", accepted.seq)
                 await self._record_unchanged(peer, fetched.etag, now, result)
                 return result
+            fed = self.config.federation
             async with self._judge:
-                decision = await asyncio.to_thread(
-                    self._judge_body, fetched.body, peer, previous, now
+                decision = await asyncio.get_running_loop().run_in_executor(
+                    self.executor,
+                    partial(accept, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew),
+                    fetched.body,
+                    peer,
+                    previous,
+                    now,
                 )
             self._fault("accepted")
             if decision.kind == "unchanged":
@@ -198,15 +210,6 @@ class Federation:
             return await self._record_failure(peer, now, "rejected", exc.code, exc.detail)
         except FetchFailed as exc:
             return await self._record_failure(peer, now, "failed", exc.code, exc.detail)
-
-    def _judge_body(
-        self, body: bytes, peer: PeerConfig, previous: AcceptedState | None, now: datetime
-    ) -> Decision:
-        """The acceptance rules; CPU work, run in a worker thread."""
-        fed = self.config.federation
-        return accept(
-            body, peer, previous, now, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew
-        )
 
     async def _commit(
         self,

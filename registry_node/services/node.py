@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import Any
 
 from registry_node.config import NodeConfig
@@ -60,8 +62,19 @@ class Node:
             keystore = KeyStore(config.keys_dir)
             keystore.ensure_folder()
             metrics = Metrics(lambda: clock().timestamp())
+            executor = None
+            if config.federation.judge_processes:
+                # forkserver: never fork a process that runs database and event-loop threads
+                executor = ProcessPoolExecutor(
+                    config.federation.judge_processes, mp_context=get_context("forkserver")
+                )
             federation = Federation(
-                config, store, Fetcher(session, config.federation), clock, metrics
+                config,
+                store,
+                Fetcher(session, config.federation),
+                clock,
+                metrics,
+                executor=executor,
             )
             federation.set_peers(federation.read_peers_file())
             node = cls(
@@ -88,6 +101,8 @@ class Node:
         return node
 
     async def close(self) -> None:
+        if self.federation.executor is not None:
+            self.federation.executor.shutdown(wait=True, cancel_futures=True)
         await self.federation.fetcher.session.close()
         await self.store.close()
 

@@ -70,7 +70,9 @@ class World:
         return (await self.federation.status())[0]
 
 
-async def make_world(tmp: Path, clock: FakeClock, aiohttp_server: Any, sim: PeerSimulator) -> World:
+async def make_world(
+    tmp: Path, clock: FakeClock, aiohttp_server: Any, sim: PeerSimulator, processes: int = 0
+) -> World:
     server = await aiohttp_server(sim.app())
     url = str(server.make_url("/trust-list"))
     (tmp / "peers.yaml").write_text(dump_yaml({"peers": [peer_doc(sim, url)]}))
@@ -78,6 +80,7 @@ async def make_world(tmp: Path, clock: FakeClock, aiohttp_server: Any, sim: Peer
         max_list_bytes=LIMIT,
         read_timeout=timedelta(seconds=0.3),
         deadline=timedelta(seconds=0.6),
+        judge_processes=processes,
     )
     node = await Node.open(make_config(tmp, federation=federation), clock)
     return World(sim, server, node, clock, url, tmp)
@@ -386,6 +389,20 @@ EXTRA: dict[str, Callable[[World, SyncResult], Awaitable[None]]] = {
     "key_rotation_announced": _check_rotation,
     "unchanged_list_gets_304": _check_not_modified,
 }
+
+
+async def test_lists_are_judged_in_a_worker_process(
+    tmp_path: Path, clock: FakeClock, aiohttp_server: Any
+) -> None:
+    world = await make_world(tmp_path, clock, aiohttp_server, PeerSimulator(clock), processes=1)
+    try:
+        assert (await world.sync()).outcome == "accepted"
+        world.sim.signers = [keys.generate()]
+        world.sim.publish()
+        assert (await world.sync()).code == "unknown_key"  # Rejected crosses the boundary
+        assert world.federation.executor is not None
+    finally:
+        await world.node.close()
 
 
 async def test_rollback_to_an_older_version_is_refused(world: World) -> None:
