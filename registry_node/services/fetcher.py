@@ -110,9 +110,11 @@ class Fetcher:
             raise FetchFailed(
                 f"{url} declares {declared} bytes, over the limit of {limit}", code="too_large"
             )
-        buffer = bytearray()
+        chunks: list[bytes] = []
+        size = 0
         async for chunk in resp.content.iter_chunked(CHUNK):
-            buffer += chunk
-            if len(buffer) > limit:
+            size += len(chunk)
+            if size > limit:
                 raise FetchFailed(f"{url} sent more than {limit} bytes", code="too_large")
-        return bytes(buffer)
+            chunks.append(chunk)
+        return b"".join(chunks)
