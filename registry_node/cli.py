@@ -283,6 +283,52 @@ def cmd_audit(args: argparse.Namespace, config: NodeConfig) -> int:
     return asyncio.run(_with_node(config, work))
 
 
+def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
+    async def work(node: Node) -> int:
+        peers = await node.federation.status()
+        if args.json:
+            _print_json(peers)
+            return 0
+        for peer in peers:
+            error = peer["last_error"]
+            why = f"\t{error['code']}: {error['detail']}" if error else ""
+            counts = peer["entries"]
+            print(
+                f"{peer['id']}\t{peer['jurisdiction']}\t{peer['state']}\tseq {peer['seq']}"
+                f"\texp {peer['exp']}\t{counts['accepted']} entries"
+                f" ({counts['dropped_scope']} dropped for scope){why}"
+            )
+        if not peers:
+            print(f"no peers configured in {config.peers_file}", file=sys.stderr)
+        return 0
+
+    return asyncio.run(_with_node(config, work))
+
+
+def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
+    async def work(node: Node) -> int:
+        if args.peer:
+            results = [await node.federation.sync(args.peer)]
+        else:
+            results = await node.federation.sync_all()
+        for result in results:
+            detail = f"\t{result.code}: {result.detail}" if result.code else ""
+            print(f"{result.peer_id}\t{result.outcome}\tseq {result.seq}{detail}")
+        return 0 if all(r.outcome not in ("failed", "rejected") for r in results) else 1
+
+    return asyncio.run(_with_node(config, work))
+
+
+def cmd_peers_check(args: argparse.Namespace, config: NodeConfig) -> int:
+    from registry_node.core.peers import parse_peers
+
+    path = config.peers_file
+    doc = _load_doc(str(path))
+    peers = parse_peers(doc, str(path), allow_http_loopback=config.federation.allow_http_loopback)
+    print(f"{path}: {len(peers)} peers, valid")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -365,6 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("revoke", help="revoke a token")
     p.add_argument("token_id", type=int)
     p.set_defaults(func=cmd_token_revoke)
+
+    peers = sub.add_parser("peers", help="neighbouring states' lists").add_subparsers(
+        dest="peers_command", required=True, metavar="ACTION"
+    )
+    p = peers.add_parser("status", help="each peer's last sync, list and state")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_peers_status)
+    p = peers.add_parser("sync", help="fetch and verify peers' lists now")
+    p.add_argument("--peer", help="only this peer (its id)")
+    p.set_defaults(func=cmd_peers_sync)
+    p = peers.add_parser("check", help="validate peers.yaml without starting the node")
+    p.set_defaults(func=cmd_peers_check)
 
     p = sub.add_parser("audit", help="print the audit log, one JSON object a line")
     p.add_argument("--after", type=int, default=0)

@@ -186,3 +186,40 @@ def test_keys_rotate_and_tokens(state: Path, capsys: pytest.CaptureFixture[str])
     assert code == 0
     code, out, _ = run(capsys, "token", "list")
     assert "revoked" in out
+
+
+def test_peers_check_status_and_sync(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (state / "peers.yaml").write_text(
+        "peers:\n"
+        "  - id: https://registry.ohio.example\n"
+        "    jurisdiction: US-OH\n"
+        "    url: http://127.0.0.1:9/trust-list\n"
+        f"    keys: ['{'A' * 43}']\n"
+    )
+    code, out, _ = run(capsys, "peers", "check")
+    assert code == 0
+    assert out.strip().endswith("peers.yaml: 1 peers, valid")
+    code, out, _ = run(capsys, "peers", "status")
+    assert out.split("\t")[:3] == ["https://registry.ohio.example", "US-OH", "never_synced"]
+    code, out, _ = run(capsys, "peers", "sync")  # port 9 on loopback: connection refused
+    assert code == 1
+    assert out.split("\t")[:2] == ["https://registry.ohio.example", "failed"]
+    assert "connection_failed" in out
+    code, out, _ = run(capsys, "peers", "status")
+    assert "\tnever_synced\t" in out
+    assert "connection_failed" in out
+
+
+def test_peers_check_names_the_peer_and_field(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (state / "peers.yaml").write_text(
+        "peers:\n  - id: https://registry.ohio.example\n    jurisdiction: Ohio\n"
+        "    url: https://registry.ohio.example/trust-list\n    keys: [abc]\n"
+    )
+    code, _, err = run(capsys, "peers", "check")
+    assert code == 2
+    assert err.startswith(
+        f"registry-node: error: {state / 'peers.yaml'}: peers[0] (https://registry.ohio.example): "
+        "jurisdiction: 'Ohio' is not of the expected form"
+    )

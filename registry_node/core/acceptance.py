@@ -44,6 +44,8 @@ class Decision:
     state: AcceptedState
     #: issuer id -> the entry's JSON text: exactly as signed, or re-encoded where scope narrowed it
     entries: dict[str, str] = field(default_factory=dict)
+    #: issuer id -> its other names (``aka``), for the entries that have any
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     dropped: int = 0  # entries outside the peer's scope
     narrowed: int = 0  # entries kept with some authorizations removed
     gap: int = 0  # versions skipped since the accepted one
@@ -234,6 +236,7 @@ def accept(
         entry["id"]: texts[index] if entry is issuers[index] else _encode(entry)
         for index, entry in kept
     }
+    aliases = {entry["id"]: tuple(entry["aka"]) for _, entry in kept if entry.get("aka")}
     narrowed = sum(1 for index, entry in kept if entry is not issuers[index])
     state = AcceptedState(
         seq=seq,
@@ -247,6 +250,7 @@ def accept(
         "new",
         state,
         entries,
+        aliases,
         dropped,
         narrowed,
         gap,

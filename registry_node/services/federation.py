@@ -242,7 +242,7 @@ class Federation:
         async with self.store.write() as tx:
             await tx.put_peer_list(record)
             self._fault("list_written")
-            written, deleted = await tx.sync_peer_entries(peer.id, entries)
+            written, deleted = await tx.sync_peer_entries(peer.id, entries, decision.aliases)
             self._fault("entries_written")
             if decision.gap:
                 await tx.add_peer_event(

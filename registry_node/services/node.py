@@ -25,6 +25,7 @@ from registry_node.services.issuers import ImportResult, IssuerService
 from registry_node.services.keystore import KeyStore
 from registry_node.services.metrics import Metrics
 from registry_node.services.publisher import Publisher
+from registry_node.services.resolver import Resolver
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
 
@@ -44,6 +45,7 @@ class Node:
     tokens: TokenService
     federation: Federation
     metrics: Metrics
+    resolver: Resolver
 
     @classmethod
     async def open(
@@ -87,6 +89,7 @@ class Node:
                 tokens=TokenService(store, clock),
                 federation=federation,
                 metrics=metrics,
+                resolver=Resolver(config, store, federation, clock),
             )
             await node.publisher.ensure_signing_key()
             if import_source:

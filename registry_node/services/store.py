@@ -110,6 +110,14 @@ MIGRATIONS: list[str] = [
         doc TEXT NOT NULL,
         PRIMARY KEY (peer_id, issuer_id)
     );
+    CREATE INDEX peer_entries_by_issuer ON peer_entries(issuer_id);
+    CREATE TABLE peer_names (
+        peer_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        issuer_id TEXT NOT NULL,
+        PRIMARY KEY (peer_id, name)
+    );
+    CREATE INDEX peer_names_by_name ON peer_names(name);
     CREATE TABLE peer_sync (
         peer_id TEXT PRIMARY KEY,
         last_attempt TEXT,
@@ -373,6 +381,19 @@ class Queries:
         )
         return {r[0]: r[1] for r in rows}
 
+    async def peer_entries_named(self, name: str) -> list[tuple[str, str]]:
+        """(peer id, entry JSON) of every peer entry whose id or aka is ``name``."""
+        return [
+            (r[0], r[1])
+            for r in await self._all(
+                "SELECT peer_id, doc FROM peer_entries WHERE issuer_id = ? "
+                "UNION SELECT e.peer_id, e.doc FROM peer_names n JOIN peer_entries e "
+                "ON e.peer_id = n.peer_id AND e.issuer_id = n.issuer_id WHERE n.name = ? "
+                "ORDER BY 1",
+                (name, name),
+            )
+        ]
+
     async def peer_events(
         self, peer_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -532,9 +553,11 @@ class Tx(Queries):
             (fetched_at, etag, peer_id),
         )
 
-    async def sync_peer_entries(self, peer_id: str, entries: dict[str, str]) -> tuple[int, int]:
-        """Make the stored entries equal ``entries``, writing only the difference.
-        Returns (rows written, rows deleted)."""
+    async def sync_peer_entries(
+        self, peer_id: str, entries: dict[str, str], aliases: dict[str, tuple[str, ...]]
+    ) -> tuple[int, int]:
+        """Make the stored entries (and their ``aka`` names) equal ``entries``, writing only
+        the difference. Returns (entries written, entries deleted)."""
         existing = await self.peer_entries(peer_id)
         gone = [(peer_id, issuer_id) for issuer_id in existing.keys() - entries.keys()]
         changed = [
@@ -542,6 +565,11 @@ class Tx(Queries):
             for issuer_id, doc in entries.items()
             if existing.get(issuer_id) != doc
         ]
+        if existing:
+            stale_names = gone + [(peer_id, issuer_id) for _, issuer_id, _ in changed]
+            await self.conn.executemany(
+                "DELETE FROM peer_names WHERE peer_id = ? AND issuer_id = ?", stale_names
+            )
         if gone:
             await self.conn.executemany(
                 "DELETE FROM peer_entries WHERE peer_id = ? AND issuer_id = ?", gone
@@ -550,6 +578,15 @@ class Tx(Queries):
             await self.conn.executemany(
                 "INSERT OR REPLACE INTO peer_entries(peer_id, issuer_id, doc) VALUES (?, ?, ?)",
                 changed,
+            )
+            names = [
+                (peer_id, name, issuer_id)
+                for _, issuer_id, _ in changed
+                for name in aliases.get(issuer_id, ())
+            ]
+            await self.conn.executemany(
+                "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
+                names,
             )
         return len(changed), len(gone)
 
