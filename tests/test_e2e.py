@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def running_node(workdir: Path, port: int) -> AsyncIterator[str]:
+async def running_node(
+    workdir: Path, port: int
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """Start ``registry-node serve`` and wait for the line that says it is listening."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
@@ -50,7 +54,7 @@ async def running_node(workdir: Path, port: int) -> AsyncIterator[str]:
                 lines.append(line)
                 if json.loads(line).get("msg") == "listening":
                     break
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
@@ -62,7 +66,7 @@ async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) 
         (ROOT / "trust_lists" / "us-oh.yaml").read_bytes()
     )
     port = free_port()
-    async with running_node(tmp_path, port) as url, aiohttp.ClientSession() as http:
+    async with running_node(tmp_path, port) as (url, _), aiohttp.ClientSession() as http:
         async with http.get(f"{url}/trust-list") as resp:
             assert resp.status == 200
             first = json.loads(parse_jws(await resp.read()).payload)
@@ -74,7 +78,7 @@ async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) 
     assert first["seq"] == 1
     assert len(first["issuers"]) >= 12
 
-    async with running_node(tmp_path, port) as url, aiohttp.ClientSession() as http:
+    async with running_node(tmp_path, port) as (url, _), aiohttp.ClientSession() as http:
         async with http.get(f"{url}/jwks.json") as resp:
             jwks = await resp.json()
         async with http.get(f"{url}/trust-list/1") as resp:
@@ -82,3 +86,69 @@ async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) 
     assert list((tmp_path / "data" / "keys").iterdir()) == key_files
     assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in first["keys"]]
     assert again == first
+
+
+def cli(workdir: Path, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "registry_node", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+async def test_two_states_federate_and_sighup_reloads_peers(tmp_path: Path) -> None:
+    ohio, indiana = tmp_path / "oh", tmp_path / "in"
+    ports = {"oh": free_port(), "in": free_port()}
+    for folder, code, name in ((ohio, "US-OH", "ohio"), (indiana, "US-IN", "indiana")):
+        folder.mkdir()
+        port = ports[folder.name]
+        cli(
+            folder,
+            "init",
+            "--node-id",
+            f"https://registry.{name}.example",
+            "--jurisdiction",
+            code,
+            "--name",
+            f"{name} registry",
+            "--port",
+            str(port),
+        )
+        source = ROOT / "trust_lists" / f"{code.lower()}.yaml"
+        (folder / "trust_lists" / f"{code.lower()}.yaml").write_bytes(source.read_bytes())
+    token = cli(indiana, "token", "create", "e2e").strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    async with running_node(ohio, ports["oh"]) as (ohio_url, _), aiohttp.ClientSession() as http:
+        async with http.get(f"{ohio_url}/jwks.json") as resp:
+            kid = (await resp.json())["keys"][0]["kid"]
+        (indiana / "peers.yaml").write_text(
+            "peers:\n"
+            "  - id: https://registry.ohio.example\n"
+            "    jurisdiction: US-OH\n"
+            f"    url: {ohio_url}/trust-list\n"
+            f"    keys: ['{kid}']\n"
+        )
+        async with running_node(indiana, ports["in"]) as (indiana_url, indiana_proc):
+            async with http.post(f"{indiana_url}/admin/v1/peers/sync", headers=auth) as resp:
+                results = (await resp.json())["results"]
+            assert results[0]["outcome"] == "accepted", results
+            async with http.get(f"{indiana_url}/v1/issuers/did:web:nursing.ohio.example") as resp:
+                answer = await resp.json()
+            assert answer["sources"][0]["source"] == "https://registry.ohio.example"
+
+            (indiana / "peers.yaml").write_text("peers: []\n")
+            indiana_proc.send_signal(signal.SIGHUP)
+            async with asyncio.timeout(10):
+                while True:  # the reload is asynchronous to the signal: poll its effect
+                    async with http.get(f"{indiana_url}/v1/peers") as resp:
+                        if (await resp.json())["peers"] == []:
+                            break
+                    await asyncio.sleep(0)
+            async with http.get(f"{indiana_url}/v1/issuers/did:web:nursing.ohio.example") as resp:
+                assert resp.status == 404

@@ -1,0 +1,92 @@
+"""Peer jobs: refresh after success, capped exponential backoff after failures, jitter, and
+jobs that follow peers.yaml. The scheduler is started paused: nothing runs on its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from registry_node.services.federation import backoff_delay, with_jitter
+from registry_node.services.scheduler import Jobs, job_id
+from tests.helpers import FakeClock
+from tests.services.test_federation import World, make_world
+from tests.sim import PeerSimulator
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [
+        (0, timedelta(minutes=15)),
+        (1, timedelta(seconds=30)),
+        (2, timedelta(seconds=60)),
+        (5, timedelta(seconds=480)),
+        (8, timedelta(hours=1)),
+        (400, timedelta(hours=1)),
+    ],
+)
+def test_backoff_doubles_up_to_the_ceiling(failures: int, expected: timedelta) -> None:
+    assert backoff_delay(failures, timedelta(minutes=15), timedelta(hours=1)) == expected
+
+
+def test_jitter_stays_within_ten_percent() -> None:
+    base = timedelta(minutes=10)
+    assert with_jitter(base, lambda: 0.0) == timedelta(minutes=9)
+    assert with_jitter(base, lambda: 1.0) == timedelta(minutes=11)
+
+
+@pytest.fixture
+async def jobs(
+    tmp_path: Path, clock: FakeClock, aiohttp_server: Any
+) -> AsyncIterator[tuple[Jobs, World]]:
+    world = await make_world(tmp_path, clock, aiohttp_server, PeerSimulator(clock))
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    yield Jobs(scheduler, world.node, rand=lambda: 0.5), world
+    scheduler.shutdown(wait=False)
+    await world.node.close()
+
+
+async def test_peer_jobs_reschedule_by_outcome(jobs: tuple[Jobs, World]) -> None:
+    runner, world = jobs
+    peer_id = world.sim.peer_id
+    runner.apply_peers()
+    first = runner.scheduler.get_job(job_id(peer_id))
+    assert first is not None
+    assert first.next_run_time == world.clock() + timedelta(seconds=2.5)  # spread start
+
+    await runner.run_peer(peer_id)  # success: next run one refresh later
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == world.clock() + timedelta(
+        minutes=15
+    )
+
+    world.sim.status = 500
+    await runner.run_peer(peer_id)
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == world.clock() + timedelta(
+        seconds=30
+    )
+    await runner.run_peer(peer_id)
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == world.clock() + timedelta(
+        seconds=60
+    )
+
+    world.sim.status = 200
+    await runner.run_peer(peer_id)  # recovered: back to the refresh interval
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == world.clock() + timedelta(
+        minutes=15
+    )
+
+
+async def test_jobs_follow_the_configured_peers(jobs: tuple[Jobs, World]) -> None:
+    runner, world = jobs
+    runner.apply_peers()
+    assert [j.id for j in runner.scheduler.get_jobs()] == [job_id(world.sim.peer_id)]
+    world.federation.set_peers([])
+    runner.apply_peers()
+    assert runner.scheduler.get_jobs() == []
+    await runner.run_peer(world.sim.peer_id)  # a job for a removed peer does nothing
+    assert runner.scheduler.get_jobs() == []
