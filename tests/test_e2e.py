@@ -45,6 +45,7 @@ async def running_node(
     )
     assert proc.stderr is not None
     lines = []
+    drain: asyncio.Task[bytes] | None = None
     try:
         async with asyncio.timeout(30):
             while True:
@@ -54,10 +55,14 @@ async def running_node(
                 lines.append(line)
                 if json.loads(line).get("msg") == "listening":
                     break
+        # Keep reading its log so that a full pipe can never block the node.
+        drain = asyncio.create_task(proc.stderr.read())
         yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
+        if drain is not None:
+            await drain
 
 
 async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) -> None:
