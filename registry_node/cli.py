@@ -323,6 +323,9 @@ def cmd_peers_check(args: argparse.Namespace, config: NodeConfig) -> int:
     from registry_node.core.peers import parse_peers
 
     path = config.peers_file
+    if not path.exists():
+        print(f"{path}: no such file; the node runs with no peers")
+        return 0
     doc = _load_doc(str(path))
     peers = parse_peers(doc, str(path), allow_http_loopback=config.federation.allow_http_loopback)
     print(f"{path}: {len(peers)} peers, valid")

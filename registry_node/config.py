@@ -137,7 +137,24 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
     )
     if config.list_validity < timedelta(minutes=10):
         raise ConfigError(f"{where}: list_validity: must be at least 10m", field="list_validity")
+    for name, least in _FEDERATION_MINIMUMS.items():
+        if getattr(federation, name) < least:
+            raise ConfigError(
+                f"{where}: federation.{name}: must be at least {format_duration(least)}",
+                field=f"federation.{name}",
+            )
     return config
+
+
+#: A zero timeout would switch the timeout off, a zero deadline fail every fetch, a zero
+#: backoff retry a failing peer in a tight loop.
+_FEDERATION_MINIMUMS = {
+    "connect_timeout": timedelta(seconds=1),
+    "read_timeout": timedelta(seconds=1),
+    "deadline": timedelta(seconds=1),
+    "clock_skew": timedelta(0),
+    "backoff_max": timedelta(seconds=30),
+}
 
 
 def _duration(doc: dict[str, Any], key: str, default: timedelta) -> timedelta:

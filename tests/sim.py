@@ -115,6 +115,8 @@ class PeerSimulator:
         self.requests += 1
         if self.redirect_to is not None and request.path == "/trust-list":
             raise web.HTTPFound(self.redirect_to)
+        if self.status == 304:
+            return web.Response(status=304)
         if self.status != 200:
             return web.Response(status=self.status, text="simulated failure")
         body = self.body_override if self.body_override is not None else self.current

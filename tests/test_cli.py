@@ -223,3 +223,13 @@ def test_peers_check_names_the_peer_and_field(
         f"registry-node: error: {state / 'peers.yaml'}: peers[0] (https://registry.ohio.example): "
         "jurisdiction: 'Ohio' is not of the expected form"
     )
+
+
+def test_zero_federation_timeouts_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "node.yaml"
+    bad.write_text("federation: {deadline: 0}\n")
+    code, _, err = run(capsys, "--config", str(bad), "keys", "list")
+    assert code == 2
+    assert err.startswith(f"registry-node: error: {bad}: federation.deadline: must be at least 1s")

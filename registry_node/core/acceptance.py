@@ -34,6 +34,7 @@ class AcceptedState:
     exp: int
     trusted_keys: tuple[dict[str, Any], ...]
     pins_id: str
+    terms_id: str
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,9 @@ def accept(
         raise Rejected(f"{len(body)} bytes exceeds the limit of {max_bytes}", code="too_large")
     body_digest = digest(body)
     numeric_now = to_numeric_date(now)
-    if previous is not None and body_digest == previous.digest and previous.pins_id == peer.pins_id:
-        # The same bytes as the accepted list: already verified; only time can change.
+    same_terms = previous is not None and previous.terms_id == peer.terms_id
+    if previous is not None and body_digest == previous.digest and same_terms:
+        # The same bytes judged under the same terms: already verified; only time can change.
         if previous.exp <= numeric_now:
             raise Rejected(f"the list expired at {previous.exp}", code="expired")
         return Decision("unchanged", previous)
@@ -207,7 +209,7 @@ def accept(
     if previous is not None:
         if seq < previous.seq:
             raise Rejected(f"seq {seq} is older than the accepted {previous.seq}", code="rollback")
-        if seq == previous.seq:
+        if seq == previous.seq and body_digest != previous.digest:
             raise Rejected(
                 f"seq {seq} was accepted as {previous.digest}; this body is {body_digest}",
                 code="equivocation",
@@ -217,7 +219,8 @@ def accept(
                 f"prev {payload['prev']!r} is not the digest of seq {previous.seq}",
                 code="chain_broken",
             )
-        gap = seq - previous.seq - 1
+        # seq == previous.seq here means the same bytes judged again under new terms.
+        gap = max(0, seq - previous.seq - 1)
 
     # 5. time
     if payload["iat"] > numeric_now + clock_skew.total_seconds():
@@ -245,6 +248,7 @@ def accept(
         exp=payload["exp"],
         trusted_keys=tuple({**jwk} for jwk in (*payload["keys"], *payload["next_keys"])),
         pins_id=peer.pins_id,
+        terms_id=peer.terms_id,
     )
     return Decision(
         "new",

@@ -51,6 +51,23 @@ class PeerConfig:
         data = canonical_json(sorted(self.pinned_thumbprints))
         return hashlib.sha256(data).hexdigest()[:16]
 
+    @property
+    def terms_id(self) -> str:
+        """Identifies everything a list is judged against (pins, threshold, scope, identity):
+        when it changes, the list held is judged again even if its bytes did not change."""
+        scope = self.scope
+        data = canonical_json(
+            [
+                self.id,
+                self.jurisdiction,
+                sorted(self.pinned_thumbprints),
+                self.threshold,
+                sorted(scope.jurisdictions),
+                None if scope.credential_types is None else sorted(scope.credential_types),
+            ]
+        )
+        return hashlib.sha256(data).hexdigest()[:16]
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -66,7 +83,7 @@ def parse_peers(doc: Any, source: str, *, allow_http_loopback: bool = True) -> l
     if doc is None:
         doc = {"peers": []}
     if not isinstance(doc, dict):
-        raise ConfigError(f"{source}: must be a mapping with a 'peers' list")
+        raise ConfigError(f"{source}: must be a mapping with a 'peers' list", code="peers_invalid")
     peers_doc = doc.get("peers")
     if isinstance(peers_doc, list):
         for index, entry in enumerate(peers_doc):

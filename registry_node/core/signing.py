@@ -83,7 +83,7 @@ def parse_jws(body: bytes) -> ParsedList:
         return Rejected(f"not a JWS in General JSON Serialization: {why}", code="jws_malformed")
 
     try:
-        doc = json.loads(body)
+        doc = json.loads(body.decode("utf-8"))  # UTF-8 only: not json.loads' UTF-16/32 guess
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Rejected(f"body is not JSON: {exc}", code="not_json") from exc
     if not isinstance(doc, dict):

@@ -14,12 +14,17 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+#: RFC 3339 section 5.6 date-time (upper-case T and Z, as the schemas require)
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
 def parse_rfc3339(value: str) -> datetime:
     """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone offset")
-    return parsed.astimezone(UTC)
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time with an offset")
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def format_rfc3339(when: datetime) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 from aiohttp import web
 
 from registry_node.core.errors import ConfigError, InvalidInput, Malformed
-from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.appkeys import JOBS, NODE
 from registry_node.http.problems import problem
@@ -152,12 +151,12 @@ async def reload_peers(request: web.Request) -> web.Response:
     node = request.app[NODE]
     jobs = request.app.get(JOBS)
     try:
-        diff = jobs.reload_peers() if jobs is not None else node.federation.reload()
+        if jobs is not None:
+            diff = await jobs.reload_peers(request[ACTOR])
+        else:
+            diff = await node.federation.reload(request[ACTOR])
     except ConfigError as exc:
         raise InvalidInput(exc.detail, code="peers_invalid", field=exc.field) from exc
-    stamp = format_rfc3339(node.clock())
-    async with node.store.write() as tx:
-        await tx.add_audit(stamp, request[ACTOR], "peers.reload", None, None, diff)
     return _json(diff)
 
 

@@ -28,11 +28,17 @@ from registry_node.services.scheduler import Jobs
 log = logging.getLogger("registry_node.app")
 
 
-def _on_sighup(jobs: Jobs) -> None:
+async def _reload_on_signal(jobs: Jobs) -> None:
     try:
-        jobs.reload_peers()
+        await jobs.reload_peers("signal:SIGHUP")
     except ConfigError as exc:
         log.error("peers.yaml not reloaded", extra={"error": exc.diagnostics()})
+
+
+def _on_sighup(jobs: Jobs, tasks: set[asyncio.Task[None]]) -> None:
+    task = asyncio.get_running_loop().create_task(_reload_on_signal(jobs))
+    tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(tasks.discard)
 
 
 def create_app(
@@ -66,7 +72,7 @@ def create_app(
         loop = asyncio.get_running_loop()
         if handle_sighup:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signal.SIGHUP, _on_sighup, jobs)
+                loop.add_signal_handler(signal.SIGHUP, _on_sighup, jobs, set())
         yield
         if handle_sighup:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -91,9 +91,9 @@ class Federation:
         self.peers: dict[str, PeerConfig] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # At most `concurrency` syncs hold a body at once (memory is bounded by that times the
-        # list limit), and judging a list, CPU work in a worker thread, goes one at a time.
+        # list limit), and at most one list per judging worker is being judged.
         self._slots = asyncio.Semaphore(config.federation.concurrency)
-        self._judge = asyncio.Semaphore(1)
+        self._judge = asyncio.Semaphore(max(1, config.federation.judge_processes))
         self._fault = fault or (lambda point: None)
         #: where lists are judged: a process pool keeps that CPU work off the event loop's
         #: interpreter (None: the default thread pool)
@@ -125,12 +125,19 @@ class Federation:
         self.peers = new
         for peer_id in diff["removed"]:
             self.metrics.forget(peer_id)
+        for peer_id in diff["added"]:
+            self.metrics.peer(peer_id)
         return diff
 
-    def reload(self) -> dict[str, list[str]]:
-        """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError."""
+    async def reload(self, actor: str) -> dict[str, list[str]]:
+        """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError.
+        A reload that changes something is written to the audit log."""
         diff = self.set_peers(self.read_peers_file())
-        log.info("peers reloaded", extra=diff)
+        log.info("peers reloaded", extra={"by": actor, **diff})
+        if any(diff.values()):
+            stamp = format_rfc3339(self.clock())
+            async with self.store.write() as tx:
+                await tx.add_audit(stamp, actor, "peers.reload", None, None, diff)
         return diff
 
     def peer(self, peer_id: str) -> PeerConfig:
@@ -175,15 +182,21 @@ class Federation:
                 accepted.exp,
                 accepted.trusted_keys,
                 accepted.pins_id,
+                accepted.terms_id,
             )
-            # A conditional GET is only safe while the trust it was accepted under holds.
-            etag = accepted.etag if accepted.pins_id == peer.pins_id else None
+            # A conditional GET only while the terms the list was judged under still hold;
+            # otherwise the same bytes must be fetched and judged again.
+            etag = accepted.etag if accepted.terms_id == peer.terms_id else None
         try:
             fetched = await self.fetcher.fetch(peer.url, etag)
             self.metrics.fetch_seconds.labels(peer.id).observe(fetched.seconds)
             self._fault("fetched")
             if fetched.status == 304:
-                assert accepted is not None
+                if accepted is None or etag is None:
+                    raise FetchFailed(
+                        "the server answered 304 to an unconditional request",
+                        code="unexpected_not_modified",
+                    )
                 if accepted.exp <= to_numeric_date(now):
                     raise Rejected("the peer still serves a list that has expired", code="expired")
                 result = SyncResult(peer.id, "not_modified", accepted.seq)
@@ -231,6 +244,7 @@ class Federation:
             exp=state.exp,
             trusted_keys=state.trusted_keys,
             pins_id=state.pins_id,
+            terms_id=state.terms_id,
             etag=etag,
             accepted_at=stamp,
             fetched_at=stamp,

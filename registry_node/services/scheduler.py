@@ -56,9 +56,9 @@ class Jobs:
         except Exception:
             log.exception("publication failed")
 
-    def reload_peers(self) -> dict[str, list[str]]:
+    async def reload_peers(self, actor: str) -> dict[str, list[str]]:
         """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""
-        diff = self.node.federation.reload()
+        diff = await self.node.federation.reload(actor)
         self.apply_peers()
         return diff
 

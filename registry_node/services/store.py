@@ -96,6 +96,7 @@ MIGRATIONS: list[str] = [
         exp INTEGER NOT NULL,
         trusted_keys TEXT NOT NULL,
         pins_id TEXT NOT NULL,
+        terms_id TEXT NOT NULL,
         etag TEXT,
         accepted_at TEXT NOT NULL,
         fetched_at TEXT NOT NULL,
@@ -202,6 +203,7 @@ class PeerList:
     exp: int
     trusted_keys: tuple[dict[str, Any], ...]
     pins_id: str
+    terms_id: str
     etag: str | None
     accepted_at: str
     fetched_at: str
@@ -223,7 +225,7 @@ class PeerSync:
 
 
 _PEER_LIST_COLS = (
-    "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, etag, accepted_at, "
+    "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, terms_id, etag, accepted_at, "
     "fetched_at, entries, dropped, narrowed, verified_kids"
 )
 _PEER_SYNC_COLS = (
@@ -242,13 +244,14 @@ def _peer_list(row: Sequence[Any], with_body: bool = True) -> PeerList:
         exp=row[5],
         trusted_keys=tuple(json.loads(row[6])),
         pins_id=row[7],
-        etag=row[8],
-        accepted_at=row[9],
-        fetched_at=row[10],
-        entries=row[11],
-        dropped=row[12],
-        narrowed=row[13],
-        verified_kids=tuple(json.loads(row[14])),
+        terms_id=row[8],
+        etag=row[9],
+        accepted_at=row[10],
+        fetched_at=row[11],
+        entries=row[12],
+        dropped=row[13],
+        narrowed=row[14],
+        verified_kids=tuple(json.loads(row[15])),
     )
 
 
@@ -375,7 +378,7 @@ class Queries:
         return PeerSync(peer_id) if row is None else PeerSync(*row)
 
     async def peer_entries(self, peer_id: str) -> dict[str, str]:
-        """issuer id -> the entry as canonical JSON text."""
+        """issuer id -> the entry's JSON text (as the peer signed it, unless narrowed)."""
         rows = await self._all(
             "SELECT issuer_id, doc FROM peer_entries WHERE peer_id = ?", (peer_id,)
         )
@@ -527,7 +530,7 @@ class Tx(Queries):
     async def put_peer_list(self, record: PeerList) -> None:
         await self.conn.execute(
             f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.peer_id,
                 record.seq,
@@ -537,6 +540,7 @@ class Tx(Queries):
                 record.exp,
                 canonical_json(list(record.trusted_keys)).decode(),
                 record.pins_id,
+                record.terms_id,
                 record.etag,
                 record.accepted_at,
                 record.fetched_at,

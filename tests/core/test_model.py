@@ -137,3 +137,20 @@ def test_base64url_is_strict(text: str) -> None:
 
     with pytest.raises(ValueError, match="base64url"):
         b64url_decode(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20260301T000000Z",
+        "2026-03-01 00:00:00Z",
+        "2026-03-01T00:00:00",
+        "2026-03-01",
+        "2026-03-01t00:00:00z",
+    ],
+)
+def test_only_rfc3339_date_times_parse(text: str) -> None:
+    from registry_node.core.timeutil import parse_rfc3339
+
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_rfc3339(text)

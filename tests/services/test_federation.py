@@ -569,3 +569,59 @@ def test_peers_file_mistakes_name_the_peer_and_field() -> None:
         assert info.value.detail.startswith(message), info.value.detail
     with pytest.raises(ConfigError, match=r"peers\[1\] .*id: already used by peers\[0\]"):
         parse_peers({"peers": [good, good]}, "peers.yaml")
+
+
+async def test_re_pinning_while_the_same_list_is_served_rejudges_it(world: World) -> None:
+    await world.sync()
+    spare = keys.generate()
+    world.configure(keys=[*world.sim.pins, spare.kid])  # new pin set, same list served
+    result = await world.sync()
+    assert result.outcome == "accepted", result.detail  # judged again, no equivocation alarm
+    events = await world.node.store.read.peer_events(world.sim.peer_id)
+    assert [e["kind"] for e in events] == []
+    assert world.sim.requests == 2
+
+
+async def test_a_new_scope_applies_to_the_list_already_held(world: World) -> None:
+    world.sim.issuers.append(sim_issuer(80, "US-OH"))
+    world.configure(scope={"jurisdictions": ["US-IN", "US-OH"]})
+    world.sim.publish()
+    await world.sync()
+    assert "did:web:issuer80.us-oh.example" in await world.node.store.read.peer_entries(
+        world.sim.peer_id
+    )
+    world.configure()  # back to the default scope: the peer's own jurisdiction
+    result = await world.sync()
+    assert result.outcome == "accepted"
+    stored = await world.node.store.read.peer_entries(world.sim.peer_id)
+    assert "did:web:issuer80.us-oh.example" not in stored
+    assert (await world.status())["entries"]["dropped_scope"] == 1
+
+
+async def test_a_304_to_an_unconditional_request_is_a_failure(world: World) -> None:
+    world.sim.status = 304
+    result = await world.sync()
+    assert (result.outcome, result.code) == ("failed", "unexpected_not_modified")
+    assert await world.held_seq() is None
+
+
+async def test_a_utf16_body_is_not_json_here(world: World) -> None:
+    world.sim.body_override = world.sim.current.decode().encode("utf-16")
+    result = await world.sync()
+    assert (result.outcome, result.code) == ("rejected", "not_json")
+
+
+async def test_reloads_that_change_something_are_audited(world: World) -> None:
+    assert await world.federation.reload("signal:SIGHUP") == {
+        "added": [],
+        "removed": [],
+        "changed": [],
+    }
+    (world.tmp / "peers.yaml").write_text("peers: []\n")
+    diff = await world.federation.reload("signal:SIGHUP")
+    assert diff["removed"] == [world.sim.peer_id]
+    audit = await world.node.store.read.audit()
+    reloads = [r for r in audit if r.action == "peers.reload"]
+    assert len(reloads) == 1
+    assert reloads[0].actor == "signal:SIGHUP"
+    assert reloads[0].after == diff
