@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,12 @@ async def run(root: Path, trust_lists: Path) -> None:
                     "admin_token_file": str(config.data_dir.parent / "admin-token"),
                 },
             )
-        await asyncio.Event().wait()  # until interrupted
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()  # until interrupted; then every node shuts down cleanly
+        log.info("demo stopping")
     finally:
         for runner in reversed(runners):
             with contextlib.suppress(Exception):
