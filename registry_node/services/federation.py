@@ -12,10 +12,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from multiprocessing import get_context
 from typing import Any
 
 from registry_node.config import NodeConfig
@@ -81,7 +83,6 @@ class Federation:
         clock: Clock,
         metrics: Metrics,
         fault: Callable[[str], None] | None = None,
-        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -95,9 +96,9 @@ class Federation:
         self._slots = asyncio.Semaphore(config.federation.concurrency)
         self._judge = asyncio.Semaphore(max(1, config.federation.judge_processes))
         self._fault = fault or (lambda point: None)
-        #: where lists are judged: a process pool keeps that CPU work off the event loop's
-        #: interpreter (None: the default thread pool)
-        self.executor = executor
+        #: where lists are judged: a process pool keeps that CPU work off the interpreter that
+        #: serves HTTP (docs/adr/0006); None with judge_processes 0: the default thread pool.
+        self.executor: Executor | None = None
 
     # -- configuration ------------------------------------------------------------------
 
@@ -202,16 +203,7 @@ class Federation:
                 result = SyncResult(peer.id, "not_modified", accepted.seq)
                 await self._record_unchanged(peer, fetched.etag, now, result)
                 return result
-            fed = self.config.federation
-            async with self._judge:
-                decision = await asyncio.get_running_loop().run_in_executor(
-                    self.executor,
-                    partial(accept, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew),
-                    fetched.body,
-                    peer,
-                    previous,
-                    now,
-                )
+            decision = await self._judge_list(fetched.body, peer, previous, now)
             self._fault("accepted")
             if decision.kind == "unchanged":
                 result = SyncResult(peer.id, "unchanged", decision.state.seq)
@@ -223,6 +215,38 @@ class Federation:
             return await self._record_failure(peer, now, "rejected", exc.code, exc.detail)
         except FetchFailed as exc:
             return await self._record_failure(peer, now, "failed", exc.code, exc.detail)
+
+    def _pool(self) -> Executor | None:
+        processes = self.config.federation.judge_processes
+        if processes and self.executor is None:
+            # forkserver: never fork a process that runs database and event-loop threads
+            self.executor = ProcessPoolExecutor(processes, mp_context=get_context("forkserver"))
+        return self.executor
+
+    async def _judge_list(
+        self, body: bytes, peer: PeerConfig, previous: AcceptedState | None, now: datetime
+    ) -> Decision:
+        fed = self.config.federation
+        judge = partial(accept, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew)
+        async with self._judge:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._pool(), judge, body, peer, previous, now
+                )
+            except BrokenProcessPool as exc:
+                # The worker died (killed, out of memory): start a new one next time.
+                broken, self.executor = self.executor, None
+                if broken is not None:
+                    broken.shutdown(wait=False, cancel_futures=True)
+                raise FetchFailed(
+                    "the process judging lists stopped unexpectedly", code="judge_crashed"
+                ) from exc
+
+    async def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+        await self.fetcher.session.close()
 
     async def _commit(
         self,

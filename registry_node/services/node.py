@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Any
 
 from registry_node.config import NodeConfig
@@ -64,19 +62,8 @@ class Node:
             keystore = KeyStore(config.keys_dir)
             keystore.ensure_folder()
             metrics = Metrics(lambda: clock().timestamp())
-            executor = None
-            if config.federation.judge_processes:
-                # forkserver: never fork a process that runs database and event-loop threads
-                executor = ProcessPoolExecutor(
-                    config.federation.judge_processes, mp_context=get_context("forkserver")
-                )
             federation = Federation(
-                config,
-                store,
-                Fetcher(session, config.federation),
-                clock,
-                metrics,
-                executor=executor,
+                config, store, Fetcher(session, config.federation), clock, metrics
             )
             federation.set_peers(federation.read_peers_file())
             node = cls(
@@ -104,9 +91,7 @@ class Node:
         return node
 
     async def close(self) -> None:
-        if self.federation.executor is not None:
-            self.federation.executor.shutdown(wait=True, cancel_futures=True)
-        await self.federation.fetcher.session.close()
+        await self.federation.close()
         await self.store.close()
 
     async def import_source_file(self, actor: str | None = None) -> ImportResult | None:

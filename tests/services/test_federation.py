@@ -9,7 +9,9 @@ the node holds afterwards. Time is the injected clock; nothing sleeps.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -400,7 +402,16 @@ async def test_lists_are_judged_in_a_worker_process(
         world.sim.signers = [keys.generate()]
         world.sim.publish()
         assert (await world.sync()).code == "unknown_key"  # Rejected crosses the boundary
-        assert world.federation.executor is not None
+        pool = world.federation.executor
+        assert pool is not None
+        # The worker dies (say, killed for memory): that sync fails, the next gets a new one.
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result()
+        crashed = await world.sync()
+        assert (crashed.outcome, crashed.code) == ("failed", "judge_crashed")
+        assert await world.held_seq() == 1
+        assert (await world.sync()).code == "unknown_key"
+        assert world.federation.executor is not pool
     finally:
         await world.node.close()
 
