@@ -233,3 +233,18 @@ def test_zero_federation_timeouts_are_refused(
     code, _, err = run(capsys, "--config", str(bad), "keys", "list")
     assert code == 2
     assert err.startswith(f"registry-node: error: {bad}: federation.deadline: must be at least 1s")
+
+
+def test_json_logs_carry_extra_fields() -> None:
+    import logging
+
+    from registry_node.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "registry_node.test", "levelname": "INFO", "msg": "published", "seq": 7}
+    )
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["msg"] == "published"
+    assert doc["seq"] == 7
+    assert doc["level"] == "info"
+    assert doc["logger"] == "registry_node.test"
