@@ -21,7 +21,6 @@ from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 
 FORMAT_VERSION = 1
-STATUSES = ("active", "suspended", "revoked", "retired")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -21,7 +21,7 @@ from joserfc.jws import JWSRegistry
 
 from registry_node.core.errors import Rejected
 from registry_node.core.keys import PublicKey, SigningKey
-from registry_node.core.model import b64url, b64url_decode, canonical_json
+from registry_node.core.model import b64url_decode, canonical_json
 
 TYP = "ler-trust-list+json"
 MEDIA_TYPE = "application/jose+json"
@@ -180,7 +180,6 @@ __all__ = [
     "TYP",
     "ParsedList",
     "SignatureReport",
-    "b64url",
     "parse_jws",
     "sign_list",
     "verify_signatures",

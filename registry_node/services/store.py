@@ -684,10 +684,6 @@ class Store:
                 raise
             await self._writer.execute("COMMIT")
 
-    async def schema_version(self) -> int:
-        row = await (await self._reader.execute("PRAGMA user_version")).fetchone()
-        return int(row[0]) if row else 0
-
     async def ping(self) -> bool:
         try:
             await (await self._reader.execute("SELECT 1")).fetchone()
