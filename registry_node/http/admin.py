@@ -15,7 +15,7 @@ from aiohttp import web
 from registry_node.core.errors import ConfigError, InvalidInput, Malformed
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.appkeys import JOBS, NODE
-from registry_node.http.problems import problem
+from registry_node.http.problems import json_response, problem
 
 PREFIX = "/admin/v1"
 ACTOR = web.RequestKey("actor", str)
@@ -42,28 +42,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def _json(doc: Any, status: int = 200) -> web.Response:
-    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
-    return web.Response(body=body, status=status, content_type="application/json")
+JSON_TYPES = ("application/json", "application/octet-stream", "")  # "": no Content-Type
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
 
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()  # raises 413 past the configured limit
-    if request.content_type not in ("application/json", "application/octet-stream", ""):
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
+async def _body(request: web.Request, *, yaml: bool = False) -> Any:
+    """The parsed body: JSON, or YAML where ``yaml`` allows it. 413 past the size limit."""
+    raw = await request.read()
+    if yaml and request.content_type in YAML_TYPES:
+        return load_yaml(raw, "request body")
+    if request.content_type not in JSON_TYPES:
+        accepted = "application/json or application/yaml" if yaml else "application/json"
+        raise web.HTTPUnsupportedMediaType(text=f"send {accepted}")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _malformed(f"the body is not valid JSON: {exc}") from exc
+        raise Malformed(f"the body is not valid JSON: {exc}") from exc
 
 
-def _malformed(detail: str) -> Malformed:
-    return Malformed(detail)
-
-
-def _object(doc: Any) -> dict[str, Any]:
+async def _object(request: web.Request) -> dict[str, Any]:
+    doc = await _body(request)
     if not isinstance(doc, dict):
-        raise _malformed("the body must be a JSON object")
+        raise Malformed("the body must be a JSON object")
     return doc
 
 
@@ -76,58 +76,51 @@ def _issuer_id(request: web.Request) -> str:
 @routes.get(PREFIX + "/issuers")
 async def list_issuers(request: web.Request) -> web.Response:
     issuers = await request.app[NODE].issuers.all()
-    return _json({"issuers": issuers, "count": len(issuers)})
+    return json_response({"issuers": issuers, "count": len(issuers)})
 
 
 @routes.post(PREFIX + "/issuers")
 async def create_issuer(request: web.Request) -> web.Response:
-    doc = _object(await _json_body(request))
+    doc = await _object(request)
     created = await request.app[NODE].issuers.create(doc, request[ACTOR])
-    return _json(created, status=201)
+    return json_response(created, status=201)
 
 
 # Registered before the catch-all issuer route so that ".../status" reaches it.
 @routes.post(PREFIX + "/issuers/{issuer_id:.+}/status")
 async def set_status(request: web.Request) -> web.Response:
-    change = _object(await _json_body(request))
+    change = await _object(request)
     doc = await request.app[NODE].issuers.set_status(_issuer_id(request), change, request[ACTOR])
-    return _json(doc)
+    return json_response(doc)
 
 
 @routes.get(PREFIX + "/issuers/{issuer_id:.+}")
 async def get_issuer(request: web.Request) -> web.Response:
-    return _json(await request.app[NODE].issuers.get(_issuer_id(request)))
+    return json_response(await request.app[NODE].issuers.get(_issuer_id(request)))
 
 
 @routes.put(PREFIX + "/issuers/{issuer_id:.+}")
 async def update_issuer(request: web.Request) -> web.Response:
-    doc = _object(await _json_body(request))
+    doc = await _object(request)
     updated = await request.app[NODE].issuers.update(_issuer_id(request), doc, request[ACTOR])
-    return _json(updated)
+    return json_response(updated)
 
 
 @routes.post(PREFIX + "/import")
 async def import_issuers(request: web.Request) -> web.Response:
-    raw = await request.read()
-    if request.content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
-        doc = load_yaml(raw, "request body")
-    elif request.content_type in ("application/json", "application/octet-stream", ""):
-        try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _malformed(f"the body is not valid JSON: {exc}") from exc
-    else:
-        raise web.HTTPUnsupportedMediaType(text="send application/json or application/yaml")
+    doc = await _body(request, yaml=True)
     service = request.app[NODE].issuers
     entries = service.parse_source(doc, "request body")
     result = await service.import_entries(entries, request[ACTOR])
-    return _json(result.as_json())
+    return json_response(result.as_json())
 
 
 @routes.post(PREFIX + "/publish")
 async def publish(request: web.Request) -> web.Response:
     version = await request.app[NODE].publisher.publish("requested by admin", request[ACTOR])
-    return _json({"seq": version.seq, "digest": version.digest, "exp": version.exp}, status=201)
+    return json_response(
+        {"seq": version.seq, "digest": version.digest, "exp": version.exp}, status=201
+    )
 
 
 @routes.get(PREFIX + "/audit")
@@ -138,7 +131,7 @@ async def audit(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise Malformed("after and limit must be integers", code="bad_query") from exc
     records = await request.app[NODE].store.read.audit(after, limit)
-    return _json(
+    return json_response(
         {
             "records": [r.as_json() for r in records],
             "next_after": records[-1].id if records else after,
@@ -157,7 +150,7 @@ async def reload_peers(request: web.Request) -> web.Response:
             diff = await node.federation.reload(request[ACTOR])
     except ConfigError as exc:
         raise InvalidInput(exc.detail, code="peers_invalid", field=exc.field) from exc
-    return _json(diff)
+    return json_response(diff)
 
 
 @routes.post(PREFIX + "/peers/sync")
@@ -169,4 +162,4 @@ async def sync_peers(request: web.Request) -> web.Response:
         results = [await federation.sync(peer_id)]
     else:
         results = await federation.sync_all()
-    return _json({"results": [r.as_json() for r in results]})
+    return json_response({"results": [r.as_json() for r in results]})

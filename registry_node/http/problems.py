@@ -42,6 +42,14 @@ _HTTP_CODES = {
 }
 
 
+def json_response(
+    doc: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer (not a problem): indented UTF-8."""
+    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
 def problem(
     status: int,
     code: str,

@@ -5,7 +5,6 @@ What these serve is specified in docs/protocol.md; keep the two in step.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +20,7 @@ from registry_node.core.timeutil import (
 )
 from registry_node.http.appkeys import LIST_CACHE, NODE
 from registry_node.http.cache import Representation
-from registry_node.http.problems import problem
+from registry_node.http.problems import json_response, problem
 from registry_node.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 routes = web.RouteTableDef()
@@ -34,11 +33,6 @@ READY_MARGIN = 3600
 
 def _ready_margin(validity_seconds: float) -> float:
     return min(READY_MARGIN, validity_seconds / 8)
-
-
-def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
-    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 def _wants_gzip(request: web.Request) -> bool:
@@ -132,7 +126,7 @@ async def metadata(request: web.Request) -> web.Response:
     current = await node.store.read.keys("current")
     upcoming = await node.store.read.keys("next")
     latest = await node.store.read.latest_version()
-    return _json(
+    return json_response(
         {
             "id": config.node_id,
             "jurisdiction": config.jurisdiction,
@@ -162,7 +156,7 @@ async def jwks(request: web.Request) -> web.Response:
     node = request.app[NODE]
     current = await node.store.read.keys("current")
     upcoming = await node.store.read.keys("next")
-    return _json(
+    return json_response(
         {"keys": [k.public_jwk for k in (*current, *upcoming)]},
         headers={"Cache-Control": "public, max-age=60"},
     )
@@ -184,7 +178,7 @@ async def schema_file(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
@@ -222,7 +216,7 @@ async def readyz(request: web.Request) -> web.Response:
         ],
     }
     status = "not_ready" if not ready else ("degraded" if troubled else "ready")
-    return _json({"status": status, "checks": checks}, status=200 if ready else 503)
+    return json_response({"status": status, "checks": checks}, status=200 if ready else 503)
 
 
 @routes.get("/v1/issuers/{name:.+}")
@@ -245,12 +239,12 @@ async def issuer(request: web.Request) -> web.Response:
             f"{answer['name']!r} is not known to this registry: {why}",
             unavailable=answer["unavailable"] or None,
         )
-    return _json(answer)
+    return json_response(answer)
 
 
 @routes.get("/v1/peers")
 async def peers(request: web.Request) -> web.Response:
-    return _json({"peers": await request.app[NODE].federation.status()})
+    return json_response({"peers": await request.app[NODE].federation.status()})
 
 
 @routes.get("/metrics")

@@ -31,7 +31,6 @@ class FetchResult:
     status: int  # 200 or 304
     body: bytes
     etag: str | None
-    url: str
     seconds: float
 
 
@@ -66,7 +65,7 @@ class Fetcher:
         started = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
-                status, body, new_etag, final = await self._follow(URL(url), etag)
+                status, body, new_etag = await self._follow(URL(url), etag)
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"no complete answer from {url} within {deadline:g}s", code="timeout"
@@ -75,9 +74,9 @@ class Fetcher:
             raise FetchFailed(
                 f"{url}: {type(exc).__name__}: {exc}", code="connection_failed"
             ) from exc
-        return FetchResult(status, body, new_etag, str(final), time.monotonic() - started)
+        return FetchResult(status, body, new_etag, time.monotonic() - started)
 
-    async def _follow(self, url: URL, etag: str | None) -> tuple[int, bytes, str | None, URL]:
+    async def _follow(self, url: URL, etag: str | None) -> tuple[int, bytes, str | None]:
         current = url
         headers = {"Accept": MEDIA_TYPE, "Accept-Encoding": "gzip"}
         if etag:
@@ -94,11 +93,11 @@ class Fetcher:
                     current = target
                     continue
                 if resp.status == 304:
-                    return 304, b"", resp.headers.get("ETag", etag), current
+                    return 304, b"", resp.headers.get("ETag", etag)
                 if resp.status != 200:
                     raise FetchFailed(f"{current} answered HTTP {resp.status}", code="http_status")
                 body = await self._read(resp, current)
-                return 200, body, resp.headers.get("ETag"), current
+                return 200, body, resp.headers.get("ETag")
         raise FetchFailed(
             f"more than {MAX_REDIRECTS} redirects from {url}", code="too_many_redirects"
         )
