@@ -62,6 +62,8 @@ class PeerSimulator:
         self.redirect_to: str | None = None
         self.chunked = False
         self.drip: float | None = None
+        self.gate: asyncio.Event | None = None  # when set up, each request waits for it
+        self.arrived = asyncio.Event()  # set when a request has arrived
         self.requests = 0
         self.publish()
 
@@ -113,6 +115,9 @@ class PeerSimulator:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        self.arrived.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.redirect_to is not None and request.path == "/trust-list":
             raise web.HTTPFound(self.redirect_to)
         if self.status == 304:

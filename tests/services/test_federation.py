@@ -8,6 +8,7 @@ the node holds afterwards. Time is the injected clock; nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,7 +74,12 @@ class World:
 
 
 async def make_world(
-    tmp: Path, clock: FakeClock, aiohttp_server: Any, sim: PeerSimulator, processes: int = 0
+    tmp: Path,
+    clock: FakeClock,
+    aiohttp_server: Any,
+    sim: PeerSimulator,
+    processes: int = 0,
+    concurrency: int = 8,
 ) -> World:
     server = await aiohttp_server(sim.app())
     url = str(server.make_url("/trust-list"))
@@ -83,6 +89,7 @@ async def make_world(
         read_timeout=timedelta(seconds=0.3),
         deadline=timedelta(seconds=0.6),
         judge_processes=processes,
+        concurrency=concurrency,
     )
     node = await Node.open(make_config(tmp, federation=federation), clock)
     return World(sim, server, node, clock, url, tmp)
@@ -525,6 +532,44 @@ async def test_one_peer_down_while_two_others_sync(
             "https://registry.michigan.example": "fresh",
             "https://registry.illinois.example": "fresh",
         }
+    finally:
+        await world.node.close()
+
+
+async def test_syncs_in_flight_are_bounded(
+    tmp_path: Path, clock: FakeClock, aiohttp_server: Any
+) -> None:
+    first, second = (
+        PeerSimulator(clock, "https://registry.indiana.example", "US-IN"),
+        PeerSimulator(clock, "https://registry.michigan.example", "US-MI"),
+    )
+    world = await make_world(tmp_path, clock, aiohttp_server, first, concurrency=1)
+    try:
+        server = await aiohttp_server(second.app())
+        docs = [peer_doc(first, world.url), peer_doc(second, str(server.make_url("/trust-list")))]
+        world.federation.set_peers(parse_peers({"peers": docs}, "peers.yaml"))
+        fetch = world.federation.fetcher.fetch
+        in_flight, most = 0, 0
+
+        async def counting_fetch(url: str, etag: str | None = None) -> Any:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                return await fetch(url, etag)
+            finally:
+                in_flight -= 1
+
+        world.federation.fetcher.fetch = counting_fetch  # type: ignore[method-assign]
+        first.gate = asyncio.Event()
+        both = asyncio.ensure_future(world.federation.sync_all())
+        await first.arrived.wait()  # the first sync is held at the server, holding its slot
+        assert second.requests == 0
+        first.gate.set()
+        results = await both
+        assert [r.outcome for r in results] == ["accepted", "accepted"]
+        assert most == 1
+        assert second.requests == 1
     finally:
         await world.node.close()
 
