@@ -52,3 +52,16 @@ def test_every_acceptance_reason_code_is_in_the_protocol_document() -> None:
     )
     missing = sorted(c for c in codes if f"`{c}`" not in PROTOCOL)
     assert not missing, f"reason codes missing from docs/protocol.md: {missing}"
+
+
+def test_every_answer_reason_and_query_problem_code_is_in_the_protocol_document() -> None:
+    from registry_node.core import trust
+
+    reasons = {*trust.VETOES, *trust.REFUSALS, "active", "not_listed", "sources_stale"}
+    source = (ROOT / "registry_node" / "http" / "queries.py").read_text()
+    codes = set(
+        re.findall(r'"(bad_[a-z_]+|[a-z_]+_not_found|unknown_parameter|batch_too_large)"', source)
+    )
+    assert {"bad_issuer_id", "entity_not_found", "batch_too_large"} <= codes
+    missing = sorted(c for c in reasons | codes if f"`{c}`" not in PROTOCOL)
+    assert not missing, f"missing from docs/protocol.md: {missing}"

@@ -145,7 +145,8 @@ async def test_two_states_federate_and_sighup_reloads_peers(tmp_path: Path) -> N
             assert results[0]["outcome"] == "accepted", results
             async with http.get(f"{indiana_url}/v1/issuers/did:web:nursing.ohio.example") as resp:
                 answer = await resp.json()
-            assert answer["sources"][0]["source"] == "https://registry.ohio.example"
+            assert answer["outcome"] == "trusted", answer
+            assert answer["decided_by"] == ["https://registry.ohio.example"]
 
             (indiana / "peers.yaml").write_text("peers: []\n")
             indiana_proc.send_signal(signal.SIGHUP)
@@ -156,4 +157,4 @@ async def test_two_states_federate_and_sighup_reloads_peers(tmp_path: Path) -> N
                             break
                     await asyncio.sleep(0)
             async with http.get(f"{indiana_url}/v1/issuers/did:web:nursing.ohio.example") as resp:
-                assert resp.status == 404
+                assert (await resp.json())["outcome"] == "unknown"

@@ -63,6 +63,11 @@ class SchemaInvalid(InvalidInput):
         self.errors = errors
 
 
+class RequestSchemaInvalid(SchemaInvalid, Malformed):
+    """A request body that its schema refuses where the protocol answers 400, not 422 (the
+    query endpoints and the TRQP binding)."""
+
+
 class NotFound(RegistryError):
     default_code = "not_found"
 

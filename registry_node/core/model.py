@@ -93,6 +93,16 @@ def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = 
                 code="history_unordered",
                 field=f"{dot}status_history[{i}].from",
             )
+    if (
+        "valid_from" in entry
+        and "valid_until" in entry
+        and parse_rfc3339(entry["valid_until"]) <= parse_rfc3339(entry["valid_from"])
+    ):
+        raise InvalidInput(
+            f"{where}: valid_until: must be after valid_from",
+            code="validity_inverted",
+            field=f"{dot}valid_until",
+        )
     if entry["id"] in entry.get("aka", ()):
         raise InvalidInput(
             f"{where}: aka: must not repeat the issuer's own id",

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from registry_node.core.errors import SchemaInvalid
 from registry_node.core.timeutil import parse_rfc3339
@@ -25,6 +26,11 @@ SCHEMA_FILES = {
     "status-change-v1.json": "status-change-v1.json",
     "node-config-v1.json": "node-config-v1.json",
     "peers-v1.json": "peers-v1.json",
+    "lookup-batch-v1.json": "lookup-batch-v1.json",
+    "trqp-authorization-request.json": "trqp/trqp-authorization-request.json",
+    "trqp-authorization-response.json": "trqp/trqp-authorization-response.json",
+    "trqp-recognition-request.json": "trqp/trqp-recognition-request.json",
+    "trqp-recognition-response.json": "trqp/trqp-recognition-response.json",
 }
 
 TRUST_LIST = "urn:ler-trust-registry:schema:trust-list:v1"
@@ -33,6 +39,12 @@ ISSUER_SOURCE = "urn:ler-trust-registry:schema:issuer-source:v1"
 STATUS_CHANGE = "urn:ler-trust-registry:schema:status-change:v1"
 NODE_CONFIG = "urn:ler-trust-registry:schema:node-config:v1"
 PEERS = "urn:ler-trust-registry:schema:peers:v1"
+LOOKUP_BATCH = "urn:ler-trust-registry:schema:lookup-batch:v1"
+#: The Trust over IP TRQP v2 schemas (copied unmodified; their ``$id`` is a bare name)
+TRQP_AUTHORIZATION_REQUEST = "trqp-authorization-request"
+TRQP_AUTHORIZATION_RESPONSE = "trqp-authorization-response"
+TRQP_RECOGNITION_REQUEST = "trqp-recognition-request"
+TRQP_RECOGNITION_RESPONSE = "trqp-recognition-response"
 
 
 def _date_time(value: object) -> bool:
@@ -62,7 +74,8 @@ def _registry() -> Registry:
     resources_ = []
     for name in SCHEMA_FILES:
         doc = json.loads(schema_bytes(name))
-        resources_.append((doc["$id"], Resource.from_contents(doc)))
+        resource = Resource.from_contents(doc, default_specification=DRAFT202012)
+        resources_.append((doc["$id"], resource))
     return Registry().with_resources(resources_)
 
 

@@ -6,16 +6,14 @@ a service that validates it completely before writing anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from registry_node.core.errors import ConfigError, InvalidInput, Malformed
-from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.appkeys import JOBS, NODE
-from registry_node.http.problems import json_response, problem
+from registry_node.http.problems import json_response, problem, read_body
 
 PREFIX = "/admin/v1"
 ACTOR = web.RequestKey("actor", str)
@@ -42,26 +40,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-JSON_TYPES = ("application/json", "application/octet-stream", "")  # "": no Content-Type
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
-
-
-async def _body(request: web.Request, *, yaml: bool = False) -> Any:
-    """The parsed body: JSON, or YAML where ``yaml`` allows it. 413 past the size limit."""
-    raw = await request.read()
-    if yaml and request.content_type in YAML_TYPES:
-        return load_yaml(raw, "request body")
-    if request.content_type not in JSON_TYPES:
-        accepted = "application/json or application/yaml" if yaml else "application/json"
-        raise web.HTTPUnsupportedMediaType(text=f"send {accepted}")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"the body is not valid JSON: {exc}") from exc
-
-
 async def _object(request: web.Request) -> dict[str, Any]:
-    doc = await _body(request)
+    doc = await read_body(request)
     if not isinstance(doc, dict):
         raise Malformed("the body must be a JSON object")
     return doc
@@ -108,7 +88,7 @@ async def update_issuer(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/import")
 async def import_issuers(request: web.Request) -> web.Response:
-    doc = await _body(request, yaml=True)
+    doc = await read_body(request, yaml=True)
     service = request.app[NODE].issuers
     entries = service.parse_source(doc, "request body")
     result = await service.import_entries(entries, request[ACTOR])

@@ -18,9 +18,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from registry_node.config import NodeConfig
 from registry_node.core.errors import ConfigError
 from registry_node.core.timeutil import Clock, system_clock
-from registry_node.http import admin, public
+from registry_node.http import admin, openapi, public, queries
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
+from registry_node.http.cors import cors_middleware
 from registry_node.http.problems import problem_middleware
 from registry_node.services.node import Node
 from registry_node.services.scheduler import Jobs
@@ -49,11 +50,13 @@ def create_app(
     handle_sighup: bool = True,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[problem_middleware, admin.auth_middleware],
+        middlewares=[cors_middleware, problem_middleware, admin.auth_middleware],
         client_max_size=config.max_body_bytes,
     )
     app[MAX_BODY] = config.max_body_bytes
     app.add_routes(public.routes)
+    app.add_routes(queries.routes)
+    app.add_routes(openapi.routes)
     app.add_routes(admin.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:

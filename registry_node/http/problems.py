@@ -23,6 +23,7 @@ from registry_node.core.errors import (
     RegistryError,
     SchemaInvalid,
 )
+from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.appkeys import MAX_BODY
 
 PROBLEM_TYPE = "urn:ler-trust-registry:problem:"
@@ -45,8 +46,8 @@ _HTTP_CODES = {
 def json_response(
     doc: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A JSON answer (not a problem): indented UTF-8."""
-    body = json.dumps(doc, ensure_ascii=False, indent=2).encode()
+    """A JSON answer (not a problem): compact UTF-8."""
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
@@ -75,6 +76,28 @@ def problem(
         content_type=MEDIA_TYPE,
         headers=headers,
     )
+
+
+JSON_TYPES = ("application/json", "application/octet-stream", "")  # "": no Content-Type
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+async def read_body(request: web.Request, *, yaml: bool = False, any_type: bool = False) -> Any:
+    """The parsed body: JSON, or YAML where ``yaml`` allows it. 413 past the size limit.
+
+    ``any_type`` parses JSON whatever the Content-Type says (the query endpoints: a browser's
+    simple request may send text/plain), so that a body that is not JSON is always a 400.
+    """
+    raw = await request.read()
+    if yaml and request.content_type in YAML_TYPES:
+        return load_yaml(raw, "request body")
+    if not any_type and request.content_type not in JSON_TYPES:
+        accepted = "application/json or application/yaml" if yaml else "application/json"
+        raise web.HTTPUnsupportedMediaType(text=f"send {accepted}")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"the body is not valid JSON: {exc}") from exc
 
 
 def _status_for(exc: RegistryError) -> int:

@@ -15,7 +15,6 @@ from registry_node.core.signing import MEDIA_TYPE, TYP
 from registry_node.core.timeutil import (
     format_rfc3339,
     from_numeric_date,
-    parse_rfc3339,
     to_numeric_date,
 )
 from registry_node.http.appkeys import LIST_CACHE, NODE
@@ -217,29 +216,6 @@ async def readyz(request: web.Request) -> web.Response:
     }
     status = "not_ready" if not ready else ("degraded" if troubled else "ready")
     return json_response({"status": status, "checks": checks}, status=200 if ready else 503)
-
-
-@routes.get("/v1/issuers/{name:.+}")
-async def issuer(request: web.Request) -> web.Response:
-    """Who vouches for this issuer (by id or aka), for what, as of ``?at=`` (default now)."""
-    at = None
-    if "at" in request.query:
-        try:
-            at = parse_rfc3339(request.query["at"])
-        except ValueError:
-            return problem(400, "bad_query", "at: not an RFC 3339 date-time with an offset")
-    answer = await request.app[NODE].resolver.lookup(request.match_info["name"], at)
-    if not answer["known"]:
-        why = "no trusted list names it"
-        if answer["unavailable"]:
-            why += f"; {len(answer['unavailable'])} peer list(s) were not consulted"
-        return problem(
-            404,
-            "issuer_unknown",
-            f"{answer['name']!r} is not known to this registry: {why}",
-            unavailable=answer["unavailable"] or None,
-        )
-    return json_response(answer)
 
 
 @routes.get("/v1/peers")

@@ -139,6 +139,7 @@ class Federation:
             stamp = format_rfc3339(self.clock())
             async with self.store.write() as tx:
                 await tx.add_audit(stamp, actor, "peers.reload", None, None, diff)
+                tx.changed["peers_config"] = diff
         return diff
 
     def peer(self, peer_id: str) -> PeerConfig:

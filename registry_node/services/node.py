@@ -76,7 +76,7 @@ class Node:
                 tokens=TokenService(store, clock),
                 federation=federation,
                 metrics=metrics,
-                resolver=Resolver(config, store, federation, clock),
+                resolver=Resolver(config, store, federation, keystore, clock),
             )
             await node.publisher.ensure_signing_key()
             if import_source:
@@ -84,6 +84,7 @@ class Node:
             if publish:
                 await node.publisher.tick()
             await federation.load_metrics()
+            await node.resolver.load()
         except BaseException:
             await session.close()
             await store.close()

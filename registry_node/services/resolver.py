@@ -1,82 +1,436 @@
-"""The trust resolver: who vouches for an issuer, for what, and as of when.
+"""The resolver: answers verifiers' questions from an in-memory index of every list the node
+holds (its own latest published list and each peer's last accepted list).
 
-An issuer is looked up by any of its names (``id`` or ``aka``) in this state's own issuers and
-in every configured peer's last accepted list. A peer whose list is past its ``exp`` is stale:
-with ``on_stale: reject`` its entries are not used and the answer says so; with ``warn`` they
-are used and marked stale (docs/protocol.md section 9.5). A peer removed from peers.yaml is not
-consulted at all.
+SQLite stays the source of truth. The index is built from it when the node opens and then
+follows every commit that touches a list (``Store.listeners``): a peer's changed entries are
+re-read from the commit, the node's own list from its newest published version. Each change
+builds new per-source maps and then swaps one reference, so a reader sees the index before or
+after the change, never half of it.
+
+Staleness and the peer's ``on_stale`` policy are applied at question time, from the peer's
+current configuration: a peer removed from peers.yaml is not consulted even before its entries
+are dropped (docs/protocol.md section 11).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from registry_node.config import NodeConfig
-from registry_node.core.model import status_at
-from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
+from registry_node.core.keys import SigningKey
+from registry_node.core.model import b64url, b64url_decode, canonical_json
+from registry_node.core.peers import PeerConfig
+from registry_node.core.signing import parse_jws, sign_compact
+from registry_node.core.timeutil import (
+    Clock,
+    format_rfc3339,
+    from_numeric_date,
+    parse_rfc3339,
+    to_numeric_date,
+)
+from registry_node.core.trust import Interner, Listing, Question, Source, decide, listing
 from registry_node.services.federation import Federation
+from registry_node.services.keystore import KeyStore
 from registry_node.services.store import Store
 
+log = logging.getLogger("registry_node.resolver")
 
-def _answer(entry: dict[str, Any], source: str, jurisdiction: str, at: datetime) -> dict[str, Any]:
-    status = status_at(entry["status_history"], at)
-    return {
-        "source": source,
-        "source_jurisdiction": jurisdiction,
-        "id": entry["id"],
-        "aka": entry.get("aka", []),
-        "name": entry["name"],
-        "org_type": entry["org_type"],
-        "status": None if status is None else status.status,
-        "status_since": None if status is None else format_rfc3339(status.since),
-        "status_reason": None if status is None else status.reason,
-        "authorizations": entry.get("authorizations", []),
-        "keys": entry.get("keys", []),
-        "stale": False,
-    }
+RECEIPT_TYP = "ler-trust-answer+jwt"
+RECEIPT_MAX_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """One list's entries by id and by every name (id and aka)."""
+
+    id: str
+    jurisdiction: str
+    local: bool
+    seq: int
+    digest: str
+    iat: int
+    exp: int
+    fetched_at: str | None
+    by_id: Mapping[str, Listing] = field(repr=False)
+    by_name: Mapping[str, Listing] = field(repr=False)
+
+    def source(self, now: int) -> Source:
+        return Source(
+            self.id,
+            self.jurisdiction,
+            self.local,
+            self.seq,
+            self.digest,
+            self.iat,
+            self.exp,
+            self.fetched_at,
+            stale=self.exp <= now,
+        )
+
+
+def _by_name(by_id: Mapping[str, Listing]) -> dict[str, Listing]:
+    out: dict[str, Listing] = {}
+    for entry in by_id.values():
+        for name in entry.names:
+            out[name] = entry
+    return out
+
+
+class Snapshot:
+    """An immutable view of every source; replaced whole on each change."""
+
+    def __init__(self, sources: Mapping[str, SourceIndex]) -> None:
+        self.sources = sources
+
+    @cached_property
+    def browse_keys(self) -> list[tuple[str, str]]:
+        """(issuer id, source id) of every entry, sorted: the order of ``GET /v1/issuers``."""
+        return sorted((i, s.id) for s in self.sources.values() for i in s.by_id)
+
+    @cached_property
+    def resources(self) -> frozenset[str]:
+        """Every credential type, achievement type and CTID some entry is authorised for."""
+        return frozenset(
+            r for s in self.sources.values() for e in s.by_id.values() for r in e.resources()
+        )
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    jurisdiction: str | None = None
+    org_type: str | None = None
+    status: str | None = None
+    credential_type: str | None = None
+    text: str | None = None
+
+
+def encode_cursor(key: tuple[str, str]) -> str:
+    return b64url(canonical_json(list(key)))
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """Raises ValueError for anything that is not a cursor this node made."""
+    try:
+        key = json.loads(b64url_decode(cursor))
+    except Exception as exc:
+        raise ValueError("not a cursor from this node") from exc
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        raise ValueError("not a cursor from this node")
+    return key[0], key[1]
 
 
 class Resolver:
     def __init__(
-        self, config: NodeConfig, store: Store, federation: Federation, clock: Clock
+        self,
+        config: NodeConfig,
+        store: Store,
+        federation: Federation,
+        keystore: KeyStore,
+        clock: Clock,
     ) -> None:
         self.config = config
         self.store = store
         self.federation = federation
+        self.keystore = keystore
         self.clock = clock
+        self.snapshot = Snapshot({})
+        self._signer: SigningKey | None = None
+        self._lock = asyncio.Lock()
 
-    async def lookup(self, name: str, at: datetime | None = None) -> dict[str, Any]:
-        now = self.clock()
-        when = at or now
-        sources: list[dict[str, Any]] = []
-        unavailable: list[dict[str, Any]] = []
-        local = await self.store.read.issuer_by_name(name)
-        if local is not None:
-            sources.append(_answer(local, self.config.node_id, self.config.jurisdiction, when))
-        rows = await self.store.read.peer_entries_named(name)
-        lists = await self.store.read.peer_lists() if rows else {}
-        for peer_id, text in rows:
-            peer = self.federation.peers.get(peer_id)
-            accepted = lists.get(peer_id)
-            if peer is None or accepted is None:
-                continue
-            stale = accepted.exp <= to_numeric_date(now)
-            expired = format_rfc3339(from_numeric_date(accepted.exp))
-            if stale and peer.on_stale == "reject":
-                unavailable.append(
-                    {"source": peer_id, "reason": "stale", "detail": f"its list expired {expired}"}
+    # -- building the index ---------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Build the whole index from the database and follow its commits from now on."""
+        async with self._lock:
+            sources: dict[str, SourceIndex] = {}
+            local = await self._local_index()
+            if local is not None:
+                sources[local.id] = local
+            lists = await self.store.read.peer_lists()
+            for peer_id in self.federation.peers:
+                accepted = lists.get(peer_id)
+                if accepted is None:
+                    continue
+                interner = Interner()
+                texts = await self.store.read.peer_entries(peer_id)
+                by_id = {i: listing(json.loads(t), interner) for i, t in texts.items()}
+                sources[peer_id] = SourceIndex(
+                    peer_id,
+                    self.federation.peers[peer_id].jurisdiction,
+                    False,
+                    accepted.seq,
+                    accepted.digest,
+                    accepted.iat,
+                    accepted.exp,
+                    accepted.fetched_at,
+                    by_id,
+                    _by_name(by_id),
                 )
+            self.snapshot = Snapshot(sources)
+        if self.on_commit not in self.store.listeners:
+            self.store.listeners.append(self.on_commit)
+
+    async def _local_index(self) -> SourceIndex | None:
+        latest = await self.store.read.latest_version()
+        if latest is None:
+            return None
+        payload = json.loads(parse_jws(latest.body).payload)
+        interner = Interner()
+        by_id = {e["id"]: listing(e, interner) for e in payload["issuers"]}
+        self._signer = None  # a publication may follow a key rotation
+        return SourceIndex(
+            self.config.node_id,
+            self.config.jurisdiction,
+            True,
+            latest.seq,
+            latest.digest,
+            latest.iat,
+            latest.exp,
+            None,
+            by_id,
+            _by_name(by_id),
+        )
+
+    async def on_commit(self, changed: dict[str, Any]) -> None:
+        async with self._lock:
+            sources = dict(self.snapshot.sources)
+            if "local" in changed:
+                local = await self._local_index()
+                if local is not None:
+                    sources[local.id] = local
+            diff = changed.get("peers_config", {})
+            for peer_id in diff.get("removed", ()):
+                sources.pop(peer_id, None)
+            for peer_id in (*diff.get("added", ()), *diff.get("changed", ())):
+                sources.pop(peer_id, None)
+                rebuilt = await self._apply_peer(None, peer_id, {})
+                if rebuilt is not None:
+                    sources[peer_id] = rebuilt
+            for peer_id, change in changed.get("peers", {}).items():
+                updated = await self._apply_peer(sources.get(peer_id), peer_id, change)
+                if updated is not None:
+                    sources[peer_id] = updated
+            self.snapshot = Snapshot(sources)
+
+    async def _apply_peer(
+        self, held: SourceIndex | None, peer_id: str, change: dict[str, Any]
+    ) -> SourceIndex | None:
+        peer = self.federation.peers.get(peer_id)
+        if peer is None:
+            return held
+        if "list" in change or held is None:
+            accepted = await self.store.read.peer_list(peer_id)
+            if accepted is None:
+                return held
+            if held is None or "entries" not in change:
+                # first sight of this peer (or a commit without its entries): read them all
+                texts = await self.store.read.peer_entries(peer_id)
+                interner = Interner()
+                by_id = {i: listing(json.loads(t), interner) for i, t in texts.items()}
+                by_name = _by_name(by_id)
+            else:
+                by_id, by_name = _patched(held, change["entries"], change["gone"])
+            return SourceIndex(
+                peer_id,
+                peer.jurisdiction,
+                False,
+                accepted.seq,
+                accepted.digest,
+                accepted.iat,
+                accepted.exp,
+                accepted.fetched_at,
+                by_id,
+                by_name,
+            )
+        if "fetched_at" in change:
+            return replace(held, fetched_at=change["fetched_at"])
+        return held
+
+    # -- answering ------------------------------------------------------------------------
+
+    def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
+        """Each source in use, its state now, and whether it may be used (fresh, or stale
+        under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
+        peers = self.federation.peers
+        for index in self.snapshot.sources.values():
+            if index.local:
+                yield index, index.source(now), True
                 continue
-            answer = _answer(json.loads(text), peer_id, peer.jurisdiction, when)
-            answer["stale"] = stale
-            answer["list"] = {"seq": accepted.seq, "exp": expired}
-            sources.append(answer)
-        return {
-            "name": name,
-            "at": format_rfc3339(when),
-            "known": bool(sources),
-            "sources": sources,
-            "unavailable": unavailable,
+            peer = peers.get(index.id)
+            if peer is None:
+                continue
+            source = index.source(now)
+            yield index, source, not source.stale or peer.on_stale == "warn"
+
+    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
+        """The answer to ``q``, from every source (``authority`` None) or from the one source
+        whose node id or jurisdiction is ``authority``."""
+        now = self.clock()
+        listings: list[tuple[Source, Listing]] = []
+        unavailable: list[Source] = []
+        for index, source, usable in self._sources(to_numeric_date(now)):
+            if authority is not None and authority not in (index.id, index.jurisdiction):
+                continue
+            entry = index.by_name.get(q.name)
+            if entry is None:
+                continue
+            if usable:
+                listings.append((source, entry))
+            else:
+                unavailable.append(source)
+        answer = decide(q, listings, unavailable)
+        answer["evaluated_at"] = format_rfc3339(now)
+        exp = self._answer_exp(answer, [s for s, _ in listings], now)
+        answer["expires"] = format_rfc3339(from_numeric_date(exp))
+        return answer
+
+    @staticmethod
+    def _answer_exp(answer: Mapping[str, Any], used: list[Source], now: datetime) -> int:
+        """An answer holds for an hour at most, and never past the lists it rests on."""
+        decided = set(answer["decided_by"])
+        limit = to_numeric_date(now) + RECEIPT_MAX_SECONDS
+        return min([limit, *(s.exp for s in used if s.id in decided)])
+
+    def authorities(self) -> dict[str, str]:
+        """Node id and jurisdiction of each source that may be asked about -> its node id."""
+        out: dict[str, str] = {}
+        for index, _, _ in self._sources(to_numeric_date(self.clock())):
+            out[index.id] = index.id
+            out[index.jurisdiction] = index.id
+        return out
+
+    def recognizes(self, peer: PeerConfig, resource: str) -> tuple[bool, str]:
+        """Whether this node recognises ``peer`` for ``resource`` now: configured, holding a
+        fresh list from it, and the peer's scope admits the resource (section 12.2)."""
+        index = self.snapshot.sources.get(peer.id)
+        if index is None:
+            return False, f"no list from {peer.jurisdiction} has been accepted yet"
+        if index.exp <= to_numeric_date(self.clock()):
+            expired = format_rfc3339(from_numeric_date(index.exp))
+            return False, f"the list held from {peer.jurisdiction} is stale (expired {expired})"
+        types = peer.scope.credential_types
+        in_scope = types is None or resource in types
+        if not in_scope:
+            in_scope = any(resource in set(e.resources()) for e in index.by_id.values())
+        if not in_scope:
+            return (
+                False,
+                f"{resource!r} is outside the scope this node trusts {peer.jurisdiction} for",
+            )
+        return True, (
+            f"{peer.jurisdiction} is a peer with a fresh list (seq {index.seq}, "
+            f"expires {format_rfc3339(from_numeric_date(index.exp))})"
+        )
+
+    def knows_resource(self, resource: str) -> bool:
+        return resource in self.snapshot.resources
+
+    def browse(
+        self,
+        flt: BrowseFilter,
+        at: datetime | None,
+        limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """One page of entries in (issuer id, source) order, after the cursor ``after``."""
+        now = to_numeric_date(self.clock())
+        when = (at or self.clock()).timestamp()
+        snapshot = self.snapshot
+        usable = {index.id: source for index, source, ok in self._sources(now) if ok}
+        keys = snapshot.browse_keys
+        start = 0 if after is None else bisect_right(keys, after)
+        text = None if flt.text is None else flt.text.casefold()
+        items: list[dict[str, Any]] = []
+        last: tuple[str, str] | None = None
+        for position in range(start, len(keys)):
+            issuer_id, source_id = keys[position]
+            source = usable.get(source_id)
+            if source is None:
+                continue
+            if flt.jurisdiction is not None and source.jurisdiction != flt.jurisdiction:
+                continue
+            entry = snapshot.sources[source_id].by_id[issuer_id]
+            if flt.org_type is not None and entry.org_type != flt.org_type:
+                continue
+            if text is not None and text not in entry.name.casefold():
+                continue
+            if flt.credential_type is not None and not any(
+                flt.credential_type in a["credential_types"] for a in entry.authorizations
+            ):
+                continue
+            step = entry.status_at(when)
+            status = None if step is None else step.status
+            if flt.status is not None and status != flt.status:
+                continue
+            if len(items) == limit:
+                return items, last
+            items.append(
+                {
+                    "id": entry.id,
+                    "aka": list(entry.aka),
+                    "name": entry.name,
+                    "org_type": entry.org_type,
+                    "status": status,
+                    "credential_types": sorted(
+                        {t for a in entry.authorizations for t in a["credential_types"]}
+                    ),
+                    "source": source.id,
+                    "jurisdiction": source.jurisdiction,
+                    "stale": source.stale,
+                }
+            )
+            last = (issuer_id, source_id)
+        return items, None
+
+    # -- receipts -------------------------------------------------------------------------
+
+    async def _current_signer(self) -> SigningKey:
+        signer = self._signer
+        if signer is None:
+            current = await self.store.read.keys("current")
+            if not current:
+                raise RuntimeError("no current signing key")
+            record = current[0]
+            signer = self._signer = self.keystore.load(record.file, record.alg, record.kid)
+        return signer
+
+    async def receipt(self, answer: Mapping[str, Any]) -> str:
+        """The answer as a JWS compact token signed with the node's current list key."""
+        signer = await self._current_signer()
+        iat = to_numeric_date(self.clock())
+        claims = {
+            "iss": self.config.node_id,
+            "sub": answer["question"]["id"],
+            "iat": iat,
+            "exp": to_numeric_date(parse_rfc3339(answer["expires"])),
+            "answer": answer,
         }
+        return sign_compact(canonical_json(claims), signer, RECEIPT_TYP)
+
+
+def _patched(
+    held: SourceIndex, entries: Mapping[str, str], gone: list[str]
+) -> tuple[dict[str, Listing], dict[str, Listing]]:
+    """The held maps with ``entries`` replaced or added and ``gone`` removed."""
+    by_id = dict(held.by_id)
+    by_name = dict(held.by_name)
+    for issuer_id in (*gone, *entries):
+        old = by_id.pop(issuer_id, None)
+        if old is not None:
+            for name in old.names:
+                if by_name.get(name) is old:
+                    del by_name[name]
+    interner = Interner()
+    for issuer_id, text in entries.items():
+        entry = by_id[issuer_id] = listing(json.loads(text), interner)
+        for name in entry.names:
+            by_name[name] = entry
+    return by_id, by_name

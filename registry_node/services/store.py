@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any
 import aiosqlite
 
 from registry_node.core.model import canonical_json
+
+log = logging.getLogger("registry_node.store")
 
 MIGRATIONS: list[str] = [
     # 1: node core
@@ -443,6 +446,13 @@ class Queries:
 
 
 class Tx(Queries):
+    """Writes of one transaction. ``changed`` notes what the transaction touched, so that
+    listeners (the lookup index) can follow once it has committed."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__(conn)
+        self.changed: dict[str, Any] = {}
+
     """A write transaction. Obtain one from :meth:`Store.write`."""
 
     async def set_meta(self, key: str, value: str | None) -> None:
@@ -472,7 +482,12 @@ class Tx(Queries):
             [(name, doc["id"]) for name in (doc["id"], *doc.get("aka", ()))],
         )
 
+    def _peer_change(self, peer_id: str) -> dict[str, Any]:
+        peers: dict[str, dict[str, Any]] = self.changed.setdefault("peers", {})
+        return peers.setdefault(peer_id, {})
+
     async def insert_version(self, version: Version) -> None:
+        self.changed["local"] = version.seq
         await self.conn.execute(
             f"INSERT INTO versions({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -528,6 +543,7 @@ class Tx(Queries):
         return cur.rowcount == 1
 
     async def put_peer_list(self, record: PeerList) -> None:
+        self._peer_change(record.peer_id)["list"] = True
         await self.conn.execute(
             f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -552,6 +568,7 @@ class Tx(Queries):
         )
 
     async def touch_peer_list(self, peer_id: str, fetched_at: str, etag: str | None) -> None:
+        self._peer_change(peer_id)["fetched_at"] = fetched_at
         await self.conn.execute(
             "UPDATE peer_lists SET fetched_at = ?, etag = coalesce(?, etag) WHERE peer_id = ?",
             (fetched_at, etag, peer_id),
@@ -592,6 +609,9 @@ class Tx(Queries):
                 "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
                 names,
             )
+        change = self._peer_change(peer_id)
+        change["entries"] = {issuer_id: doc for _, issuer_id, doc in changed}
+        change["gone"] = [issuer_id for _, issuer_id in gone]
         return len(changed), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:
@@ -648,6 +668,8 @@ class Store:
         self._reader = reader
         self._lock = asyncio.Lock()
         self.read = Queries(reader)
+        #: Called with ``Tx.changed`` after each commit that changed something, in commit order.
+        self.listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -677,12 +699,18 @@ class Store:
         """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error."""
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._writer)
             try:
-                yield Tx(self._writer)
+                yield tx
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
+            for listener in self.listeners if tx.changed else ():
+                try:
+                    await listener(tx.changed)
+                except Exception:
+                    log.exception("a listener failed after a commit")
 
     async def ping(self) -> bool:
         try:

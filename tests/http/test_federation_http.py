@@ -114,24 +114,33 @@ async def test_resolver_answers_from_local_and_peer_lists(
 ) -> None:
     node = fed_client.app[NODE]
     await node.issuers.create(issuer(1), "test")
+    unpublished = await fed_client.get("/v1/issuers/" + quote(issuer(1)["id"], safe=""))
+    assert (await unpublished.json())["outcome"] == "unknown"  # answers come from signed lists
+    await node.publisher.publish("test")
     await fed_client.post("/admin/v1/peers/sync", headers=token)
     local = await (await fed_client.get("/v1/issuers/" + quote(issuer(1)["id"], safe=""))).json()
-    assert [s["source"] for s in local["sources"]] == ["https://registry.ohio.example"]
-    assert local["sources"][0]["status"] == "active"
+    assert local["outcome"] == "trusted"
+    assert [s["source"] for s in local["evidence"]] == ["https://registry.ohio.example"]
+    assert local["evidence"][0]["entry"]["status"] == "active"
+    assert local["evidence"][0]["local"] is True
     by_aka = await fed_client.get(
         "/v1/issuers/" + quote("https://issuer7.indiana.example", safe="")
     )
     answer = await by_aka.json()
-    assert answer["sources"][0]["source"] == "https://registry.indiana.example"
-    assert answer["sources"][0]["id"] == "did:web:issuer7.us-in.example"
-    assert answer["sources"][0]["stale"] is False
+    assert answer["outcome"] == "trusted"
+    assert answer["evidence"][0]["source"] == "https://registry.indiana.example"
+    assert answer["evidence"][0]["entry"]["id"] == "did:web:issuer7.us-in.example"
+    assert answer["evidence"][0]["stale"] is False
+    assert answer["evidence"][0]["list"]["seq"] == 1
     past = await fed_client.get(
         "/v1/issuers/" + quote(issuer(1)["id"], safe="") + "?at=2019-06-01T00:00:00Z"
     )
-    assert (await past.json())["sources"][0]["status"] is None  # before its history began
+    before = await past.json()
+    assert (before["outcome"], before["reason"]) == ("not_trusted", "not_yet_listed")
+    assert before["evidence"][0]["entry"]["status"] is None  # before its history began
     unknown = await fed_client.get("/v1/issuers/did:web:nobody.example")
-    assert unknown.status == 404
-    assert (await unknown.json())["code"] == "issuer_unknown"
+    assert unknown.status == 200
+    assert (await unknown.json())["outcome"] == "unknown"
 
 
 async def test_stale_peer_with_reject_is_not_used_and_the_answer_says_why(
@@ -140,8 +149,8 @@ async def test_stale_peer_with_reject_is_not_used_and_the_answer_says_why(
     await fed_client.post("/admin/v1/peers/sync", headers=token)
     clock.advance(hours=25)
     resp = await fed_client.get("/v1/issuers/did:web:issuer1.us-in.example")
-    assert resp.status == 404
     doc = await resp.json()
+    assert (doc["outcome"], doc["reason"]) == ("unknown", "sources_stale")
     assert doc["unavailable"][0]["source"] == "https://registry.indiana.example"
     assert doc["unavailable"][0]["reason"] == "stale"
     peers = (await (await fed_client.get("/v1/peers")).json())["peers"]
@@ -155,12 +164,15 @@ async def test_stale_peer_with_warn_is_used_and_marked(
     await fed_client.post("/admin/v1/peers/sync", headers=token)
     clock.advance(hours=25)
     answer = await (await fed_client.get("/v1/issuers/did:web:issuer1.us-in.example")).json()
-    assert answer["sources"][0]["stale"] is True
+    assert answer["outcome"] == "trusted"
+    assert answer["evidence"][0]["stale"] is True
+    assert answer["stale"] is True
     # The peer comes back: fresh again, no longer marked.
     sim.publish()
     await fed_client.post("/admin/v1/peers/sync", headers=token)
     answer = await (await fed_client.get("/v1/issuers/did:web:issuer1.us-in.example")).json()
-    assert answer["sources"][0]["stale"] is False
+    assert answer["evidence"][0]["stale"] is False
+    assert answer["stale"] is False
 
 
 async def test_reload_adds_and_removes_peers_and_refuses_a_bad_file(
@@ -187,7 +199,7 @@ async def test_reload_adds_and_removes_peers_and_refuses_a_bad_file(
     }
     assert (await (await fed_client.get("/v1/peers")).json())["peers"] == []
     gone = await fed_client.get("/v1/issuers/did:web:issuer1.us-in.example")
-    assert gone.status == 404  # a removed peer stops being trusted at once
+    assert (await gone.json())["outcome"] == "unknown"  # a removed peer stops being trusted
 
     config.peers_file.write_text(original)
     added = await fed_client.post("/admin/v1/peers/reload", headers=token)

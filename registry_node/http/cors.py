@@ -1,0 +1,64 @@
+"""Cross-origin reads and request ids, for every response including errors.
+
+The public read endpoints answer any origin, so that a browser-based verifier can call them;
+they carry no credentials, so ``*`` is safe. The admin API sends no CORS headers: a browser
+on another origin cannot call it. A valid ``X-Request-ID`` is echoed on every response
+(docs/protocol.md section 11.6).
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from registry_node.http.problems import Handler
+
+PUBLIC_PREFIXES = (
+    "/v1/",
+    "/trqp/",
+    "/trust-list",
+    "/jwks.json",
+    "/.well-known/",
+    "/schemas/",
+    "/openapi.json",
+)
+ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
+ALLOW_HEADERS = "Accept, Accept-Encoding, Content-Type, If-None-Match, X-Request-ID"
+EXPOSE_HEADERS = "ETag, Trust-List-Seq, X-Request-ID, Content-Encoding"
+MAX_AGE = "86400"
+
+REQUEST_ID = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def is_public(path: str) -> bool:
+    return path == "/v1/issuers" or path.startswith(PUBLIC_PREFIXES)
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    public = is_public(request.path)
+    if (
+        public
+        and request.method == "OPTIONS"
+        and "Access-Control-Request-Method" in request.headers
+    ):
+        response: web.StreamResponse = web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": ALLOW_METHODS,
+                "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                "Access-Control-Max-Age": MAX_AGE,
+            },
+        )
+    else:
+        response = await handler(request)
+        if public:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    request_id = request.headers.get(REQUEST_ID)
+    if request_id is not None and _REQUEST_ID.fullmatch(request_id):
+        response.headers[REQUEST_ID] = request_id
+    return response

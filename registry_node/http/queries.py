@@ -1,0 +1,331 @@
+"""Verifiers' questions: trust lookups, batches, browsing, signed receipts, and the Trust over
+IP TRQP v2 HTTPS binding. What these serve is docs/protocol.md sections 11 and 12.
+
+Every handler answers from the resolver's in-memory index; nothing here reads the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from registry_node.core import schema
+from registry_node.core.errors import Malformed, NotFound, RequestSchemaInvalid, SchemaInvalid
+from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
+from registry_node.core.trust import NOT_TRUSTED, TRUSTED, UNKNOWN, Question
+from registry_node.http.appkeys import NODE
+from registry_node.http.problems import json_response, read_body
+from registry_node.services.resolver import (
+    BrowseFilter,
+    Resolver,
+    decode_cursor,
+    encode_cursor,
+)
+
+routes = web.RouteTableDef()
+
+MAX_ID_LENGTH = 2048
+MAX_BATCH = 1000
+BROWSE_DEFAULT = 50
+BROWSE_MAX = 500
+JWT_MEDIA_TYPE = "application/jwt"
+
+_PATTERNS = {
+    "credential_type": re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}"),
+    "achievement_type": re.compile(r"(ext:)?[A-Za-z][A-Za-z0-9_.-]{0,127}"),
+    "ctid": re.compile(r"ce-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+}
+_ORG_TYPES = frozenset(
+    json.loads(schema.schema_bytes("trust-list-v1.json"))["$defs"]["org_type"]["enum"]
+)
+_STATUSES = frozenset({"active", "suspended", "revoked", "retired"})
+
+
+def _resolver(request: web.Request) -> Resolver:
+    return request.app[NODE].resolver
+
+
+def _bad(field: str, detail: str, code: str = "bad_query") -> Malformed:
+    return Malformed(f"{field}: {detail}", code=code, field=field)
+
+
+def _single(query: Mapping[str, str], allowed: frozenset[str]) -> dict[str, str]:
+    """Query parameters as a dict; an unknown or repeated parameter is a 400."""
+    out: dict[str, str] = {}
+    for key, value in query.items():
+        if key not in allowed:
+            raise _bad(
+                key, f"unknown parameter; known: {', '.join(sorted(allowed))}", "unknown_parameter"
+            )
+        if key in out:
+            raise _bad(key, "given more than once")
+        out[key] = value
+    return out
+
+
+def _at(value: str | None, field: str = "at") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise _bad(field, f"{value!r} is not an RFC 3339 date-time with an offset") from None
+
+
+def _issuer_id(value: str, field: str = "id") -> str:
+    if not value:
+        raise _bad(field, "the issuer id is empty", "bad_issuer_id")
+    if len(value) > MAX_ID_LENGTH:
+        raise _bad(
+            field, f"the issuer id is longer than {MAX_ID_LENGTH} characters", "bad_issuer_id"
+        )
+    return value
+
+
+def _type_filter(params: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for key, pattern in _PATTERNS.items():
+        value = params.get(key)
+        if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
+            raise _bad(prefix + key, f"{value!r} is not a valid {key.replace('_', ' ')}")
+        out[key] = value
+    return out
+
+
+def question(
+    resolver: Resolver, name: str, params: Mapping[str, Any], prefix: str = ""
+) -> Question:
+    at = _at(params.get("at"), prefix + "at")
+    when = at or resolver.clock()
+    return Question(name=name, at=when.timestamp(), **_type_filter(params, prefix))
+
+
+def _validate(uri: str, doc: Any, what: str) -> None:
+    try:
+        schema.validate(uri, doc, what)
+    except SchemaInvalid as exc:
+        raise RequestSchemaInvalid(exc.detail, exc.errors, code=exc.code) from None
+
+
+def _wants_jwt(request: web.Request) -> bool:
+    """True when the Accept header asks for ``application/jwt`` with a non-zero weight."""
+    for part in request.headers.get("Accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() != JWT_MEDIA_TYPE:
+            continue
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+_LOOKUP_PARAMS = frozenset({"credential_type", "achievement_type", "ctid", "at"})
+
+
+@routes.get("/v1/issuers/{name:.*}")
+async def lookup(request: web.Request) -> web.Response:
+    """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3)."""
+    resolver = _resolver(request)
+    name = _issuer_id(request.match_info["name"])
+    params = _single(request.query, _LOOKUP_PARAMS)
+    answer = resolver.ask(question(resolver, name, params))
+    if _wants_jwt(request):
+        token = await resolver.receipt(answer)
+        return web.Response(
+            text=token,
+            content_type=JWT_MEDIA_TYPE,
+            headers={"Vary": "Accept", "Cache-Control": "no-store"},
+        )
+    return json_response(answer, headers={"Vary": "Accept", "Cache-Control": "no-store"})
+
+
+@routes.post("/v1/issuers/lookup")
+async def lookup_batch(request: web.Request) -> web.Response:
+    """Up to 1,000 questions in one call; answers come back in the same order."""
+    doc = await read_body(request, any_type=True)
+    asked = doc.get("questions") if isinstance(doc, dict) else None
+    if isinstance(asked, list) and len(asked) > MAX_BATCH:
+        raise _bad(
+            "questions", f"{len(asked)} questions; at most {MAX_BATCH} per call", "batch_too_large"
+        )
+    _validate(schema.LOOKUP_BATCH, doc, "lookup batch")
+    resolver = _resolver(request)
+    questions = [
+        question(resolver, q["id"], q, f"questions[{i}].") for i, q in enumerate(doc["questions"])
+    ]
+    return json_response({"answers": [resolver.ask(q) for q in questions]})
+
+
+_BROWSE_PARAMS = frozenset(
+    {"jurisdiction", "org_type", "status", "credential_type", "q", "at", "limit", "cursor"}
+)
+_JURISDICTION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+
+
+@routes.get("/v1/issuers")
+async def browse(request: web.Request) -> web.Response:
+    """Browse and search every usable entry, paginated by a stable cursor (11.5)."""
+    params = _single(request.query, _BROWSE_PARAMS)
+    jurisdiction = params.get("jurisdiction")
+    if jurisdiction is not None and not _JURISDICTION.fullmatch(jurisdiction):
+        raise _bad("jurisdiction", f"{jurisdiction!r} is not an ISO 3166 code such as US-OH")
+    org_type = params.get("org_type")
+    if org_type is not None and org_type not in _ORG_TYPES:
+        raise _bad("org_type", f"{org_type!r} is not one of {', '.join(sorted(_ORG_TYPES))}")
+    status = params.get("status")
+    if status is not None and status not in _STATUSES:
+        raise _bad("status", f"{status!r} is not one of {', '.join(sorted(_STATUSES))}")
+    text = params.get("q")
+    if text is not None and not 1 <= len(text) <= 200:
+        raise _bad("q", "the search text must be 1 to 200 characters")
+    credential_type = _type_filter({"credential_type": params.get("credential_type")})
+    limit_text = params.get("limit", str(BROWSE_DEFAULT))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= BROWSE_MAX:
+        raise _bad("limit", f"must be a whole number from 1 to {BROWSE_MAX}")
+    after = None
+    if "cursor" in params:
+        try:
+            after = decode_cursor(params["cursor"])
+        except ValueError:
+            raise _bad("cursor", "not a cursor from this node") from None
+    flt = BrowseFilter(jurisdiction, org_type, status, credential_type["credential_type"], text)
+    resolver = _resolver(request)
+    at = _at(params.get("at"))
+    items, last = resolver.browse(flt, at, int(limit_text), after)
+    body: dict[str, Any] = {
+        "at": format_rfc3339(at or resolver.clock()),
+        "items": items,
+        "next_cursor": None if last is None else encode_cursor(last),
+    }
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+# -- TRQP v2 HTTPS binding ----------------------------------------------------------------
+
+TRQP_ISSUE = "issue"
+TRQP_RECOGNIZE = ("recognize", "issue")
+
+
+async def _trqp_body(request: web.Request, uri: str, what: str) -> dict[str, Any]:
+    doc = await read_body(request, any_type=True)
+    _validate(uri, doc, what)
+    time = doc.get("context", {}).get("time")
+    if time is not None and not time.endswith("Z"):
+        raise _bad("context.time", "must be RFC 3339 with the Z offset", "bad_request")
+    return doc  # type: ignore[no-any-return]
+
+
+def _trqp_common(doc: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
+    out = {k: doc[k] for k in ("entity_id", "authority_id", "action", "resource")}
+    context = doc.get("context")
+    if context is not None:
+        out["context"] = context
+        if "time" in context:
+            out["time_requested"] = context["time"]
+    out["time_evaluated"] = format_rfc3339(resolver.clock())
+    return out
+
+
+@routes.post("/trqp/authorization")
+async def trqp_authorization(request: web.Request) -> web.Response:
+    resolver = _resolver(request)
+    doc = await _trqp_body(request, schema.TRQP_AUTHORIZATION_REQUEST, "TRQP authorization request")
+    authorities = resolver.authorities()
+    authority = doc["authority_id"]
+    config = request.app[NODE].config
+    if authority != config.node_id and authority not in authorities:
+        raise NotFound(
+            f"authority_id: {authority!r} is neither this node, a peer, nor their jurisdiction",
+            code="authority_not_found",
+            field="authority_id",
+        )
+    if doc["action"] != TRQP_ISSUE:
+        raise NotFound(
+            f"action: {doc['action']!r} is not recognised; this registry answers {TRQP_ISSUE!r}",
+            code="action_not_found",
+            field="action",
+        )
+    resource = doc["resource"]
+    if not resolver.knows_resource(resource):
+        raise NotFound(
+            f"resource: {resource!r} is not a credential type, achievement type or CTID that "
+            "any list names",
+            code="resource_not_found",
+            field="resource",
+        )
+    at = _at(doc.get("context", {}).get("time"), "context.time")
+    scope = None if authority == config.node_id else authority
+    name = _issuer_id(doc["entity_id"], "entity_id")
+    answer = _ask_resource(resolver, name, resource, at, scope)
+    if answer["outcome"] == UNKNOWN:
+        raise NotFound(
+            f"entity_id: {name!r} is not known to {authority!r}: {answer['detail']}",
+            code="entity_not_found",
+            field="entity_id",
+        )
+    out = _trqp_common(doc, resolver)
+    out["authorized"] = answer["outcome"] == TRUSTED
+    out["message"] = f"{answer['outcome']} ({answer['reason']}): {answer['detail']}"
+    return json_response(out)
+
+
+def _ask_resource(
+    resolver: Resolver, name: str, resource: str, at: datetime | None, authority: str | None
+) -> dict[str, Any]:
+    """Ask about ``resource`` as a credential type, then as an achievement type; the first
+    answer that is not ``not_authorized`` stands."""
+    when = (at or resolver.clock()).timestamp()
+    if _PATTERNS["ctid"].fullmatch(resource):
+        return resolver.ask(Question(name, when, ctid=resource), authority)
+    answer = resolver.ask(Question(name, when, credential_type=resource), authority)
+    if answer["outcome"] == NOT_TRUSTED and answer["reason"] == "not_authorized":
+        other = resolver.ask(Question(name, when, achievement_type=resource), authority)
+        if other["reason"] != "not_authorized":
+            return other
+    return answer
+
+
+@routes.post("/trqp/recognition")
+async def trqp_recognition(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    resolver = _resolver(request)
+    doc = await _trqp_body(request, schema.TRQP_RECOGNITION_REQUEST, "TRQP recognition request")
+    config = node.config
+    if doc["authority_id"] not in (config.node_id, config.jurisdiction):
+        raise NotFound(
+            f"authority_id: this node answers recognition questions only as {config.node_id!r}",
+            code="authority_not_found",
+            field="authority_id",
+        )
+    if doc["action"] not in TRQP_RECOGNIZE:
+        raise NotFound(
+            f"action: {doc['action']!r} is not recognised; use 'recognize'",
+            code="action_not_found",
+            field="action",
+        )
+    entity = doc["entity_id"]
+    peer = next(
+        (p for p in node.federation.peers.values() if entity in (p.id, p.jurisdiction)), None
+    )
+    if peer is None:
+        raise NotFound(
+            f"entity_id: {entity!r} is not a peer of this node",
+            code="entity_not_found",
+            field="entity_id",
+        )
+    _at(doc.get("context", {}).get("time"), "context.time")
+    recognized, message = resolver.recognizes(peer, doc["resource"])
+    out = _trqp_common(doc, resolver)
+    out["recognized"] = recognized
+    out["message"] = message
+    return json_response(out)
