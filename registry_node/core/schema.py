@@ -94,6 +94,24 @@ def _fast_trust_list() -> Any:
     )
 
 
+@cache
+def _fast(name: str) -> Any:
+    doc = json.loads(schema_bytes(name))
+    return jsonschema_rs.Draft202012Validator(
+        doc, formats={"date-time": _date_time}, validate_formats=True, offline=True
+    )
+
+
+def check_fast(name: str, document: Any, what: str = "document") -> None:
+    """Validate against the self-contained schema file ``name`` with the compiled validator;
+    when it refuses, report with the reference validator (as :func:`validate` does)."""
+    if _fast(name).is_valid(document):
+        return
+    uri = json.loads(schema_bytes(name))["$id"]
+    validate(uri, document, what)
+    raise SchemaInvalid(f"{what}: rejected by the schema validator", [("(document)", "invalid")])
+
+
 def check_trust_list(payload: Any, what: str = "trust list payload") -> None:
     """Validate a (possibly very large) list payload against ``trust-list-v1.json``.
 

@@ -11,6 +11,7 @@ shared between entries), with their instants parsed once, so that a lookup does 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,13 +40,19 @@ class Question:
     credential_type: str | None = None
     achievement_type: str | None = None
     ctid: str | None = None
+    #: True when ``at`` is the moment of asking (no instant was given)
+    at_now: bool = False
+
+    @property
+    def key_at(self) -> float | None:
+        return None if self.at_now else self.at
 
     @property
     def asks_type(self) -> bool:
         return bool(self.credential_type or self.achievement_type or self.ctid)
 
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.name, "at": _instant(self.at)}
+    def as_json(self, at_text: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.name, "at": at_text or _instant(self.at)}
         for key in ("credential_type", "achievement_type", "ctid"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -84,6 +91,13 @@ class Listing:
                 break
             current = step
         return current
+
+    def next_change(self, after: float) -> float:
+        """The first instant after ``after`` at which a finding about this entry can change
+        (a status step or an edge of the validity window); infinity when there is none."""
+        instants = [s.since for s in self.history if s.since > after]
+        instants += [t for t in (self.valid_from, self.valid_until) if t is not None and t > after]
+        return min(instants, default=math.inf)
 
     def authorization_for(self, q: Question) -> Mapping[str, Any] | None:
         """The first authorization that covers every type the question names.

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +46,8 @@ log = logging.getLogger("registry_node.resolver")
 
 RECEIPT_TYP = "ler-trust-answer+jwt"
 RECEIPT_MAX_SECONDS = 3600
+#: Decisions kept per snapshot; the cache is emptied when full (answers are cheap to redo).
+ANSWER_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,23 @@ def _by_name(by_id: Mapping[str, Listing]) -> dict[str, Listing]:
     return out
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The part of an answer that does not change with the clock, rendered once."""
+
+    answer: dict[str, Any]
+    body: bytes  # the JSON members of ``answer``, without the enclosing braces
+    exp: int | None  # earliest exp of the lists in decided_by
+    until: float  # the answer may change from this instant
+
+
 class Snapshot:
-    """An immutable view of every source; replaced whole on each change."""
+    """An immutable view of every source; replaced whole on each change. ``answers`` caches
+    decisions made from this view, so a change of the index drops them all at once."""
 
     def __init__(self, sources: Mapping[str, SourceIndex]) -> None:
         self.sources = sources
+        self.answers: dict[tuple[Any, ...], Decision] = {}
 
     @cached_property
     def browse_keys(self) -> list[tuple[str, str]]:
@@ -270,42 +285,102 @@ class Resolver:
             source = index.source(now)
             yield index, source, not source.stale or peer.on_stale == "warn"
 
-    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
-        """The answer to ``q``, from every source (``authority`` None) or from the one source
-        whose node id or jurisdiction is ``authority``."""
-        now = self.clock()
+    def _decision(self, q: Question, authority: str | None, now: datetime) -> Decision:
+        """What the sources say about ``q`` now: computed once, then reused from the current
+        snapshot until the index changes or ``now`` reaches an instant where the answer could
+        change (a list's ``exp``; for a question about now, a status change or the edge of a
+        validity window)."""
+        snapshot = self.snapshot
+        key = (q.name, q.credential_type, q.achievement_type, q.ctid, q.key_at, authority)
+        now_ts = now.timestamp()
+        held = snapshot.answers.get(key)
+        if held is not None and now_ts < held.until:
+            return held
+        now_int = int(now_ts)
         listings: list[tuple[Source, Listing]] = []
         unavailable: list[Source] = []
-        for index, source, usable in self._sources(to_numeric_date(now)):
-            if authority is not None and authority not in (index.id, index.jurisdiction):
-                continue
+        until = math.inf
+        peers = self.federation.peers
+        for index in snapshot.sources.values():
             entry = index.by_name.get(q.name)
             if entry is None:
                 continue
-            if usable:
-                listings.append((source, entry))
-            else:
+            if authority is not None and authority not in (index.id, index.jurisdiction):
+                continue
+            if not index.local and index.id not in peers:
+                continue
+            source = index.source(now_int)
+            if index.exp > now_ts:
+                until = min(until, index.exp)
+            if source.stale and not index.local and peers[index.id].on_stale != "warn":
                 unavailable.append(source)
+                continue
+            listings.append((source, entry))
+            if q.at_now:
+                until = min(until, entry.next_change(now_ts))
         answer = decide(q, listings, unavailable)
-        answer["evaluated_at"] = format_rfc3339(now)
-        exp = self._answer_exp(answer, [s for s, _ in listings], now)
-        answer["expires"] = format_rfc3339(from_numeric_date(exp))
-        return answer
-
-    @staticmethod
-    def _answer_exp(answer: Mapping[str, Any], used: list[Source], now: datetime) -> int:
-        """An answer holds for an hour at most, and never past the lists it rests on."""
+        del answer["question"]
         decided = set(answer["decided_by"])
-        limit = to_numeric_date(now) + RECEIPT_MAX_SECONDS
-        return min([limit, *(s.exp for s in used if s.id in decided)])
+        exps = [s.exp for s, _ in listings if s.id in decided]
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+        decision = Decision(answer, body[1:-1], min(exps, default=None), until)
+        if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
+            snapshot.answers.clear()
+        snapshot.answers[key] = decision
+        return decision
 
-    def authorities(self) -> dict[str, str]:
-        """Node id and jurisdiction of each source that may be asked about -> its node id."""
-        out: dict[str, str] = {}
-        for index, _, _ in self._sources(to_numeric_date(self.clock())):
-            out[index.id] = index.id
-            out[index.jurisdiction] = index.id
-        return out
+    def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
+        """(the question's at, evaluated_at, expires) as RFC 3339 texts. An answer holds for
+        an hour at most, and never past the lists it rests on."""
+        evaluated = format_rfc3339(now)
+        at = evaluated if q.at_now else format_rfc3339(datetime.fromtimestamp(q.at, UTC))
+        limit = int(now.timestamp()) + RECEIPT_MAX_SECONDS
+        exp = limit if decision.exp is None else min(limit, decision.exp)
+        return at, evaluated, format_rfc3339(from_numeric_date(exp))
+
+    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
+        """The answer to ``q``, from every source (``authority`` None) or from the one source
+        whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
+        now = self.clock()
+        decision = self._decision(q, authority, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return {
+            "question": q.as_json(at),
+            **decision.answer,
+            "evaluated_at": evaluated,
+            "expires": expires,
+        }
+
+    def ask_json(self, q: Question) -> bytes:
+        """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
+        /v1/issuers/{id}``, which splices the parts that change with the clock into the
+        decision rendered once."""
+        now = self.clock()
+        decision = self._decision(q, None, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        question = json.dumps(q.as_json(at), ensure_ascii=False, separators=(",", ":"))
+        return b"".join(
+            (
+                b'{"question":',
+                question.encode(),
+                b",",
+                decision.body,
+                b',"evaluated_at":"',
+                evaluated.encode(),
+                b'","expires":"',
+                expires.encode(),
+                b'"}',
+            )
+        )
+
+    def is_authority(self, authority: str) -> bool:
+        """Is ``authority`` the node id or jurisdiction of a source in use?"""
+        peers = self.federation.peers
+        return any(
+            authority in (index.id, index.jurisdiction)
+            for index in self.snapshot.sources.values()
+            if index.local or index.id in peers
+        )
 
     def recognizes(self, peer: PeerConfig, resource: str) -> tuple[bool, str]:
         """Whether this node recognises ``peer`` for ``resource`` now: configured, holding a

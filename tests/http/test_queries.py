@@ -461,3 +461,29 @@ async def test_cors_for_public_reads_only(qclient: TestClient, auth: dict[str, s
         "/admin/v1/issuers", headers={**origin, "Access-Control-Request-Method": "GET"}
     )
     assert "Access-Control-Allow-Origin" not in admin_preflight.headers
+
+
+async def test_answers_follow_the_clock_without_an_index_change(
+    qclient: TestClient, clock: FakeClock, auth: dict[str, str]
+) -> None:
+    """Decisions are reused until an instant where they could change: a status taking effect
+    later, a peer's list expiring."""
+    node = qclient.app[NODE]
+    resp = await qclient.post(
+        path(issuer(1)["id"]).replace("/v1/", "/admin/v1/") + "/status",
+        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
+        headers=auth,
+    )
+    assert resp.status == 200
+    await node.publisher.publish("test")
+    before = await get_json(qclient, path(issuer(1)["id"]))
+    peer = await get_json(qclient, path("did:web:issuer7.us-in.example"))
+    assert (before["outcome"], peer["outcome"]) == ("trusted", "trusted")
+    held = node.resolver.snapshot
+    clock.advance(hours=1)
+    after = await get_json(qclient, path(issuer(1)["id"]))
+    assert (after["outcome"], after["reason"]) == ("not_trusted", "suspended")
+    clock.advance(hours=24)  # Indiana's list (24 h) has expired; ours too, used but stale
+    stale = await get_json(qclient, path("did:web:issuer7.us-in.example"))
+    assert (stale["outcome"], stale["reason"]) == ("unknown", "sources_stale")
+    assert node.resolver.snapshot is held  # the same index, answers re-decided

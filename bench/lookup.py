@@ -1,0 +1,285 @@
+"""Lookup benchmark (run by hand, not part of the tests).
+
+Starts a real node process loaded with 10,000 issuers of its own and five peers of 10,000 each
+(served by a separate process and synced through the admin API), then drives, with wrk at many
+concurrent connections:
+
+  - GET /v1/issuers/{id} (half of the questions also name a credential type)
+  - POST /trqp/authorization
+
+and, in the same run, the ceiling for this stack on this machine: a bare aiohttp process whose
+handlers look the same answers up in a dict and return them as JSON (GET by path, POST by the
+TRQP body's entity_id). It prints requests per second and p50/p99 latency for each, and the
+node's ratio to the ceiling. Both servers are one process; wrk gets the other core.
+
+    python bench/lookup.py                     # 64 connections, 10 s per run
+    python bench/lookup.py --connections 16 --duration 5 --own 1000 --issuers 1000
+
+Needs wrk (Debian: apt install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from sync import build, entry, free_port  # noqa: E402
+
+NODE_ID = "https://registry.bench.example"
+SAMPLE = 2000
+
+WRK_SCRIPT = r"""
+local items = {}
+local method = os.getenv("BENCH_METHOD")
+for line in io.lines(os.getenv("BENCH_ITEMS")) do items[#items + 1] = line end
+local i = math.random(#items)
+request = function()
+  i = i % #items + 1
+  if method == "POST" then
+    return wrk.format("POST", "/trqp/authorization",
+                      {["Content-Type"] = "application/json"}, items[i])
+  end
+  return wrk.format("GET", items[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.stderr:write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"socket_errors": %d, "non_2xx": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+# -- the ceiling: a bare aiohttp process answering from a dict ----------------------------
+
+
+def ceiling(answers_file: Path, port: int) -> None:
+    from aiohttp import web
+
+    answers: dict[str, Any] = json.loads(answers_file.read_text())
+
+    def dumps(doc: Any) -> bytes:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+    async def get(request: web.Request) -> web.Response:
+        answer = answers.get(request.path_qs)
+        return web.Response(body=dumps(answer), content_type="application/json")
+
+    async def post(request: web.Request) -> web.Response:
+        doc = await request.json()
+        answer = answers.get(doc["entity_id"])
+        return web.Response(body=dumps(answer), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/v1/issuers/{name:.*}", get)
+    app.router.add_post("/trqp/authorization", post)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def wait_for(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def call(url: str, body: Any = None, token: str | None = None, timeout: float = 600) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def wrk(base: str, method: str, items: Path, connections: int, duration: int) -> dict[str, Any]:
+    script = items.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT)
+    env = {**os.environ, "BENCH_METHOD": method, "BENCH_ITEMS": str(items)}
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), base]
+    subprocess.run([*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True)
+    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in run.stderr.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen([sys.executable, *args], stdout=handle, stderr=subprocess.STDOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--own", type=int, default=10_000, help="issuers of the node's state")
+    parser.add_argument("--peers", type=int, default=5)
+    parser.add_argument("--issuers", type=int, default=10_000, help="issuers per peer")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--ceiling", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ceiling:
+        ceiling(Path(args.ceiling[0]), int(args.ceiling[1]))
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed to drive the load (Debian: apt install wrk)")
+
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        try:
+            results = run(args, out, procs)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
+    report(args, results)
+
+
+def run(
+    args: argparse.Namespace, out: Path, procs: list[subprocess.Popen[bytes]]
+) -> dict[str, dict[str, Any]]:
+    started = time.perf_counter()
+    docs = build(out, args.peers, args.issuers)
+    peer_port, node_port, ceiling_port = free_port(), free_port(), free_port()
+    for doc in docs:
+        doc["url"] = f"http://127.0.0.1:{peer_port}{doc['url']}"
+    (out / "peers.yaml").write_text(json.dumps({"peers": docs}))
+    config = {
+        "node_id": NODE_ID,
+        "jurisdiction": "US-OH",
+        "name": "Benchmark state",
+        "listen": {"host": "127.0.0.1", "port": node_port},
+        "data_dir": str(out / "data"),
+        "peers_file": str(out / "peers.yaml"),
+        "max_body_bytes": 64 * 1024 * 1024,
+        "log_level": "WARNING",
+    }
+    (out / "node.yaml").write_text(json.dumps(config))
+    cli = ["-m", "registry_node", "-c", str(out / "node.yaml")]
+    token = subprocess.run(
+        [sys.executable, *cli, "token", "create", "bench"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    procs.append(start([str(BENCH / "sync.py"), "--serve", str(out), str(peer_port)], out / "p.log"))
+    procs.append(start([*cli, "serve"], out / "node.log"))
+    node = f"http://127.0.0.1:{node_port}"
+    wait_for(f"{node}/healthz")
+    own = [entry("US-OH", n) for n in range(args.own)]
+    call(f"{node}/admin/v1/import", {"jurisdiction": "US-OH", "issuers": own}, token)
+    call(f"{node}/admin/v1/publish", {}, token)
+    synced = call(f"{node}/admin/v1/peers/sync", {}, token)["results"]
+    if any(r["outcome"] not in ("accepted", "not_modified", "unchanged") for r in synced):
+        raise SystemExit(f"peer sync failed: {synced}")
+    states = {p["id"]: p["state"] for p in call(f"{node}/v1/peers")["peers"]}
+    if set(states.values()) != {"fresh"}:
+        raise SystemExit(f"peers not fresh: {states}")
+    print(
+        f"node loaded: {args.own} own issuers, {args.peers} peers x {args.issuers} "
+        f"({time.perf_counter() - started:.0f}s to build, import, publish and sync)"
+    )
+
+    # The questions: own and peers' issuers, by id and by aka, half with a credential type.
+    rand = random.Random(7)
+    states = ["US-OH"] + [d["jurisdiction"] for d in docs]
+    paths, bodies, answers = [], [], {}
+    for k in range(SAMPLE):
+        state = states[k % len(states)]
+        n = rand.randrange(args.own if state == "US-OH" else args.issuers)
+        doc = entry(state, n)
+        name = doc["id"] if k % 3 else doc["aka"][0]
+        path = "/v1/issuers/" + quote(name, safe="")
+        if k % 2:
+            path += "?credential_type=OpenBadgeCredential"
+        paths.append(path)
+        answers[path] = call(node + path)
+        if answers[path]["outcome"] != "trusted":
+            raise SystemExit(f"unexpected answer for {path}: {answers[path]['outcome']}")
+        trqp = {
+            "entity_id": name,
+            "authority_id": NODE_ID,
+            "action": "issue",
+            "resource": "OpenBadgeCredential",
+        }
+        bodies.append(json.dumps(trqp))
+        answers[name] = call(f"{node}/trqp/authorization", trqp)
+    (out / "paths.txt").write_text("\n".join(paths) + "\n")
+    (out / "bodies.txt").write_text("\n".join(bodies) + "\n")
+    (out / "answers.json").write_text(json.dumps(answers))
+    procs.append(
+        start([__file__, "--ceiling", str(out / "answers.json"), str(ceiling_port)], out / "c.log")
+    )
+    ceiling_url = f"http://127.0.0.1:{ceiling_port}"
+    wait_for(ceiling_url + paths[0])
+
+    results = {}
+    for label, base, method, items in [
+        ("ceiling GET", ceiling_url, "GET", out / "paths.txt"),
+        ("node GET /v1/issuers/{id}", node, "GET", out / "paths.txt"),
+        ("ceiling POST", ceiling_url, "POST", out / "bodies.txt"),
+        ("node POST /trqp/authorization", node, "POST", out / "bodies.txt"),
+    ]:
+        results[label] = wrk(base, method, items, args.connections, args.duration)
+        failed = results[label]["socket_errors"] + results[label]["non_2xx"]
+        if failed:
+            raise SystemExit(f"{label}: {failed} failed requests")
+    with urllib.request.urlopen(f"{node}/metrics") as resp:
+        resp.read()
+    return results
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; wrk -t1 -c{args.connections} "
+        f"-d{args.duration}s; every server is one process\n"
+    )
+    print(f"{'target':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs ceiling':>11}")
+    pairs = {"GET": "ceiling GET", "POST": "ceiling POST"}
+    for label, r in results.items():
+        ceil = results[pairs["POST" if "POST" in label else "GET"]]
+        ratio = "" if label.startswith("ceiling") else f"{r['rps'] / ceil['rps']:.2f}"
+        print(
+            f"{label:34} {r['rps']:8.0f} {r['p50_us'] / 1000:8.2f} "
+            f"{r['p99_us'] / 1000:8.2f} {ratio:>11}"
+        )
+
+
+if __name__ == "__main__":
+    main()
