@@ -150,7 +150,7 @@ async def lookup(request: web.Request) -> web.Response:
     if _wants_jwt(request):
         token = await resolver.receipt(resolver.ask(asked))
         return web.Response(
-            text=token,
+            body=token.encode(),
             content_type=JWT_MEDIA_TYPE,
             headers={"Vary": "Accept", "Cache-Control": "no-store"},
         )
