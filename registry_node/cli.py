@@ -23,8 +23,9 @@ from registry_node import config as configmod
 from registry_node.config import NodeConfig
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
 from registry_node.core.model import status_at
-from registry_node.core.timeutil import format_rfc3339, from_numeric_date, system_clock
+from registry_node.core.timeutil import format_rfc3339, from_numeric_date
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
 
 PROG = "registry-node"
@@ -44,7 +45,7 @@ def _print_json(doc: Any) -> None:
 
 
 async def _with_node(config: NodeConfig, work: Callable[[Node], Awaitable[int]]) -> int:
-    node = await Node.open(config, system_clock, import_source=False, publish=False)
+    node = await Node.open(config, clock_from_env(), import_source=False, publish=False)
     try:
         return await work(node)
     finally:
@@ -73,7 +74,7 @@ def cmd_serve(args: argparse.Namespace, config: NodeConfig) -> int:
         log.info("listening", extra={"url": f"http://{host}:{port}", "node_id": config.node_id})
 
     web.run_app(
-        create_app(config),
+        create_app(config, clock_from_env()),
         host=host,
         port=port,
         print=listening,
@@ -156,7 +157,7 @@ def cmd_issuers_list(args: argparse.Namespace, config: NodeConfig) -> int:
         if args.json:
             _print_json(issuers)
             return 0
-        now = system_clock()
+        now = node.clock()
         for entry in issuers:
             status = status_at(entry["status_history"], now)
             label = status.status if status else "not yet in force"

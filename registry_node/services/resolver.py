@@ -235,6 +235,32 @@ class Resolver:
                     sources[peer_id] = updated
             self.snapshot = Snapshot(sources)
 
+    async def catch_up(self) -> None:
+        """Follow commits made by other processes (the command line publishing, rotating keys
+        or syncing): compare the newest published version and each peer's held list with the
+        index, and rebuild what differs. Cheap when nothing changed; the scheduler calls it
+        every second."""
+        latest = await self.store.read.latest_version()
+        lists = await self.store.read.peer_lists()
+        snapshot = self.snapshot
+        changed: dict[str, Any] = {}
+        local = next((s for s in snapshot.sources.values() if s.local), None)
+        if latest is not None and (local is None or local.seq != latest.seq):
+            changed["local"] = latest.seq
+        peers: dict[str, dict[str, Any]] = {}
+        for peer_id in self.federation.peers:
+            held, accepted = snapshot.sources.get(peer_id), lists.get(peer_id)
+            if accepted is None:
+                continue
+            if held is None or (held.seq, held.digest) != (accepted.seq, accepted.digest):
+                peers[peer_id] = {"list": True}  # no "entries": read them all
+            elif held.fetched_at != accepted.fetched_at:
+                peers[peer_id] = {"fetched_at": accepted.fetched_at}
+        if peers:
+            changed["peers"] = peers
+        if changed:
+            await self.on_commit(changed)
+
     async def _apply_peer(
         self, held: SourceIndex | None, peer_id: str, change: dict[str, Any]
     ) -> SourceIndex | None:

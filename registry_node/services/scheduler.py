@@ -55,6 +55,10 @@ class Jobs:
             await self.node.publisher.tick()
         except Exception:
             log.exception("publication failed")
+        try:
+            await self.node.resolver.catch_up()
+        except Exception:
+            log.exception("the lookup index could not catch up with the database")
 
     async def reload_peers(self, actor: str) -> dict[str, list[str]]:
         """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""

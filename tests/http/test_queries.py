@@ -487,3 +487,25 @@ async def test_answers_follow_the_clock_without_an_index_change(
     stale = await get_json(qclient, path("did:web:issuer7.us-in.example"))
     assert (stale["outcome"], stale["reason"]) == ("unknown", "sources_stale")
     assert node.resolver.snapshot is held  # the same index, answers re-decided
+
+
+async def test_the_index_catches_up_with_commits_of_another_process(
+    qclient: TestClient, config: NodeConfig, clock: FakeClock
+) -> None:
+    """The command line publishes from its own process: the serving node's index follows on
+    its next scheduler tick (``catch_up``), not only after a restart."""
+    other = await Node.open(config, clock, import_source=False, publish=False)
+    try:
+        change = {"status": "revoked", "reason": "board dissolved"}
+        await other.issuers.set_status(issuer(1)["id"], change, "cli")
+        await other.publisher.publish("cli")
+    finally:
+        await other.close()
+    resolver = qclient.app[NODE].resolver
+    assert (await get_json(qclient, path(issuer(1)["id"])))["outcome"] == "trusted"
+    await resolver.catch_up()
+    answer = await get_json(qclient, path(issuer(1)["id"]))
+    assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")
+    held = resolver.snapshot
+    await resolver.catch_up()  # nothing new: the index is left alone
+    assert resolver.snapshot is held
