@@ -1,0 +1,246 @@
+"""Data Integrity proofs with Ed25519: the cryptosuites ``eddsa-rdfc-2022`` and
+``eddsa-jcs-2022`` (W3C vc-di-eddsa) and the legacy ``Ed25519Signature2020`` suite.
+
+All three sign ``sha256(canonical proof configuration) || sha256(canonical document)``: the proof
+configuration is the proof without ``proofValue``; the document is the credential without
+``proof``. RDF-based suites canonicalize with RDFC-1.0 after JSON-LD expansion from the pinned
+contexts (the proof configuration takes the credential's ``@context``); ``eddsa-jcs-2022``
+canonicalizes the JSON itself with RFC 8785 (JCS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from registry_node.core.credentials import contexts
+from registry_node.core.credentials.dates import parse_datetime
+from registry_node.core.credentials.keys import (
+    KeyProblem,
+    KeyResolver,
+    ResolvedKey,
+    controller_of,
+    multibase_decode,
+    resolve_method,
+)
+from registry_node.core.credentials.report import ISSUER_BINDING, SIGNATURE, Check
+
+EDDSA_RDFC = "eddsa-rdfc-2022"
+EDDSA_JCS = "eddsa-jcs-2022"
+ED25519_2020 = "Ed25519Signature2020"
+SUITES = (EDDSA_RDFC, EDDSA_JCS, ED25519_2020)
+
+
+class ProofFailure(Exception):
+    """A proof that does not verify; ``code`` is the reason code of the signature check."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ProofOutcome:
+    """The signature and issuer-binding checks of one proof."""
+
+    index: int
+    suite: str
+    signature: Check
+    binding: Check
+
+    @property
+    def passed(self) -> bool:
+        return self.signature.passed and self.binding.passed
+
+
+def suite_of(proof: Mapping[str, Any]) -> str:
+    """The suite name of a proof: its cryptosuite, or the proof type for legacy suites."""
+    if proof.get("type") == "DataIntegrityProof":
+        return str(proof.get("cryptosuite", ""))
+    return str(proof.get("type", ""))
+
+
+def binding_check(resolved: ResolvedKey | None, method_id: str, issuer: str) -> Check:
+    """Is the signing key the issuer's? Its controller is the issuer, or the trust list pins
+    that key for the issuer."""
+    controller = resolved.controller if resolved else controller_of(method_id)
+    if controller == issuer:
+        return Check(ISSUER_BINDING, True, "controller_is_issuer", f"{method_id} is the issuer's")
+    if resolved is not None and resolved.pinned:
+        return Check(
+            ISSUER_BINDING, True, "key_pinned", f"{method_id} is pinned for issuer {issuer}"
+        )
+    return Check(
+        ISSUER_BINDING,
+        False,
+        "issuer_binding",
+        f"{method_id} is controlled by {controller}, not by issuer {issuer}, and is not pinned "
+        "for it",
+    )
+
+
+def _hash_rdfc(
+    proof: Mapping[str, Any],
+    credential: Mapping[str, Any],
+    document_nquads: Callable[[], str],
+) -> bytes:
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    config["@context"] = credential["@context"]
+    try:
+        expansion = contexts.expand(config)
+        if not expansion.clean:
+            names = expansion.dropped_terms + expansion.undefined_types
+            if expansion.relative_ids:
+                names.append("relative ids")
+            raise ProofFailure(
+                "proof_undefined_terms",
+                "the proof uses terms its contexts do not define: " + ", ".join(names),
+            )
+        proof_nquads = contexts.canonize(expansion.expanded)
+        doc_nquads = document_nquads()
+    except contexts.JsonLdProblem as exc:
+        raise ProofFailure("not_canonicalizable", exc.detail) from None
+    return (
+        hashlib.sha256(proof_nquads.encode()).digest()
+        + hashlib.sha256(doc_nquads.encode()).digest()
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _hash_jcs(proof: Mapping[str, Any], credential: Mapping[str, Any]) -> bytes:
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    document = {k: v for k, v in credential.items() if k != "proof"}
+    if "@context" in config:
+        proof_context = _as_list(config["@context"])
+        document_context = _as_list(credential["@context"])
+        if document_context[: len(proof_context)] != proof_context:
+            raise ProofFailure(
+                "proof_context_mismatch",
+                "the proof's @context is not a prefix of the credential's @context",
+            )
+        document["@context"] = config["@context"]
+    try:
+        return (
+            hashlib.sha256(rfc8785.dumps(config)).digest()
+            + hashlib.sha256(rfc8785.dumps(document)).digest()
+        )
+    except rfc8785.CanonicalizationError as exc:
+        raise ProofFailure(
+            "not_canonicalizable", f"JCS cannot canonicalize it: {type(exc).__name__}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class _ProofParts:
+    suite: str
+    method_id: str
+    signature: bytes
+
+
+def _read_proof(proof: Mapping[str, Any], now: datetime, clock_skew: timedelta) -> _ProofParts:
+    """The parts of a proof that need no key. Raises ProofFailure."""
+    suite = suite_of(proof)
+    if suite not in SUITES:
+        raise ProofFailure("unsupported_cryptosuite", f"proof suite {suite or '(none)'}")
+    if proof.get("proofPurpose") != "assertionMethod":
+        raise ProofFailure("wrong_proof_purpose", "proofPurpose must be assertionMethod")
+    method_id = proof.get("verificationMethod")
+    if not isinstance(method_id, str) or not method_id:
+        raise ProofFailure("bad_proof", "the proof names no verificationMethod")
+    try:
+        signature = multibase_decode(proof.get("proofValue", ""))
+    except ValueError:
+        raise ProofFailure("bad_proof_value", "proofValue is not base58btc multibase") from None
+    if len(signature) != 64:
+        raise ProofFailure("bad_proof_value", "an Ed25519 signature is 64 bytes")
+    expires = proof.get("expires")
+    if expires is not None:
+        instant = parse_datetime(expires) if isinstance(expires, str) else None
+        if instant is None:
+            raise ProofFailure("bad_proof", "the proof's expires is not a date-time")
+        if now - clock_skew >= instant:
+            raise ProofFailure("proof_expired", f"the proof expired at {expires}")
+    return _ProofParts(suite, method_id, signature)
+
+
+def _verify_signature(
+    parts: _ProofParts,
+    key: Ed25519PublicKey,
+    proof: Mapping[str, Any],
+    credential: Mapping[str, Any],
+    document_nquads: Callable[[], str],
+) -> None:
+    if parts.suite == EDDSA_JCS:
+        data = _hash_jcs(proof, credential)
+    else:
+        data = _hash_rdfc(proof, credential, document_nquads)
+    try:
+        key.verify(parts.signature, data)
+    except InvalidSignature:
+        raise ProofFailure(
+            "bad_signature", f"the {parts.suite} signature does not verify"
+        ) from None
+
+
+def verify_proof(
+    index: int,
+    proof: Mapping[str, Any],
+    credential: Mapping[str, Any],
+    issuer: str,
+    keys: KeyResolver,
+    document_nquads: Callable[[], str],
+    now: datetime,
+    clock_skew: timedelta,
+) -> ProofOutcome:
+    """The signature and issuer-binding checks of one proof of ``credential``.
+
+    ``document_nquads`` gives the canonical N-Quads of the credential without its proofs; it is
+    called only for RDF-based suites, so the caller can compute it once for all proofs."""
+    suite = suite_of(proof)
+    try:
+        parts = _read_proof(proof, now, clock_skew)
+    except ProofFailure as exc:
+        binding = Check(ISSUER_BINDING, False, "not_checked", "the proof names no usable key")
+        return ProofOutcome(index, suite, Check(SIGNATURE, False, exc.code, exc.detail), binding)
+    try:
+        resolved = resolve_method(parts.method_id, issuer, keys)
+    except KeyProblem as exc:
+        return ProofOutcome(
+            index,
+            suite,
+            Check(SIGNATURE, False, exc.code, exc.detail),
+            binding_check(None, parts.method_id, issuer),
+        )
+    binding = binding_check(resolved, parts.method_id, issuer)
+    if not isinstance(resolved.key, Ed25519PublicKey):
+        failed = Check(SIGNATURE, False, "key_type_mismatch", f"{parts.method_id} is not Ed25519")
+        return ProofOutcome(index, suite, failed, binding)
+    try:
+        _verify_signature(parts, resolved.key, proof, credential, document_nquads)
+    except ProofFailure as exc:
+        return ProofOutcome(index, suite, Check(SIGNATURE, False, exc.code, exc.detail), binding)
+    passed = Check(SIGNATURE, True, "signature_valid", f"{suite} proof by {parts.method_id}")
+    return ProofOutcome(index, suite, passed, binding)
+
+
+__all__ = [
+    "ED25519_2020",
+    "EDDSA_JCS",
+    "EDDSA_RDFC",
+    "SUITES",
+    "ProofOutcome",
+    "binding_check",
+    "suite_of",
+    "verify_proof",
+]

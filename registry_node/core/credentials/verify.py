@@ -1,0 +1,300 @@
+"""Verify one Verifiable Credential offline and report named checks.
+
+The checks, in order: ``format`` (what kind of credential, and whether its envelope is
+well-formed), ``contexts`` (every JSON-LD context is pinned and processes), ``undefined_terms``
+(nothing is silently dropped by JSON-LD), ``signature``, ``issuer_binding`` (the signing key is
+the issuer's) and ``dates`` (the validity period). Whether the issuer is trusted by the registry
+is for the caller to add.
+
+A credential that cannot be read at all raises :class:`~registry_node.core.errors.Malformed`
+with a stable code: ``credential_not_object``, ``credential_bad_jws``, ``credential_no_vc``,
+``credential_no_context``, ``credential_no_type``, ``credential_no_issuer``,
+``credential_bad_subject``, ``credential_no_proof``, ``credential_bad_proof``,
+``credential_bad_date`` or ``credential_too_deep``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from registry_node.core.credentials import contexts, dataintegrity, jose
+from registry_node.core.credentials.dates import dates_check, validity
+from registry_node.core.credentials.keys import KeyResolver
+from registry_node.core.credentials.report import (
+    CONTEXTS,
+    FORMAT,
+    UNDEFINED_TERMS,
+    Check,
+    CredentialReport,
+)
+from registry_node.core.errors import Malformed
+
+#: How deep ClrCredentials may nest inside each other and still have their children verified.
+MAX_DEPTH = 3
+#: How deeply JSON values may nest in a credential; real ones stay far below this, and the
+#: JSON-LD processing is recursive.
+MAX_NESTING = 64
+CLR_TYPE = "ClrCredential"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The members of a credential that the report names (none of them personal data)."""
+
+    issuer: str
+    types: list[str]
+    achievement_types: list[str]
+    subjects: list[Mapping[str, Any]]
+
+
+def _shape(credential: Mapping[str, Any], issuer_fallback: str | None = None) -> _Shape:
+    context = credential.get("@context")
+    if not (isinstance(context, str | dict) or (isinstance(context, list) and context)):
+        raise Malformed("the credential has no @context", code="credential_no_context")
+    types = credential.get("type")
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        raise Malformed("type must be a string or a list of strings", code="credential_no_type")
+    issuer = credential.get("issuer", issuer_fallback)
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id")
+    if not isinstance(issuer, str) or not issuer:
+        raise Malformed("the credential names no issuer id", code="credential_no_issuer")
+    subject = credential.get("credentialSubject")
+    subjects = [] if subject is None else subject if isinstance(subject, list) else [subject]
+    if not all(isinstance(s, Mapping) for s in subjects):
+        raise Malformed("credentialSubject must be an object", code="credential_bad_subject")
+    achievement_types: list[str] = []
+    for item in subjects:
+        achievement = item.get("achievement")
+        if isinstance(achievement, Mapping):
+            value = achievement.get("achievementType")
+            for name in value if isinstance(value, list) else [value]:
+                if isinstance(name, str) and name not in achievement_types:
+                    achievement_types.append(name)
+    return _Shape(issuer, list(types), achievement_types, subjects)
+
+
+def _shape_problems(credential: Mapping[str, Any], shape: _Shape) -> list[Check]:
+    problems = []
+    if "VerifiableCredential" not in shape.types:
+        problems.append(Check(FORMAT, False, "not_a_credential", "type lacks VerifiableCredential"))
+    if not shape.subjects:
+        problems.append(Check(FORMAT, False, "no_credential_subject", "no credentialSubject"))
+    return problems
+
+
+def _format_check(problems: list[Check], code: str, detail: str) -> Check:
+    if not problems:
+        return Check(FORMAT, True, code, detail)
+    return Check(FORMAT, False, problems[0].code, "; ".join(p.detail for p in problems))
+
+
+def _context_checks(
+    document: Mapping[str, Any], whole: Mapping[str, Any]
+) -> tuple[Check, Check, contexts.Expansion | None]:
+    """The ``contexts`` and ``undefined_terms`` checks, and the expansion of ``document`` when
+    it could be expanded. ``whole`` is searched for context URLs (proofs and embedded
+    credentials included)."""
+    not_checked = Check(
+        UNDEFINED_TERMS, False, "not_checked", "the contexts could not be processed"
+    )
+    urls = contexts.context_urls(whole)
+    missing = contexts.unpinned(urls)
+    if missing:
+        detail = "contexts not pinned (never fetched): " + ", ".join(missing)
+        return Check(CONTEXTS, False, "context_not_pinned", detail), not_checked, None
+    declared = document["@context"]
+    first = declared[0] if isinstance(declared, list) else declared
+    try:
+        expansion = contexts.expand(document)
+    except contexts.JsonLdProblem as exc:
+        return Check(CONTEXTS, False, exc.code, exc.detail), not_checked, None
+    if first not in contexts.BASE_CONTEXTS:
+        named = first if isinstance(first, str) else "an inline context"
+        detail = f"the first @context must be {' or '.join(contexts.BASE_CONTEXTS)}, not {named}"
+        context_check = Check(CONTEXTS, False, "base_context", detail)
+    else:
+        context_check = Check(CONTEXTS, True, "contexts_pinned", "pinned: " + ", ".join(urls))
+    if expansion.clean:
+        terms = Check(UNDEFINED_TERMS, True, "all_terms_defined", "every term is defined")
+    else:
+        parts = []
+        if expansion.dropped_terms:
+            parts.append("terms no context defines: " + ", ".join(expansion.dropped_terms))
+        if expansion.undefined_types:
+            parts.append("types no context defines: " + ", ".join(expansion.undefined_types))
+        if expansion.relative_ids:
+            parts.append(f"{expansion.relative_ids} relative id(s)")
+        detail = "; ".join(parts) + " (JSON-LD drops them, so a signature does not cover them)"
+        terms = Check(UNDEFINED_TERMS, False, "undefined_terms", detail)
+    return context_check, terms, expansion
+
+
+def _children(
+    shape: _Shape, keys: KeyResolver, now: datetime, clock_skew: timedelta, depth: int
+) -> list[CredentialReport]:
+    """Reports of the credentials a ClrCredential carries, each judged on its own."""
+    if CLR_TYPE not in shape.types or depth >= MAX_DEPTH:
+        return []
+    reports = []
+    for subject in shape.subjects:
+        inner = subject.get("verifiableCredential")
+        for child in inner if isinstance(inner, list) else [] if inner is None else [inner]:
+            try:
+                reports.append(_verify(child, keys, now, clock_skew, depth + 1))
+            except Malformed as exc:
+                check = Check(FORMAT, False, exc.code, exc.detail)
+                reports.append(CredentialReport("unknown", None, [], [], None, [check]))
+    return reports
+
+
+def _verify_data_integrity(
+    credential: dict[str, Any], keys: KeyResolver, now: datetime, skew: timedelta, depth: int
+) -> CredentialReport:
+    shape = _shape(credential)
+    proof = credential.get("proof")
+    if proof is None or proof == []:
+        raise Malformed("the credential has no proof", code="credential_no_proof")
+    proofs = proof if isinstance(proof, list) else [proof]
+    if not all(isinstance(p, dict) for p in proofs):
+        raise Malformed("proof must be an object or a list of objects", code="credential_bad_proof")
+    period = validity(credential)
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    suites = ", ".join(dict.fromkeys(dataintegrity.suite_of(p) or "(none)" for p in proofs))
+    fmt = _format_check(_shape_problems(credential, shape), "data_integrity", f"proofs: {suites}")
+    context_check, terms_check, expansion = _context_checks(unsecured, credential)
+    document_nquads = _nquads_once(expansion)
+    outcomes = [
+        dataintegrity.verify_proof(
+            index, item, credential, shape.issuer, keys, document_nquads, now, skew
+        )
+        for index, item in enumerate(proofs)
+    ]
+    chosen = (
+        next((o for o in outcomes if o.passed), None)
+        or next((o for o in outcomes if o.signature.passed), None)
+        or outcomes[0]
+    )
+    signature, binding = chosen.signature, chosen.binding
+    if len(outcomes) > 1:
+        where = f"proof {chosen.index + 1} of {len(outcomes)}: "
+        signature = replace(signature, detail=where + signature.detail)
+        binding = replace(binding, detail=where + binding.detail)
+    dates = dates_check(period, now, skew)
+    return CredentialReport(
+        format="vc-di",
+        issuer=shape.issuer,
+        types=shape.types,
+        achievement_types=shape.achievement_types,
+        issued=period.issued,
+        checks=[fmt, context_check, terms_check, signature, binding, dates],
+        children=_children(shape, keys, now, skew, depth),
+    )
+
+
+def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
+    """Canonical N-Quads of the unsecured credential, computed at most once for all proofs."""
+    memo: list[str] = []
+
+    def nquads() -> str:
+        if expansion is None:
+            raise contexts.JsonLdProblem(
+                "not_canonicalizable", "the credential's contexts could not be processed"
+            )
+        if not memo:
+            memo.append(contexts.canonize(expansion.expanded))
+        return memo[0]
+
+    return nquads
+
+
+def _verify_jws(
+    token: str, keys: KeyResolver, now: datetime, skew: timedelta, depth: int
+) -> CredentialReport:
+    parsed = jose.parse_compact(token)
+    if not _nesting_ok(parsed.payload):
+        raise _too_deep()
+    fmt_name, credential, problems = jose.credential_of(parsed)
+    claims = parsed.payload
+    iss = claims.get("iss")
+    shape = _shape(credential, iss if isinstance(iss, str) else None)
+    if iss is not None and iss != shape.issuer:
+        problems.append(Check(FORMAT, False, "iss_mismatch", "iss is not the credential's issuer"))
+    problems.extend(_shape_problems(credential, shape))
+    detail = f"typ {parsed.header.get('typ')}, alg {parsed.header.get('alg')}"
+    fmt = _format_check(problems, "vc_jose" if fmt_name == "vc+jwt" else "vc_jwt", detail)
+    period = validity(credential, claims)
+    document = credential
+    if credential is claims:  # JWT claims beside the credential's members need no definition
+        document = {k: v for k, v in credential.items() if k not in jose.JWT_CLAIMS}
+    context_check, terms_check, _ = _context_checks(document, credential)
+    signature, binding = jose.verify_jws(parsed, shape.issuer, keys)
+    dates = dates_check(period, now, skew)
+    return CredentialReport(
+        format=fmt_name,
+        issuer=shape.issuer,
+        types=shape.types,
+        achievement_types=shape.achievement_types,
+        issued=period.issued,
+        checks=[fmt, context_check, terms_check, signature, binding, dates],
+        children=_children(shape, keys, now, skew, depth),
+    )
+
+
+def _nesting_ok(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_NESTING:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return True
+
+
+def _too_deep() -> Malformed:
+    return Malformed(
+        f"the credential nests deeper than {MAX_NESTING} levels", code="credential_too_deep"
+    )
+
+
+def _verify(
+    credential: Any, keys: KeyResolver, now: datetime, skew: timedelta, depth: int
+) -> CredentialReport:
+    if isinstance(credential, str):
+        return _verify_jws(credential, keys, now, skew, depth)
+    if isinstance(credential, dict):
+        if not _nesting_ok(credential):
+            raise _too_deep()
+        return _verify_data_integrity(credential, keys, now, skew, depth)
+    raise Malformed(
+        "a credential is a JSON object or a compact JWS string", code="credential_not_object"
+    )
+
+
+def verify_credential(
+    credential: dict[str, Any] | str,
+    *,
+    keys: KeyResolver,
+    now: datetime,
+    clock_skew: timedelta,
+) -> CredentialReport:
+    """Verify one credential: a parsed JSON credential with Data Integrity proofs, or a compact
+    JWS string. ``keys`` supplies the verification methods the trust list pins per issuer;
+    nothing is fetched. ``now`` (timezone-aware) and ``clock_skew`` judge the validity period.
+
+    Raises Malformed when the credential cannot be read; every other problem is a failing check
+    in the report."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return _verify(credential, keys, now, clock_skew, 0)
+
+
+__all__ = ["MAX_DEPTH", "verify_credential"]
