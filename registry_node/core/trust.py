@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from registry_node.core.model import canonical_json
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 
 TRUSTED = "trusted"
@@ -79,6 +80,9 @@ class Listing:
     valid_from: float | None
     valid_until: float | None
     authorizations: tuple[Mapping[str, Any], ...]
+    #: the entry's ``keys`` (verification methods) as canonical JSON, parsed only when a
+    #: credential is verified; None when the entry pins no keys
+    keys: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -184,6 +188,7 @@ def listing(entry: Mapping[str, Any], interner: Interner | None = None) -> Listi
         valid_from=_ts(entry.get("valid_from")),
         valid_until=_ts(entry.get("valid_until")),
         authorizations=tuple(map(intern.authorization, entry.get("authorizations", ()))),
+        keys=canonical_json(entry["keys"]).decode() if entry.get("keys") else None,
     )
 
 

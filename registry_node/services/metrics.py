@@ -87,6 +87,12 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.verifications = Counter(
+            "registry_credential_verifications",
+            "Credentials checked with POST /v1/verify, by verdict",
+            ["verdict"],
+            registry=self.registry,
+        )
         self.registry.register(_PeerCollector(self))
 
     def peer(self, peer_id: str) -> PeerGauge:

@@ -26,6 +26,7 @@ from registry_node.services.publisher import Publisher
 from registry_node.services.resolver import Resolver
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
+from registry_node.services.verifier import Verifier
 
 log = logging.getLogger("registry_node.node")
 
@@ -44,6 +45,7 @@ class Node:
     federation: Federation
     metrics: Metrics
     resolver: Resolver
+    verifier: Verifier
 
     @classmethod
     async def open(
@@ -66,6 +68,7 @@ class Node:
                 config, store, Fetcher(session, config.federation), clock, metrics
             )
             federation.set_peers(federation.read_peers_file())
+            resolver = Resolver(config, store, federation, keystore, clock)
             node = cls(
                 config=config,
                 clock=clock,
@@ -76,7 +79,8 @@ class Node:
                 tokens=TokenService(store, clock),
                 federation=federation,
                 metrics=metrics,
-                resolver=Resolver(config, store, federation, keystore, clock),
+                resolver=resolver,
+                verifier=Verifier(resolver, config.federation.clock_skew),
             )
             await node.publisher.ensure_signing_key()
             if import_source:
@@ -92,6 +96,7 @@ class Node:
         return node
 
     async def close(self) -> None:
+        self.verifier.close()
         await self.federation.close()
         await self.store.close()
 

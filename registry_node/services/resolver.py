@@ -19,7 +19,7 @@ import json
 import logging
 import math
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -142,7 +142,203 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return key[0], key[1]
 
 
-class Resolver:
+class TrustIndex:
+    """Answers questions from a :class:`Snapshot` of lists. ``on_stale(peer id)`` gives the
+    configured peer's ``on_stale`` policy, or None for a peer that is no longer configured (its
+    entries are then not consulted). The node's own list (``local``) is always used."""
+
+    def __init__(self, clock: Clock, on_stale: Callable[[str], str | None]) -> None:
+        self.clock = clock
+        self.on_stale = on_stale
+        self.snapshot = Snapshot({})
+
+    # -- answering ------------------------------------------------------------------------
+
+    def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
+        """Each source in use, its state now, and whether it may be used (fresh, or stale
+        under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
+        for index in self.snapshot.sources.values():
+            if index.local:
+                yield index, index.source(now), True
+                continue
+            on_stale = self.on_stale(index.id)
+            if on_stale is None:
+                continue
+            source = index.source(now)
+            yield index, source, not source.stale or on_stale == "warn"
+
+    def _decision(self, q: Question, authority: str | None, now: datetime) -> Decision:
+        """What the sources say about ``q`` now: computed once, then reused from the current
+        snapshot until the index changes or ``now`` reaches an instant where the answer could
+        change (a list's ``exp``; for a question about now, a status change or the edge of a
+        validity window)."""
+        snapshot = self.snapshot
+        key = (q.name, q.credential_type, q.achievement_type, q.ctid, q.key_at, authority)
+        now_ts = now.timestamp()
+        held = snapshot.answers.get(key)
+        if held is not None and now_ts < held.until:
+            return held
+        now_int = int(now_ts)
+        listings: list[tuple[Source, Listing]] = []
+        unavailable: list[Source] = []
+        until = math.inf
+        for index in snapshot.sources.values():
+            entry = index.by_name.get(q.name)
+            if entry is None:
+                continue
+            if authority is not None and authority not in (index.id, index.jurisdiction):
+                continue
+            on_stale = "warn" if index.local else self.on_stale(index.id)
+            if on_stale is None:
+                continue
+            source = index.source(now_int)
+            if index.exp > now_ts:
+                until = min(until, index.exp)
+            if source.stale and on_stale != "warn":
+                unavailable.append(source)
+                continue
+            listings.append((source, entry))
+            if q.at_now:
+                until = min(until, entry.next_change(now_ts))
+        answer = decide(q, listings, unavailable)
+        del answer["question"]
+        decided = set(answer["decided_by"])
+        exps = [s.exp for s, _ in listings if s.id in decided]
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+        decision = Decision(answer, body[1:-1], min(exps, default=None), until)
+        if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
+            snapshot.answers.clear()
+        snapshot.answers[key] = decision
+        return decision
+
+    def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
+        """(the question's at, evaluated_at, expires) as RFC 3339 texts. An answer holds for
+        an hour at most, and never past the lists it rests on."""
+        evaluated = format_rfc3339(now)
+        at = evaluated if q.at_now else format_rfc3339(datetime.fromtimestamp(q.at, UTC))
+        limit = int(now.timestamp()) + RECEIPT_MAX_SECONDS
+        exp = limit if decision.exp is None else min(limit, decision.exp)
+        return at, evaluated, format_rfc3339(from_numeric_date(exp))
+
+    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
+        """The answer to ``q``, from every source (``authority`` None) or from the one source
+        whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
+        now = self.clock()
+        decision = self._decision(q, authority, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return {
+            "question": q.as_json(at),
+            **decision.answer,
+            "evaluated_at": evaluated,
+            "expires": expires,
+        }
+
+    def ask_json(self, q: Question) -> bytes:
+        """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
+        /v1/issuers/{id}``, which splices the parts that change with the clock into the
+        decision rendered once."""
+        now = self.clock()
+        decision = self._decision(q, None, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        question = json.dumps(q.as_json(at), ensure_ascii=False, separators=(",", ":"))
+        return b"".join(
+            (
+                b'{"question":',
+                question.encode(),
+                b",",
+                decision.body,
+                b',"evaluated_at":"',
+                evaluated.encode(),
+                b'","expires":"',
+                expires.encode(),
+                b'"}',
+            )
+        )
+
+    def is_authority(self, authority: str) -> bool:
+        """Is ``authority`` the node id or jurisdiction of a source in use?"""
+        return any(
+            authority in (index.id, index.jurisdiction)
+            for index in self.snapshot.sources.values()
+            if index.local or self.on_stale(index.id) is not None
+        )
+
+    def knows_resource(self, resource: str) -> bool:
+        return resource in self.snapshot.resources
+
+    def browse(
+        self,
+        flt: BrowseFilter,
+        at: datetime | None,
+        limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """One page of entries in (issuer id, source) order, after the cursor ``after``."""
+        now = to_numeric_date(self.clock())
+        when = (at or self.clock()).timestamp()
+        snapshot = self.snapshot
+        usable = {index.id: source for index, source, ok in self._sources(now) if ok}
+        keys = snapshot.browse_keys
+        start = 0 if after is None else bisect_right(keys, after)
+        text = None if flt.text is None else flt.text.casefold()
+        items: list[dict[str, Any]] = []
+        last: tuple[str, str] | None = None
+        for position in range(start, len(keys)):
+            issuer_id, source_id = keys[position]
+            source = usable.get(source_id)
+            if source is None:
+                continue
+            if flt.jurisdiction is not None and source.jurisdiction != flt.jurisdiction:
+                continue
+            entry = snapshot.sources[source_id].by_id[issuer_id]
+            if flt.org_type is not None and entry.org_type != flt.org_type:
+                continue
+            if text is not None and text not in entry.name.casefold():
+                continue
+            if flt.credential_type is not None and not any(
+                flt.credential_type in a["credential_types"] for a in entry.authorizations
+            ):
+                continue
+            step = entry.status_at(when)
+            status = None if step is None else step.status
+            if flt.status is not None and status != flt.status:
+                continue
+            if len(items) == limit:
+                return items, last
+            items.append(
+                {
+                    "id": entry.id,
+                    "aka": list(entry.aka),
+                    "name": entry.name,
+                    "org_type": entry.org_type,
+                    "status": status,
+                    "credential_types": sorted(
+                        {t for a in entry.authorizations for t in a["credential_types"]}
+                    ),
+                    "source": source.id,
+                    "jurisdiction": source.jurisdiction,
+                    "stale": source.stale,
+                }
+            )
+            last = (issuer_id, source_id)
+        return items, None
+
+    def pinned_methods(self, issuer: str) -> list[dict[str, Any]]:
+        """The verification methods that the usable sources listing ``issuer`` pin for it
+        (their ``keys``), for credential verification."""
+        now = to_numeric_date(self.clock())
+        methods: list[dict[str, Any]] = []
+        for index, _, usable in self._sources(now):
+            entry = index.by_name.get(issuer)
+            if usable and entry is not None and entry.keys is not None:
+                methods.extend(m for m in json.loads(entry.keys) if m not in methods)
+        return methods
+
+
+class Resolver(TrustIndex):
+    """The node's :class:`TrustIndex`: built from the database, following its commits, and
+    signing receipts with the node's key."""
+
     def __init__(
         self,
         config: NodeConfig,
@@ -151,14 +347,17 @@ class Resolver:
         keystore: KeyStore,
         clock: Clock,
     ) -> None:
+        super().__init__(clock, self._on_stale)
         self.config = config
         self.store = store
         self.federation = federation
         self.keystore = keystore
-        self.clock = clock
-        self.snapshot = Snapshot({})
         self._signer: SigningKey | None = None
         self._lock = asyncio.Lock()
+
+    def _on_stale(self, peer_id: str) -> str | None:
+        peer = self.federation.peers.get(peer_id)
+        return None if peer is None else peer.on_stale
 
     # -- building the index ---------------------------------------------------------------
 
@@ -295,119 +494,6 @@ class Resolver:
             return replace(held, fetched_at=change["fetched_at"])
         return held
 
-    # -- answering ------------------------------------------------------------------------
-
-    def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
-        """Each source in use, its state now, and whether it may be used (fresh, or stale
-        under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
-        peers = self.federation.peers
-        for index in self.snapshot.sources.values():
-            if index.local:
-                yield index, index.source(now), True
-                continue
-            peer = peers.get(index.id)
-            if peer is None:
-                continue
-            source = index.source(now)
-            yield index, source, not source.stale or peer.on_stale == "warn"
-
-    def _decision(self, q: Question, authority: str | None, now: datetime) -> Decision:
-        """What the sources say about ``q`` now: computed once, then reused from the current
-        snapshot until the index changes or ``now`` reaches an instant where the answer could
-        change (a list's ``exp``; for a question about now, a status change or the edge of a
-        validity window)."""
-        snapshot = self.snapshot
-        key = (q.name, q.credential_type, q.achievement_type, q.ctid, q.key_at, authority)
-        now_ts = now.timestamp()
-        held = snapshot.answers.get(key)
-        if held is not None and now_ts < held.until:
-            return held
-        now_int = int(now_ts)
-        listings: list[tuple[Source, Listing]] = []
-        unavailable: list[Source] = []
-        until = math.inf
-        peers = self.federation.peers
-        for index in snapshot.sources.values():
-            entry = index.by_name.get(q.name)
-            if entry is None:
-                continue
-            if authority is not None and authority not in (index.id, index.jurisdiction):
-                continue
-            if not index.local and index.id not in peers:
-                continue
-            source = index.source(now_int)
-            if index.exp > now_ts:
-                until = min(until, index.exp)
-            if source.stale and not index.local and peers[index.id].on_stale != "warn":
-                unavailable.append(source)
-                continue
-            listings.append((source, entry))
-            if q.at_now:
-                until = min(until, entry.next_change(now_ts))
-        answer = decide(q, listings, unavailable)
-        del answer["question"]
-        decided = set(answer["decided_by"])
-        exps = [s.exp for s, _ in listings if s.id in decided]
-        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
-        decision = Decision(answer, body[1:-1], min(exps, default=None), until)
-        if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
-            snapshot.answers.clear()
-        snapshot.answers[key] = decision
-        return decision
-
-    def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
-        """(the question's at, evaluated_at, expires) as RFC 3339 texts. An answer holds for
-        an hour at most, and never past the lists it rests on."""
-        evaluated = format_rfc3339(now)
-        at = evaluated if q.at_now else format_rfc3339(datetime.fromtimestamp(q.at, UTC))
-        limit = int(now.timestamp()) + RECEIPT_MAX_SECONDS
-        exp = limit if decision.exp is None else min(limit, decision.exp)
-        return at, evaluated, format_rfc3339(from_numeric_date(exp))
-
-    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
-        """The answer to ``q``, from every source (``authority`` None) or from the one source
-        whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
-        now = self.clock()
-        decision = self._decision(q, authority, now)
-        at, evaluated, expires = self._stamps(q, decision, now)
-        return {
-            "question": q.as_json(at),
-            **decision.answer,
-            "evaluated_at": evaluated,
-            "expires": expires,
-        }
-
-    def ask_json(self, q: Question) -> bytes:
-        """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
-        /v1/issuers/{id}``, which splices the parts that change with the clock into the
-        decision rendered once."""
-        now = self.clock()
-        decision = self._decision(q, None, now)
-        at, evaluated, expires = self._stamps(q, decision, now)
-        question = json.dumps(q.as_json(at), ensure_ascii=False, separators=(",", ":"))
-        return b"".join(
-            (
-                b'{"question":',
-                question.encode(),
-                b",",
-                decision.body,
-                b',"evaluated_at":"',
-                evaluated.encode(),
-                b'","expires":"',
-                expires.encode(),
-                b'"}',
-            )
-        )
-
-    def is_authority(self, authority: str) -> bool:
-        """Is ``authority`` the node id or jurisdiction of a source in use?"""
-        peers = self.federation.peers
-        return any(
-            authority in (index.id, index.jurisdiction)
-            for index in self.snapshot.sources.values()
-            if index.local or index.id in peers
-        )
-
     def recognizes(self, peer: PeerConfig, resource: str) -> tuple[bool, str]:
         """Whether this node recognises ``peer`` for ``resource`` now: configured, holding a
         fresh list from it, and the peer's scope admits the resource (section 12.2)."""
@@ -430,66 +516,6 @@ class Resolver:
             f"{peer.jurisdiction} is a peer with a fresh list (seq {index.seq}, "
             f"expires {format_rfc3339(from_numeric_date(index.exp))})"
         )
-
-    def knows_resource(self, resource: str) -> bool:
-        return resource in self.snapshot.resources
-
-    def browse(
-        self,
-        flt: BrowseFilter,
-        at: datetime | None,
-        limit: int,
-        after: tuple[str, str] | None = None,
-    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-        """One page of entries in (issuer id, source) order, after the cursor ``after``."""
-        now = to_numeric_date(self.clock())
-        when = (at or self.clock()).timestamp()
-        snapshot = self.snapshot
-        usable = {index.id: source for index, source, ok in self._sources(now) if ok}
-        keys = snapshot.browse_keys
-        start = 0 if after is None else bisect_right(keys, after)
-        text = None if flt.text is None else flt.text.casefold()
-        items: list[dict[str, Any]] = []
-        last: tuple[str, str] | None = None
-        for position in range(start, len(keys)):
-            issuer_id, source_id = keys[position]
-            source = usable.get(source_id)
-            if source is None:
-                continue
-            if flt.jurisdiction is not None and source.jurisdiction != flt.jurisdiction:
-                continue
-            entry = snapshot.sources[source_id].by_id[issuer_id]
-            if flt.org_type is not None and entry.org_type != flt.org_type:
-                continue
-            if text is not None and text not in entry.name.casefold():
-                continue
-            if flt.credential_type is not None and not any(
-                flt.credential_type in a["credential_types"] for a in entry.authorizations
-            ):
-                continue
-            step = entry.status_at(when)
-            status = None if step is None else step.status
-            if flt.status is not None and status != flt.status:
-                continue
-            if len(items) == limit:
-                return items, last
-            items.append(
-                {
-                    "id": entry.id,
-                    "aka": list(entry.aka),
-                    "name": entry.name,
-                    "org_type": entry.org_type,
-                    "status": status,
-                    "credential_types": sorted(
-                        {t for a in entry.authorizations for t in a["credential_types"]}
-                    ),
-                    "source": source.id,
-                    "jurisdiction": source.jurisdiction,
-                    "stale": source.stale,
-                }
-            )
-            last = (issuer_id, source_id)
-        return items, None
 
     # -- receipts -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
 from registry_node.http.cors import is_public
 from registry_node.http.openapi import document_bytes
+from tests import credential_factory
 from tests.helpers import FakeClock, issuer
 from tests.sim import PeerSimulator, sim_issuer
 
@@ -579,5 +580,15 @@ async def test_answers_match_the_document(
     rec = "/trqp/recognition"
     assert (await c.call("post", rec, rec, 200, json=recognition))["recognized"] is True
     await c.call("post", rec, rec, 404, json={**recognition, "entity_id": "https://x.example"})
+
+    key = credential_factory.ed25519()
+    credential = credential_factory.sign_data_integrity(
+        credential_factory.open_badge(credential_factory.did_key(key)),
+        key,
+        credential_factory.did_key_method(key),
+    )
+    verdict = await c.call("post", "/v1/verify", "/v1/verify", 200, json=credential)
+    assert verdict["credential"]["trust"]["now"]["reason"] == "not_listed"
+    await c.call("post", "/v1/verify", "/v1/verify", 400, json=["not", "a", "credential"])
 
     assert c.exercised == documented_operations(), "every operation answered successfully once"

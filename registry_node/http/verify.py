@@ -1,0 +1,54 @@
+"""``POST /v1/verify``: check one whole credential (docs/protocol.md section 13).
+
+The body is the credential: a JSON object (Data Integrity), or a compact JWS sent as
+``application/jwt`` / ``application/vc+jwt`` / ``text/plain``, or as a JSON string. The
+credential is never stored and never logged; a malformed one is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from registry_node.core.errors import Malformed
+from registry_node.http.appkeys import NODE
+from registry_node.http.problems import json_response
+
+routes = web.RouteTableDef()
+
+TOKEN_TYPES = ("application/jwt", "application/vc+jwt", "application/vc+sd-jwt", "text/plain")
+
+
+async def read_credential(request: web.Request) -> dict[str, Any] | str:
+    raw = await request.read()
+    if not raw.strip():
+        raise Malformed("the body is empty: send the credential", code="credential_missing")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("the body is not UTF-8", code="malformed_body") from None
+    if request.content_type in TOKEN_TYPES and not text.lstrip().startswith(("{", '"')):
+        return text.strip()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        raise Malformed(
+            "the body is neither JSON nor a compact JWS with a token media type",
+            code="malformed_body",
+        ) from None
+    if isinstance(doc, str):
+        return doc.strip()
+    if not isinstance(doc, dict):
+        raise Malformed("the credential must be a JSON object or a compact JWS string")
+    return doc
+
+
+@routes.post("/v1/verify")
+async def verify(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    credential = await read_credential(request)
+    result = await node.verifier.verify(credential)
+    node.metrics.verifications.labels(result["verdict"]).inc()
+    return json_response(result, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,171 @@
+"""Checking a whole credential: its proof, issuer binding and dates (core/credentials), then
+whether the registry trusts its issuer for its types, as of its issuance and as of now.
+
+Keys pinned for an issuer come from the entries that list it in the usable sources of the
+trust index, so a credential of a did:web or https issuer verifies offline, without trusting
+DNS or the issuer's web server. Nothing is fetched from the network.
+
+Privacy: a credential carries a person's data. Nothing here stores it, and the only thing
+logged is the verdict, the issuer ids, the types and the reason codes (docs/protocol.md 13.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from registry_node.core.credentials import Check, CredentialReport, verify_credential
+from registry_node.core.timeutil import format_rfc3339
+from registry_node.core.trust import TRUSTED, Question
+from registry_node.services.resolver import TrustIndex
+
+log = logging.getLogger("registry_node.verify")
+
+TRUSTED_AT_ISSUANCE = "trusted_at_issuance"
+TRUSTED_NOW = "trusted_now"
+#: Types every credential carries: they say nothing about what the issuer is authorised for.
+GENERIC_TYPES = frozenset({"VerifiableCredential"})
+#: Reasons that end trust without touching credentials issued before (docs/protocol.md 3.3).
+BLAMELESS = frozenset({"retired", "outside_validity"})
+
+
+class IndexKeys:
+    """The key resolver of core/credentials, backed by the trust index's pinned keys."""
+
+    def __init__(self, index: TrustIndex) -> None:
+        self.index = index
+
+    def pinned_methods(self, issuer: str) -> Sequence[Mapping[str, Any]]:
+        return self.index.pinned_methods(issuer)
+
+
+def _questions(report: CredentialReport, at: datetime, at_now: bool) -> list[list[Question]]:
+    """For each specific type of the credential, the questions that must all be answered
+    ``trusted`` for it: one per achievement type (the same authorisation must cover both)."""
+    issuer = report.issuer or ""
+    types: list[str | None] = [t for t in report.types if t not in GENERIC_TYPES] or [None]
+    achievements: list[str | None] = list(report.achievement_types) or [None]
+    return [
+        [
+            Question(issuer, at.timestamp(), credential_type=t, achievement_type=a, at_now=at_now)
+            for a in achievements
+        ]
+        for t in types
+    ]
+
+
+def _judge(
+    index: TrustIndex, report: CredentialReport, at: datetime, at_now: bool
+) -> dict[str, Any]:
+    """The first set of answers that trusts the issuer for one of the credential's types, or
+    else the first answer that does not."""
+    first_refusal: dict[str, Any] | None = None
+    for questions in _questions(report, at, at_now):
+        answers = [index.ask(q) for q in questions]
+        refused = next((a for a in answers if a["outcome"] != TRUSTED), None)
+        if refused is None:
+            return answers[0]
+        first_refusal = first_refusal or refused
+    assert first_refusal is not None
+    return first_refusal
+
+
+def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dict[str, Any]:
+    """Add the two trust checks to ``report`` (and its children); return the evidence tree.
+
+    The issuer must be trusted at the credential's issuance (``validFrom`` or
+    ``issuanceDate``; now when it has none) and now, where ``retired`` and the end of a
+    validity window count as trusted now for a credential issued while trusted.
+    """
+    children = [add_trust(index, child, now) for child in report.children]
+    if report.issuer is None:
+        for name in (TRUSTED_AT_ISSUANCE, TRUSTED_NOW):
+            report.add(Check(name, False, "no_issuer", "the credential names no issuer"))
+        return {"at_issuance": None, "now": None, "children": children}
+    issued = report.issued or now
+    then = _judge(index, report, issued, report.issued is None)
+    current = _judge(index, report, now, True)
+    then_ok = then["outcome"] == TRUSTED
+    now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
+    when = format_rfc3339(issued)
+    report.add(Check(TRUSTED_AT_ISSUANCE, then_ok, then["reason"], f"{then['detail']} ({when})"))
+    report.add(Check(TRUSTED_NOW, now_ok, current["reason"], current["detail"]))
+    return {"at_issuance": then, "now": current, "children": children}
+
+
+def render(report: CredentialReport, evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The report tree with each credential's trust evidence beside its checks."""
+    out = report.to_dict()
+    out["trust"] = {"at_issuance": evidence["at_issuance"], "now": evidence["now"]}
+    out["children"] = [
+        render(child, ev) for child, ev in zip(report.children, evidence["children"], strict=True)
+    ]
+    return out
+
+
+def _codes(report: CredentialReport) -> list[str]:
+    codes = [f"{c.name}:{c.code}" for c in report.failed()]
+    for child in report.children:
+        codes += _codes(child)
+    return codes
+
+
+def _issuers(report: CredentialReport) -> list[str | None]:
+    return [report.issuer, *(i for c in report.children for i in _issuers(c))]
+
+
+class Verifier:
+    """Verifies credentials against a trust index. Proof checking is CPU work (JSON-LD
+    canonicalisation): it runs in one worker thread, so the event loop keeps answering
+    lookups between steps, and verifications do not run the JSON-LD processor concurrently."""
+
+    def __init__(self, index: TrustIndex, clock_skew: timedelta) -> None:
+        self.index = index
+        self.clock_skew = clock_skew
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
+
+    def verify_now(self, credential: dict[str, Any] | str) -> dict[str, Any]:
+        """Verify in the calling thread (the command line)."""
+        now = self.index.clock()
+        report = verify_credential(
+            credential, keys=IndexKeys(self.index), now=now, clock_skew=self.clock_skew
+        )
+        return self._finish(report, now)
+
+    async def verify(self, credential: dict[str, Any] | str) -> dict[str, Any]:
+        now = self.index.clock()
+        check = partial(
+            verify_credential,
+            credential,
+            keys=IndexKeys(self.index),
+            now=now,
+            clock_skew=self.clock_skew,
+        )
+        report = await asyncio.get_running_loop().run_in_executor(self._pool, check)
+        return self._finish(report, now)
+
+    def _finish(self, report: CredentialReport, now: datetime) -> dict[str, Any]:
+        evidence = add_trust(self.index, report, now)
+        verdict = "valid" if report.all_valid else "invalid"
+        log.info(
+            "credential verified",
+            extra={
+                "verdict": verdict,
+                "issuers": _issuers(report),
+                "types": report.types,
+                "failed": _codes(report),
+            },
+        )
+        return {
+            "verdict": verdict,
+            "verified_at": format_rfc3339(now),
+            "credential": render(report, evidence),
+        }
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
