@@ -97,6 +97,20 @@ class Decision:
     until: float  # the answer may change from this instant
 
 
+def source_index(
+    source_id: str,
+    jurisdiction: str,
+    local: bool,
+    held: tuple[int, str, int, int, str | None],
+    texts: Mapping[str, str],
+) -> SourceIndex:
+    """Index a list's entries (issuer id -> entry JSON) under ``held``: the list's
+    (seq, digest, iat, exp, fetched_at)."""
+    interner = Interner()
+    by_id = {i: listing(json.loads(t), interner) for i, t in texts.items()}
+    return SourceIndex(source_id, jurisdiction, local, *held, by_id, _by_name(by_id))
+
+
 class Snapshot:
     """An immutable view of every source; replaced whole on each change. ``answers`` caches
     decisions made from this view, so a change of the index drops them all at once."""
@@ -373,20 +387,18 @@ class Resolver(TrustIndex):
                 accepted = lists.get(peer_id)
                 if accepted is None:
                     continue
-                interner = Interner()
-                texts = await self.store.read.peer_entries(peer_id)
-                by_id = {i: listing(json.loads(t), interner) for i, t in texts.items()}
-                sources[peer_id] = SourceIndex(
+                sources[peer_id] = source_index(
                     peer_id,
                     self.federation.peers[peer_id].jurisdiction,
                     False,
-                    accepted.seq,
-                    accepted.digest,
-                    accepted.iat,
-                    accepted.exp,
-                    accepted.fetched_at,
-                    by_id,
-                    _by_name(by_id),
+                    (
+                        accepted.seq,
+                        accepted.digest,
+                        accepted.iat,
+                        accepted.exp,
+                        accepted.fetched_at,
+                    ),
+                    await self.store.read.peer_entries(peer_id),
                 )
             self.snapshot = Snapshot(sources)
         if self.on_commit not in self.store.listeners:
@@ -470,26 +482,13 @@ class Resolver(TrustIndex):
             accepted = await self.store.read.peer_list(peer_id)
             if accepted is None:
                 return held
+            state = (accepted.seq, accepted.digest, accepted.iat, accepted.exp, accepted.fetched_at)
             if held is None or "entries" not in change:
                 # first sight of this peer (or a commit without its entries): read them all
                 texts = await self.store.read.peer_entries(peer_id)
-                interner = Interner()
-                by_id = {i: listing(json.loads(t), interner) for i, t in texts.items()}
-                by_name = _by_name(by_id)
-            else:
-                by_id, by_name = _patched(held, change["entries"], change["gone"])
-            return SourceIndex(
-                peer_id,
-                peer.jurisdiction,
-                False,
-                accepted.seq,
-                accepted.digest,
-                accepted.iat,
-                accepted.exp,
-                accepted.fetched_at,
-                by_id,
-                by_name,
-            )
+                return source_index(peer_id, peer.jurisdiction, False, state, texts)
+            by_id, by_name = _patched(held, change["entries"], change["gone"])
+            return SourceIndex(peer_id, peer.jurisdiction, False, *state, by_id, by_name)
         if "fetched_at" in change:
             return replace(held, fetched_at=change["fetched_at"])
         return held
