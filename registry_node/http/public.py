@@ -124,7 +124,7 @@ async def metadata(request: web.Request) -> web.Response:
     config = node.config
     current = await node.store.read.keys("current")
     upcoming = await node.store.read.keys("next")
-    latest = await node.store.read.latest_version()
+    latest = await node.store.read.latest_version(with_body=False)
     return json_response(
         {
             "id": config.node_id,
@@ -190,7 +190,7 @@ async def readyz(request: web.Request) -> web.Response:
         ready = False
     else:
         checks["database"] = {"ok": True}
-    latest = await node.store.read.latest_version()
+    latest = await node.store.read.latest_version(with_body=False)
     now = to_numeric_date(node.clock())
     if latest is None:
         checks["trust_list"] = {"ok": False, "detail": "no list published"}

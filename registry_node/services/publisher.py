@@ -225,7 +225,7 @@ class Publisher:
         """Why a publication is due now, or None (debounced changes, refresh before ``exp``)."""
         q = q or self.store.read
         now = self.clock()
-        latest = await q.latest_version()
+        latest = await q.latest_version(with_body=False)
         if latest is None:
             return "initial publication"
         last_change = await q.meta(LAST_CHANGE)

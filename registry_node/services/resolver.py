@@ -451,7 +451,7 @@ class Resolver(TrustIndex):
         or syncing): compare the newest published version and each peer's held list with the
         index, and rebuild what differs. Cheap when nothing changed; the scheduler calls it
         every second."""
-        latest = await self.store.read.latest_version()
+        latest = await self.store.read.latest_version(with_body=False)
         lists = await self.store.read.peer_lists()
         snapshot = self.snapshot
         changed: dict[str, Any] = {}

@@ -322,8 +322,11 @@ class Queries:
         row = await self._one("SELECT issuer_id FROM issuer_names WHERE name = ?", (name,))
         return None if row is None else str(row[0])
 
-    async def latest_version(self) -> Version | None:
-        row = await self._one(f"SELECT {_VERSION_COLS} FROM versions ORDER BY seq DESC LIMIT 1")
+    async def latest_version(self, *, with_body: bool = True) -> Version | None:
+        """The newest version; ``with_body=False`` leaves ``body`` empty (a list of 10,000
+        issuers is about 10 MB: checks that run every second need only its numbers)."""
+        cols = _VERSION_COLS if with_body else _VERSION_COLS.replace("body", "x''")
+        row = await self._one(f"SELECT {cols} FROM versions ORDER BY seq DESC LIMIT 1")
         return None if row is None else _version(row)
 
     async def latest_seq(self) -> int:
