@@ -296,11 +296,16 @@ def _ask_resource(
     """Ask about ``resource`` as a credential type, then as an achievement type; the first
     answer that is not ``not_authorized`` stands."""
     when = (at or resolver.clock()).timestamp()
+    now = at is None
+
+    def ask(**kind: str) -> dict[str, Any]:
+        return resolver.ask(Question(name, when, at_now=now, **kind), authority)
+
     if _PATTERNS["ctid"].fullmatch(resource):
-        return resolver.ask(Question(name, when, ctid=resource), authority)
-    answer = resolver.ask(Question(name, when, credential_type=resource), authority)
+        return ask(ctid=resource)
+    answer = ask(credential_type=resource)
     if answer["outcome"] == NOT_TRUSTED and answer["reason"] == "not_authorized":
-        other = resolver.ask(Question(name, when, achievement_type=resource), authority)
+        other = ask(achievement_type=resource)
         if other["reason"] != "not_authorized":
             return other
     return answer

@@ -509,3 +509,17 @@ async def test_the_index_catches_up_with_commits_of_another_process(
     held = resolver.snapshot
     await resolver.catch_up()  # nothing new: the index is left alone
     assert resolver.snapshot is held
+
+
+async def test_questions_about_now_reuse_their_decision(
+    qclient: TestClient, clock: FakeClock
+) -> None:
+    """A question without an instant is keyed without the clock: asking again a second later
+    (by GET or TRQP) reuses the decision instead of growing the cache."""
+    answers = qclient.app[NODE].resolver.snapshot.answers
+    for _ in range(3):
+        await get_json(qclient, path(issuer(1)["id"]))
+        status, _, _ = await post_trqp(qclient, "authorization", trqp())
+        assert status == 200
+        clock.advance(seconds=1)
+    assert len(answers) == 2
