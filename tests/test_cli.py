@@ -248,3 +248,32 @@ def test_json_logs_carry_extra_fields() -> None:
     assert doc["seq"] == 7
     assert doc["level"] == "info"
     assert doc["logger"] == "registry_node.test"
+
+
+def test_an_unusable_data_dir_and_a_newer_database_get_one_line(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    (state / "blocked").write_text("a file, not a folder")
+    config = (state / "node.yaml").read_text()
+    (state / "node.yaml").write_text(config.replace("data_dir: data", "data_dir: blocked/data"))
+    code, _, err = run(capsys, "keys", "list")
+    assert code == 2
+    assert err.splitlines()[0].startswith("registry-node: error: data_dir: ")
+    (state / "node.yaml").write_text(config)
+    assert run(capsys, "keys", "list")[0] == 0
+    with sqlite3.connect(state / "data" / "registry.sqlite3") as db:
+        db.execute("PRAGMA user_version = 99")
+    code, _, err = run(capsys, "keys", "list")
+    assert code == 2
+    assert "database schema version 99 is newer than this software" in err.splitlines()[0]
+
+
+def test_keys_rotate_says_when_it_can_complete(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "keys", "rotate")
+    assert code == 0
+    assert "after ?" not in out
+    assert out.rstrip().endswith("Z")

@@ -56,8 +56,16 @@ class Node:
         import_source: bool = True,
         publish: bool = True,
     ) -> Node:
-        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(config.data_dir, 0o700)
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(config.data_dir, 0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"data_dir: {config.data_dir}: {exc.strerror or exc}",
+                code="data_dir_unusable",
+                field="data_dir",
+                hint="point data_dir at a folder the node's user can create and write",
+            ) from None
         store = await Store.open(config.db_path)
         session = new_session(config.federation)
         try:

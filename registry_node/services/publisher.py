@@ -106,7 +106,8 @@ class Publisher:
                 )
             record = await self._new_key(tx, alg or self.config.signing_alg, "next", actor)
             version = await self.publish_in(tx, "key rotation announced", actor)
-        return record, version
+            announced = [k for k in await tx.keys("next") if k.kid == record.kid]
+        return announced[0], version  # as stored: with the instant it was announced
 
     def rotation_ready_at(self, record: KeyRecord) -> datetime | None:
         if record.announced_at is None:

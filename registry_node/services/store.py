@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 
+from registry_node.core.errors import ConfigError
 from registry_node.core.model import canonical_json
 
 log = logging.getLogger("registry_node.store")
@@ -727,9 +728,10 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     row = await (await conn.execute("PRAGMA user_version")).fetchone()
     current = int(row[0]) if row else 0
     if current > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {current} is newer than this software "
-            f"({len(MIGRATIONS)}); upgrade registry-node"
+        raise ConfigError(
+            f"database schema version {current} is newer than this software ({len(MIGRATIONS)})",
+            code="database_too_new",
+            hint="run the registry-node release that wrote this database, or a newer one",
         )
     for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
         # The migration and its version bump commit together or not at all.
