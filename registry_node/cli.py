@@ -408,7 +408,7 @@ def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
             try:
                 result = verifier.verify_now(credential)
             finally:
-                verifier.close()
+                asyncio.run(verifier.close())
         else:
 
             async def work(node: Node) -> Any:

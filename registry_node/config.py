@@ -57,6 +57,8 @@ class NodeConfig:
     log_format: str = "auto"
     log_level: str = "INFO"
     federation: FederationConfig = field(default_factory=FederationConfig)
+    #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
+    resolve_did_web: bool = False
     source: Path | None = None  # the node.yaml it came from, if any
 
     @property
@@ -133,6 +135,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
         federation=federation,
+        resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
         source=source,
     )
     if config.list_validity < timedelta(minutes=10):

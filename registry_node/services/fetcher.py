@@ -38,8 +38,11 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
     return (url.scheme, (url.host or "").lower(), url.port)
 
 
-def new_session(config: FederationConfig) -> aiohttp.ClientSession:
-    """The one client session of the process, with the federation's timeouts."""
+def new_session(
+    config: FederationConfig, resolver: aiohttp.abc.AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """A client session with the federation's timeouts (and, for did:web, a resolver that
+    refuses private addresses)."""
     timeout = aiohttp.ClientTimeout(
         total=None,
         sock_connect=config.connect_timeout.total_seconds(),
@@ -48,7 +51,7 @@ def new_session(config: FederationConfig) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         timeout=timeout,
         headers={"User-Agent": f"registry-node/{__version__}"},
-        connector=aiohttp.TCPConnector(limit=config.concurrency),
+        connector=aiohttp.TCPConnector(limit=config.concurrency, resolver=resolver),
         trust_env=False,
         auto_decompress=True,
     )
@@ -59,13 +62,15 @@ class Fetcher:
         self.session = session
         self.config = config
 
-    async def fetch(self, url: str, etag: str | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, etag: str | None = None, accept: str = MEDIA_TYPE
+    ) -> FetchResult:
         """GET ``url`` (conditionally when ``etag`` is given) within the deadline."""
         deadline = self.config.deadline.total_seconds()
         started = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
-                status, body, new_etag = await self._follow(URL(url), etag)
+                status, body, new_etag = await self._follow(URL(url), etag, accept)
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"no complete answer from {url} within {deadline:g}s", code="timeout"
@@ -76,9 +81,11 @@ class Fetcher:
             ) from exc
         return FetchResult(status, body, new_etag, time.monotonic() - started)
 
-    async def _follow(self, url: URL, etag: str | None) -> tuple[int, bytes, str | None]:
+    async def _follow(
+        self, url: URL, etag: str | None, accept: str
+    ) -> tuple[int, bytes, str | None]:
         current = url
-        headers = {"Accept": MEDIA_TYPE, "Accept-Encoding": "gzip"}
+        headers = {"Accept": accept, "Accept-Encoding": "gzip"}
         if etag:
             headers["If-None-Match"] = etag
         for _ in range(MAX_REDIRECTS + 1):

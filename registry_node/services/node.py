@@ -17,6 +17,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, system_clock
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
 from registry_node.services.fetcher import Fetcher, new_session
 from registry_node.services.issuers import ImportResult, IssuerService
@@ -88,7 +89,11 @@ class Node:
                 federation=federation,
                 metrics=metrics,
                 resolver=resolver,
-                verifier=Verifier(resolver, config.federation.clock_skew),
+                verifier=Verifier(
+                    resolver,
+                    config.federation.clock_skew,
+                    DidWebResolver(config.federation) if config.resolve_did_web else None,
+                ),
             )
             await node.publisher.ensure_signing_key()
             if import_source:
@@ -104,7 +109,7 @@ class Node:
         return node
 
     async def close(self) -> None:
-        self.verifier.close()
+        await self.verifier.close()
         await self.federation.close()
         await self.store.close()
 

@@ -3,7 +3,8 @@ whether the registry trusts its issuer for its types, as of its issuance and as 
 
 Keys pinned for an issuer come from the entries that list it in the usable sources of the
 trust index, so a credential of a did:web or https issuer verifies offline, without trusting
-DNS or the issuer's web server. Nothing is fetched from the network.
+DNS or the issuer's web server. Nothing is fetched from the network, unless the operator turns
+on did:web resolution for issuers the lists pin no key for (services/didweb.py).
 
 Privacy: a credential carries a person's data. Nothing here stores it, and the only thing
 logged is the verdict, the issuer ids, the types and the reason codes (docs/protocol.md 13.4).
@@ -20,8 +21,11 @@ from functools import partial
 from typing import Any
 
 from registry_node.core.credentials import Check, CredentialReport, verify_credential
+from registry_node.core.credentials.jose import parse_compact
+from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import TRUSTED, Question
+from registry_node.services.didweb import DidWebResolver
 from registry_node.services.resolver import TrustIndex
 
 log = logging.getLogger("registry_node.verify")
@@ -35,13 +39,42 @@ BLAMELESS = frozenset({"retired", "outside_validity"})
 
 
 class IndexKeys:
-    """The key resolver of core/credentials, backed by the trust index's pinned keys."""
+    """The key resolver of core/credentials: the keys the trust index pins for an issuer,
+    else those of its resolved did:web document (when resolution is on)."""
 
-    def __init__(self, index: TrustIndex) -> None:
+    def __init__(
+        self, index: TrustIndex, resolved: Mapping[str, list[dict[str, Any]]] | None = None
+    ) -> None:
         self.index = index
+        self.resolved = resolved or {}
 
     def pinned_methods(self, issuer: str) -> Sequence[Mapping[str, Any]]:
-        return self.index.pinned_methods(issuer)
+        return self.index.pinned_methods(issuer) or self.resolved.get(issuer, [])
+
+
+def issuers_in(credential: Any, depth: int = 0) -> list[str]:
+    """The issuer ids a credential and the credentials it carries name (best effort: the
+    verification proper reports anything malformed)."""
+    if depth > 8:
+        return []
+    if isinstance(credential, str):
+        try:
+            payload = parse_compact(credential).payload
+        except Malformed:
+            return []
+        inner = payload.get("vc")
+        credential = inner if isinstance(inner, dict) else payload
+    if not isinstance(credential, Mapping):
+        return []
+    issuer = credential.get("issuer")
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id")
+    found = [issuer] if isinstance(issuer, str) else []
+    subject = credential.get("credentialSubject")
+    carried = subject.get("verifiableCredential", []) if isinstance(subject, Mapping) else []
+    for inner_credential in carried if isinstance(carried, list) else []:
+        found += issuers_in(inner_credential, depth + 1)
+    return found
 
 
 def _questions(report: CredentialReport, at: datetime, at_now: bool) -> list[list[Question]]:
@@ -124,9 +157,12 @@ class Verifier:
     canonicalisation): it runs in one worker thread, so the event loop keeps answering
     lookups between steps, and verifications do not run the JSON-LD processor concurrently."""
 
-    def __init__(self, index: TrustIndex, clock_skew: timedelta) -> None:
+    def __init__(
+        self, index: TrustIndex, clock_skew: timedelta, did_web: DidWebResolver | None = None
+    ) -> None:
         self.index = index
         self.clock_skew = clock_skew
+        self.did_web = did_web  # None: never fetch (the default)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
 
     def verify_now(self, credential: dict[str, Any] | str) -> dict[str, Any]:
@@ -137,12 +173,27 @@ class Verifier:
         )
         return self._finish(report, now)
 
+    async def _resolve(self, credential: dict[str, Any] | str) -> dict[str, list[dict[str, Any]]]:
+        """did:web documents of the issuers the lists pin no key for, when resolution is on."""
+        resolved: dict[str, list[dict[str, Any]]] = {}
+        if self.did_web is None:
+            return resolved
+        for issuer in dict.fromkeys(issuers_in(credential)):
+            if not issuer.startswith("did:web:") or self.index.pinned_methods(issuer):
+                continue
+            try:
+                resolved[issuer] = await self.did_web.methods(issuer)
+            except FetchFailed as exc:
+                log.info("did:web not resolved", extra={"did": issuer, "code": exc.code})
+        return resolved
+
     async def verify(self, credential: dict[str, Any] | str) -> dict[str, Any]:
+        resolved = await self._resolve(credential)
         now = self.index.clock()
         check = partial(
             verify_credential,
             credential,
-            keys=IndexKeys(self.index),
+            keys=IndexKeys(self.index, resolved),
             now=now,
             clock_skew=self.clock_skew,
         )
@@ -167,5 +218,7 @@ class Verifier:
             "credential": render(report, evidence),
         }
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.did_web is not None:
+            await self.did_web.close()
