@@ -99,6 +99,8 @@ class Federation:
         #: where lists are judged: a process pool keeps that CPU work off the interpreter that
         #: serves HTTP (docs/adr/0006); None with judge_processes 0: the default thread pool.
         self.executor: Executor | None = None
+        #: counts changes of the configured peers (set_peers)
+        self.generation = 0
 
     # -- configuration ------------------------------------------------------------------
 
@@ -124,6 +126,7 @@ class Federation:
             "changed": sorted(k for k in new.keys() & old.keys() if new[k] != old[k]),
         }
         self.peers = new
+        self.generation += 1  # answers that depended on the old peers are not reused
         for peer_id in diff["removed"]:
             self.metrics.forget(peer_id)
         for peer_id in diff["added"]:

@@ -166,6 +166,10 @@ class TrustIndex:
         self.on_stale = on_stale
         self.snapshot = Snapshot({})
 
+    def policy_generation(self) -> int:
+        """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
+        return 0
+
     # -- answering ------------------------------------------------------------------------
 
     def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
@@ -187,7 +191,15 @@ class TrustIndex:
         change (a list's ``exp``; for a question about now, a status change or the edge of a
         validity window)."""
         snapshot = self.snapshot
-        key = (q.name, q.credential_type, q.achievement_type, q.ctid, q.key_at, authority)
+        key = (
+            q.name,
+            q.credential_type,
+            q.achievement_type,
+            q.ctid,
+            q.key_at,
+            authority,
+            self.policy_generation(),
+        )
         now_ts = now.timestamp()
         held = snapshot.answers.get(key)
         if held is not None and now_ts < held.until:
@@ -368,6 +380,9 @@ class Resolver(TrustIndex):
         self.keystore = keystore
         self._signer: SigningKey | None = None
         self._lock = asyncio.Lock()
+
+    def policy_generation(self) -> int:
+        return self.federation.generation
 
     def _on_stale(self, peer_id: str) -> str | None:
         peer = self.federation.peers.get(peer_id)

@@ -523,3 +523,14 @@ async def test_questions_about_now_reuse_their_decision(
         assert status == 200
         clock.advance(seconds=1)
     assert len(answers) == 2
+
+
+async def test_a_peer_removed_stops_counting_at_once_even_for_reused_decisions(
+    qclient: TestClient,
+) -> None:
+    """Between the new peers taking effect and the reload's commit reaching the index, a
+    decision made with the old peers must not be reused."""
+    assert (await get_json(qclient, path("did:web:issuer7.us-in.example")))["outcome"] == "trusted"
+    qclient.app[NODE].federation.set_peers([])  # what a reload does before it commits
+    answer = await get_json(qclient, path("did:web:issuer7.us-in.example"))
+    assert (answer["outcome"], answer["reason"]) == ("unknown", "not_listed")
