@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from registry_node.core.model import canonical_json
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 
 TRUSTED = "trusted"
@@ -80,9 +79,15 @@ class Listing:
     valid_from: float | None
     valid_until: float | None
     authorizations: tuple[Mapping[str, Any], ...]
-    #: the entry's ``keys`` (verification methods) as canonical JSON, parsed only when a
-    #: credential is verified; None when the entry pins no keys
-    keys: str | None = None
+    #: the entry's ``keys`` (verification methods), each as a tuple of (member, value) pairs
+    #: (``publicKeyJwk`` as a nested tuple): compact, rebuilt as dicts by :meth:`methods`
+    keys: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+    def methods(self) -> list[dict[str, Any]]:
+        """The pinned verification methods, as the list has them."""
+        return [
+            {k: dict(v) if k == "publicKeyJwk" else v for k, v in method} for method in self.keys
+        ]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -139,6 +144,14 @@ class Interner:
     def text(self, value: str) -> str:
         return self._values.setdefault(value, value)  # type: ignore[no-any-return]
 
+    def instant(self, value: str) -> float:
+        """The POSIX time of an RFC 3339 text (many entries share the same instants)."""
+        key = ("instant", value)
+        found = self._values.get(key)
+        if found is None:
+            found = self._values[key] = parse_rfc3339(value).timestamp()
+        return found
+
     def authorization(self, auth: Mapping[str, Any]) -> Mapping[str, Any]:
         key = (
             "auth",
@@ -172,7 +185,7 @@ def listing(entry: Mapping[str, Any], interner: Interner | None = None) -> Listi
     intern = interner or Interner()
     history = tuple(
         StatusStep(
-            parse_rfc3339(step["from"]).timestamp(),
+            intern.instant(step["from"]),
             intern.text(step["status"]),
             step["from"],
             None if step.get("reason") is None else intern.text(step["reason"]),
@@ -188,7 +201,10 @@ def listing(entry: Mapping[str, Any], interner: Interner | None = None) -> Listi
         valid_from=_ts(entry.get("valid_from")),
         valid_until=_ts(entry.get("valid_until")),
         authorizations=tuple(map(intern.authorization, entry.get("authorizations", ()))),
-        keys=canonical_json(entry["keys"]).decode() if entry.get("keys") else None,
+        keys=tuple(
+            tuple((k, tuple(v.items()) if k == "publicKeyJwk" else v) for k, v in method.items())
+            for method in entry.get("keys", ())
+        ),
     )
 
 

@@ -159,6 +159,7 @@ def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> L
             local,
             (state.seq, state.digest, state.iat, state.exp, None),
             decision.entries,
+            decision.aliases,
         )
         policies[node_id] = peer.on_stale
         used.append(file)

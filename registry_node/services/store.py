@@ -391,6 +391,15 @@ class Queries:
         )
         return {r[0]: r[1] for r in rows}
 
+    async def peer_aliases(self, peer_id: str) -> dict[str, list[str]]:
+        """issuer id -> its ``aka`` names, for the peer's entries that have any."""
+        out: dict[str, list[str]] = {}
+        for name, issuer_id in await self._all(
+            "SELECT name, issuer_id FROM peer_names WHERE peer_id = ?", (peer_id,)
+        ):
+            out.setdefault(issuer_id, []).append(name)
+        return out
+
     async def peer_entries_named(self, name: str) -> list[tuple[str, str]]:
         """(peer id, entry JSON) of every peer entry whose id or aka is ``name``."""
         return [
@@ -615,7 +624,9 @@ class Tx(Queries):
             )
         change = self._peer_change(peer_id)
         change["entries"] = {issuer_id: doc for _, issuer_id, doc in changed}
+        change["aliases"] = {i: aliases[i] for i in change["entries"] if i in aliases}
         change["gone"] = [issuer_id for _, issuer_id in gone]
+        change["complete"] = not existing  # every entry of the list is in "entries"
         return len(changed), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:

@@ -160,9 +160,13 @@ async def test_index_is_rebuilt_from_the_database_on_restart(
     reopened = await Node.open(config, clock, import_source=False, publish=False)
     try:
         again = reopened.resolver.ask(question(reopened.resolver, issuer(2)["id"], {}))
+        by_aka = reopened.resolver.ask(
+            question(reopened.resolver, "https://issuer7.indiana.example", {})
+        )
     finally:
         await reopened.close()
     assert json.loads(json.dumps(again)) == answer
+    assert by_aka["outcome"] == "trusted"  # aka names come back from the database too
 
 
 async def test_a_reader_keeps_a_whole_snapshot_while_the_index_changes(
@@ -174,10 +178,10 @@ async def test_a_reader_keeps_a_whole_snapshot_while_the_index_changes(
     sim.publish()
     await qclient.app[NODE].federation.sync(IN)
     assert resolver.snapshot is not held
-    assert "did:web:issuer7.us-in.example" in held.sources[IN].by_id  # the old view is whole
+    assert "did:web:issuer7.us-in.example" in held.sources[IN].texts  # the old view is whole
     assert held.sources[IN].seq == 1
-    assert "did:web:issuer7.us-in.example" not in resolver.snapshot.sources[IN].by_id
-    assert "https://issuer7.indiana.example" not in resolver.snapshot.sources[IN].by_name
+    assert "did:web:issuer7.us-in.example" not in resolver.snapshot.sources[IN].texts
+    assert "https://issuer7.indiana.example" not in resolver.snapshot.sources[IN].names
     assert resolver.snapshot.sources[IN].seq == 2
     answer = await get_json(qclient, path("https://issuer7.indiana.example"))
     assert answer["outcome"] == "unknown"
