@@ -48,6 +48,8 @@ RECEIPT_TYP = "ler-trust-answer+jwt"
 RECEIPT_MAX_SECONDS = 3600
 #: Decisions kept per snapshot; the cache is emptied when full (answers are cheap to redo).
 ANSWER_CACHE_SIZE = 50_000
+#: Parsed entries kept per peer list (a parsed entry takes about twice its text's memory).
+PARSED_PER_SOURCE = 4096
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class SourceIndex:
         found = self.parsed.get(issuer_id)
         if found is None:
             found = listing(json.loads(self.texts[issuer_id]), self.interner)
+            if len(self.parsed) >= PARSED_PER_SOURCE:  # bounded: texts stay the truth
+                self.parsed.clear()
             self.parsed[issuer_id] = found
         return found
 
