@@ -73,15 +73,23 @@ def cmd_serve(args: argparse.Namespace, config: NodeConfig) -> int:
     def listening(message: object) -> None:
         log.info("listening", extra={"url": f"http://{host}:{port}", "node_id": config.node_id})
 
-    web.run_app(
-        create_app(config, clock_from_env()),
-        host=host,
-        port=port,
-        print=listening,
-        access_log=None,
-        handle_signals=True,
-        shutdown_timeout=5,
-    )
+    try:
+        web.run_app(
+            create_app(config, clock_from_env()),
+            host=host,
+            port=port,
+            print=listening,
+            access_log=None,
+            handle_signals=True,
+            shutdown_timeout=5,
+        )
+    except OSError as exc:  # the address is in use, or not ours to bind
+        raise ConfigError(
+            f"listen: cannot listen on {host}:{port}: {exc.strerror or exc}",
+            code="listen_failed",
+            field="listen",
+            hint="stop what uses the port, or set listen.port in node.yaml (or --port)",
+        ) from None
     return 0
 
 

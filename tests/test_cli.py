@@ -277,3 +277,19 @@ def test_keys_rotate_says_when_it_can_complete(
     assert code == 0
     assert "after ?" not in out
     assert out.rstrip().endswith("Z")
+
+
+def test_serve_on_a_port_in_use_gets_one_line(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "serve", "--port", str(port))
+    assert code == 2
+    errors = [line for line in err.splitlines() if line.startswith("registry-node: ")]
+    assert errors[0].startswith(f"registry-node: error: listen: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in err

@@ -1,7 +1,7 @@
 """The node's clock: the system's, or the system's plus an offset for end-to-end tests.
 
 When the environment variable ``REGISTRY_NODE_CLOCK_OFFSET_FILE`` names a file, every clock
-reading adds the number of seconds written in that file (re-read when the file changes; a
+reading adds the number of seconds written in that file (read at every reading; a
 missing or empty file is an offset of 0). That lets tests move whole node processes through
 time (a list expiring, a rotation becoming due) without waiting. It is never needed in
 production, and the node logs a warning at start when it is in use.
@@ -22,21 +22,21 @@ log = logging.getLogger("registry_node.clock")
 
 
 class OffsetClock:
+    """Reads the file at every call (tests only: correctness over speed; a file rewritten
+    within the file system's timestamp granularity is still seen)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: int | None = None
-        self._offset = timedelta()
+
+    def offset(self) -> timedelta:
+        try:
+            text = self.path.read_text().strip()
+        except FileNotFoundError:
+            return timedelta()
+        return timedelta(seconds=float(text or 0))
 
     def __call__(self) -> datetime:
-        try:
-            stamp = os.stat(self.path).st_mtime_ns
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._stamp:
-            text = self.path.read_text().strip() if stamp is not None else ""
-            self._offset = timedelta(seconds=float(text or 0))
-            self._stamp = stamp
-        return datetime.now(UTC) + self._offset
+        return datetime.now(UTC) + self.offset()
 
 
 def clock_from_env() -> Clock:

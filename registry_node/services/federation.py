@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -224,7 +225,14 @@ class Federation:
         processes = self.config.federation.judge_processes
         if processes and self.executor is None:
             # forkserver: never fork a process that runs database and event-loop threads
-            self.executor = ProcessPoolExecutor(processes, mp_context=get_context("forkserver"))
+            # Ctrl-C reaches the whole process group: the node shuts its workers down itself,
+            # so they ignore SIGINT instead of dying of it with a traceback each.
+            self.executor = ProcessPoolExecutor(
+                processes,
+                mp_context=get_context("forkserver"),
+                initializer=signal.signal,
+                initargs=(signal.SIGINT, signal.SIG_IGN),
+            )
         return self.executor
 
     async def _judge_list(
