@@ -12,7 +12,7 @@ handlers look the same answers up in a dict and return them as JSON (GET by path
 TRQP body's entity_id). It prints requests per second and p50/p99 latency for each, and the
 node's ratio to the ceiling. Both servers are one process; wrk gets the other core.
 
-    python bench/lookup.py                     # 64 connections, 10 s per run
+    python bench/lookup.py                     # 64 connections, 3 rounds of 5 s per target
     python bench/lookup.py --connections 16 --duration 5 --own 1000 --issuers 1000
 
 Needs wrk (Debian: apt install wrk).
@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,10 @@ sys.path.insert(0, str(BENCH))
 from sync import build, entry, free_port  # noqa: E402
 
 NODE_ID = "https://registry.bench.example"
+#: With two CPUs or more, wrk runs on one and the server under test on another.
+PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+LOAD_CPU, SERVER_CPU = (0, 1) if PINNED else (None, None)
+PINNING = " on its own CPU, wrk on another" if PINNED else ""
 SAMPLE = 2000
 
 WRK_SCRIPT = r"""
@@ -123,22 +128,35 @@ def call(url: str, body: Any = None, token: str | None = None, timeout: float = 
         return json.loads(resp.read())
 
 
+def _pin(cpu: int | None) -> Any:
+    """A preexec_fn that keeps a child process on one CPU (None: anywhere)."""
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 def wrk(base: str, method: str, items: Path, connections: int, duration: int) -> dict[str, Any]:
     script = items.with_suffix(".lua")
     script.write_text(WRK_SCRIPT)
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_ITEMS": str(items)}
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), base]
-    subprocess.run([*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True)
-    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    pin = _pin(LOAD_CPU)
+    warm = [*command[:3], "-d2s", *command[4:]]
+    subprocess.run(warm, env=env, capture_output=True, check=True, preexec_fn=pin)
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True, preexec_fn=pin
+    )
     line = next(x for x in run.stderr.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], log: Path, cpu: int | None = None) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
-    return subprocess.Popen([sys.executable, *args], stdout=handle, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, *args], stdout=handle, stderr=subprocess.STDOUT, preexec_fn=_pin(cpu)
+    )
 
 
 def main() -> None:
@@ -149,7 +167,8 @@ def main() -> None:
     parser.add_argument("--peers", type=int, default=5)
     parser.add_argument("--issuers", type=int, default=10_000, help="issuers per peer")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per target")
     parser.add_argument("--ceiling", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling:
@@ -200,7 +219,7 @@ def run(
     procs.append(
         start([str(BENCH / "sync.py"), "--serve", str(out), str(peer_port)], out / "p.log")
     )
-    procs.append(start([*cli, "serve"], out / "node.log"))
+    procs.append(start([*cli, "serve"], out / "node.log", SERVER_CPU))
     node = f"http://127.0.0.1:{node_port}"
     wait_for(f"{node}/healthz")
     own = [entry("US-OH", n) for n in range(args.own)]
@@ -245,30 +264,42 @@ def run(
     (out / "bodies.txt").write_text("\n".join(bodies) + "\n")
     (out / "answers.json").write_text(json.dumps(answers))
     procs.append(
-        start([__file__, "--ceiling", str(out / "answers.json"), str(ceiling_port)], out / "c.log")
+        start(
+            [__file__, "--ceiling", str(out / "answers.json"), str(ceiling_port)],
+            out / "c.log",
+            SERVER_CPU,
+        )
     )
     ceiling_url = f"http://127.0.0.1:{ceiling_port}"
     wait_for(ceiling_url + paths[0])
 
-    results = {}
-    for label, base, method, items in [
-        ("ceiling GET", ceiling_url, "GET", out / "paths.txt"),
-        ("node GET /v1/issuers/{id}", node, "GET", out / "paths.txt"),
-        ("ceiling POST", ceiling_url, "POST", out / "bodies.txt"),
-        ("node POST /trqp/authorization", node, "POST", out / "bodies.txt"),
-    ]:
-        results[label] = wrk(base, method, items, args.connections, args.duration)
-        failed = results[label]["socket_errors"] + results[label]["non_2xx"]
-        if failed:
-            raise SystemExit(f"{label}: {failed} failed requests")
-    return results
+    # Node and ceiling runs alternate, round after round, so that a drift of the machine's
+    # speed hits both alike; each figure is the median of its rounds.
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):
+        for label, base, method, items in [
+            ("ceiling GET", ceiling_url, "GET", out / "paths.txt"),
+            ("node GET /v1/issuers/{id}", node, "GET", out / "paths.txt"),
+            ("ceiling POST", ceiling_url, "POST", out / "bodies.txt"),
+            ("node POST /trqp/authorization", node, "POST", out / "bodies.txt"),
+        ]:
+            result = wrk(base, method, items, args.connections, args.duration)
+            failed = result["socket_errors"] + result["non_2xx"]
+            if failed:
+                raise SystemExit(f"{label}: {failed} failed requests")
+            runs.setdefault(label, []).append(result)
+    return {
+        label: {k: statistics.median(r[k] for r in rounds) for k in ("rps", "p50_us", "p99_us")}
+        for label, rounds in runs.items()
+    }
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; wrk -t1 -c{args.connections} "
-        f"-d{args.duration}s; every server is one process\n"
+        f"-d{args.duration}s, median of {args.rounds} alternating rounds; every server is one "
+        f"process{PINNING}\n"
     )
     print(f"{'target':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs ceiling':>11}")
     pairs = {"GET": "ceiling GET", "POST": "ceiling POST"}

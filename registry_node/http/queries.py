@@ -103,7 +103,7 @@ def question(
     resolver: Resolver, name: str, params: Mapping[str, Any], prefix: str = ""
 ) -> Question:
     at = _at(params.get("at"), prefix + "at")
-    when = at or resolver.clock()
+    when = at or now_to_the_second(resolver)
     return Question(
         name=name, at=when.timestamp(), at_now=at is None, **_type_filter(params, prefix)
     )
@@ -118,6 +118,12 @@ def _validate(name: str, doc: Any, what: str) -> None:
             schema.validate(name, doc, what)
     except SchemaInvalid as exc:
         raise RequestSchemaInvalid(exc.detail, exc.errors, code=exc.code) from None
+
+
+def now_to_the_second(resolver: Resolver) -> datetime:
+    """Questions about "now" are asked at the current whole second (answers say when to the
+    second, and questions within one second share their decision)."""
+    return resolver.clock().replace(microsecond=0)
 
 
 def _wants_jwt(request: web.Request) -> bool:
@@ -244,7 +250,7 @@ def _trqp_common(doc: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
         out["context"] = context
         if "time" in context:
             out["time_requested"] = context["time"]
-    out["time_evaluated"] = format_rfc3339(resolver.clock())
+    out["time_evaluated"] = resolver.now_text()
     return out
 
 
@@ -292,14 +298,14 @@ async def trqp_authorization(request: web.Request) -> web.Response:
 
 def _ask_resource(
     resolver: Resolver, name: str, resource: str, at: datetime | None, authority: str | None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """Ask about ``resource`` as a credential type, then as an achievement type; the first
     answer that is not ``not_authorized`` stands."""
-    when = (at or resolver.clock()).timestamp()
+    when = (at or now_to_the_second(resolver)).timestamp()
     now = at is None
 
-    def ask(**kind: str) -> dict[str, Any]:
-        return resolver.ask(Question(name, when, at_now=now, **kind), authority)
+    def ask(**kind: str) -> Mapping[str, Any]:
+        return resolver.decision(Question(name, when, at_now=now, **kind), authority)
 
     if _PATTERNS["ctid"].fullmatch(resource):
         return ask(ctid=resource)

@@ -123,6 +123,13 @@ class Decision:
     body: bytes  # the JSON members of ``answer``, without the enclosing braces
     exp: int | None  # earliest exp of the lists in decided_by
     until: float  # the answer may change from this instant
+    #: the rendered ``question`` around its ``at`` text: head + at + tail
+    question_head: bytes = b""
+    question_tail: bytes = b""
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def source_index(
@@ -193,6 +200,7 @@ class TrustIndex:
         self.clock = clock
         self.on_stale = on_stale
         self.snapshot = Snapshot({})
+        self._texts: dict[int, str] = {}
 
     def policy_generation(self) -> int:
         """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
@@ -258,21 +266,47 @@ class TrustIndex:
         del answer["question"]
         decided = set(answer["decided_by"])
         exps = [s.exp for s, _ in listings if s.id in decided]
-        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
-        decision = Decision(answer, body[1:-1], min(exps, default=None), until)
+        body = _dumps(answer)
+        asked = q.as_json("")
+        types = {k: v for k, v in asked.items() if k not in ("id", "at")}
+        head = b'{"id":' + _dumps(q.name) + b',"at":"'
+        tail = b'"' + (b"," + _dumps(types)[1:-1] if types else b"") + b"}"
+        decision = Decision(answer, body[1:-1], min(exps, default=None), until, head, tail)
         if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
             snapshot.answers.clear()
         snapshot.answers[key] = decision
         return decision
 
+    def _text(self, instant: int) -> str:
+        """RFC 3339 text of a whole second; the few in use at a time are kept."""
+        text = self._texts.get(instant)
+        if text is None:
+            if len(self._texts) > 256:
+                self._texts.clear()
+            text = self._texts[instant] = format_rfc3339(from_numeric_date(instant))
+        return text
+
     def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
-        """(the question's at, evaluated_at, expires) as RFC 3339 texts. An answer holds for
-        an hour at most, and never past the lists it rests on."""
-        evaluated = format_rfc3339(now)
-        at = evaluated if q.at_now else format_rfc3339(datetime.fromtimestamp(q.at, UTC))
-        limit = int(now.timestamp()) + RECEIPT_MAX_SECONDS
+        """(the question's at, evaluated_at, expires) as RFC 3339 texts, to the second. An
+        answer holds for an hour at most, and never past the lists it rests on."""
+        second = int(now.timestamp())
+        evaluated = self._text(second)
+        if q.at == int(q.at):
+            at = self._text(int(q.at))
+        else:
+            at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
+        limit = second + RECEIPT_MAX_SECONDS
         exp = limit if decision.exp is None else min(limit, decision.exp)
-        return at, evaluated, format_rfc3339(from_numeric_date(exp))
+        return at, evaluated, self._text(exp)
+
+    def decision(self, q: Question, authority: str | None = None) -> Mapping[str, Any]:
+        """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the
+        members that change with the clock). Read only: it is shared."""
+        return self._decision(q, authority, self.clock()).answer
+
+    def now_text(self) -> str:
+        """Now, as RFC 3339 text to the second."""
+        return self._text(int(self.clock().timestamp()))
 
     def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
         """The answer to ``q``, from every source (``authority`` None) or from the one source
@@ -294,11 +328,12 @@ class TrustIndex:
         now = self.clock()
         decision = self._decision(q, None, now)
         at, evaluated, expires = self._stamps(q, decision, now)
-        question = json.dumps(q.as_json(at), ensure_ascii=False, separators=(",", ":"))
         return b"".join(
             (
                 b'{"question":',
-                question.encode(),
+                decision.question_head,
+                at.encode(),
+                decision.question_tail,
                 b",",
                 decision.body,
                 b',"evaluated_at":"',
