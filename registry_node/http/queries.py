@@ -103,7 +103,7 @@ def question(
     resolver: Resolver, name: str, params: Mapping[str, Any], prefix: str = ""
 ) -> Question:
     at = _at(params.get("at"), prefix + "at")
-    when = at or now_to_the_second(resolver)
+    when = at or resolver.clock()
     return Question(
         name=name, at=when.timestamp(), at_now=at is None, **_type_filter(params, prefix)
     )
@@ -118,12 +118,6 @@ def _validate(name: str, doc: Any, what: str) -> None:
             schema.validate(name, doc, what)
     except SchemaInvalid as exc:
         raise RequestSchemaInvalid(exc.detail, exc.errors, code=exc.code) from None
-
-
-def now_to_the_second(resolver: Resolver) -> datetime:
-    """Questions about "now" are asked at the current whole second (answers say when to the
-    second, and questions within one second share their decision)."""
-    return resolver.clock().replace(microsecond=0)
 
 
 def _wants_jwt(request: web.Request) -> bool:
@@ -301,7 +295,7 @@ def _ask_resource(
 ) -> Mapping[str, Any]:
     """Ask about ``resource`` as a credential type, then as an achievement type; the first
     answer that is not ``not_authorized`` stands."""
-    when = (at or now_to_the_second(resolver)).timestamp()
+    when = (at or resolver.clock()).timestamp()
     now = at is None
 
     def ask(**kind: str) -> Mapping[str, Any]:

@@ -122,7 +122,7 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
         return {"at_issuance": None, "now": None, "children": children}
     issued = report.issued or now
     then = _judge(index, report, issued, report.issued is None)
-    current = _judge(index, report, now.replace(microsecond=0), True)
+    current = _judge(index, report, now, True)
     then_ok = then["outcome"] == TRUSTED
     now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
     when = format_rfc3339(issued)

@@ -538,3 +538,21 @@ async def test_a_peer_removed_stops_counting_at_once_even_for_reused_decisions(
     qclient.app[NODE].federation.set_peers([])  # what a reload does before it commits
     answer = await get_json(qclient, path("did:web:issuer7.us-in.example"))
     assert (answer["outcome"], answer["reason"]) == ("unknown", "not_listed")
+
+
+async def test_a_change_within_the_current_second_is_not_missed(
+    qclient: TestClient, clock: FakeClock, auth: dict[str, str]
+) -> None:
+    """Questions about now are evaluated at the exact instant, not rounded to the second."""
+    clock.advance(seconds=0.25)
+    revoked_at = clock.advance(seconds=0.5)  # 12:00:00.75
+    change = {"status": "revoked", "from": "2026-03-01T12:00:00.750000Z", "reason": "fraud"}
+    resp = await qclient.post(
+        path(issuer(1)["id"]).replace("/v1/", "/admin/v1/") + "/status", json=change, headers=auth
+    )
+    assert resp.status == 200, await resp.text()
+    await qclient.app[NODE].publisher.publish("test")
+    assert revoked_at.microsecond == 750000
+    answer = await get_json(qclient, path(issuer(1)["id"]))
+    assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")
+    assert answer["question"]["at"] == "2026-03-01T12:00:00.750000Z"
