@@ -122,7 +122,10 @@ def _validate(name: str, doc: Any, what: str) -> None:
 
 def _wants_jwt(request: web.Request) -> bool:
     """True when the Accept header asks for ``application/jwt`` with a non-zero weight."""
-    for part in request.headers.get("Accept", "").split(","):
+    accept = request.headers.get("Accept", "")
+    if "jwt" not in accept.lower():
+        return False  # the common case, decided without parsing
+    for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         if media.lower() != JWT_MEDIA_TYPE:
             continue
@@ -137,6 +140,11 @@ def _wants_jwt(request: web.Request) -> bool:
     return False
 
 
+_JSON_ANSWER = {
+    "Content-Type": "application/json; charset=utf-8",
+    "Vary": "Accept",
+    "Cache-Control": "no-store",
+}
 _LOOKUP_PARAMS = frozenset({"credential_type", "achievement_type", "ctid", "at"})
 
 
@@ -145,7 +153,7 @@ async def lookup(request: web.Request) -> web.Response:
     """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3)."""
     resolver = _resolver(request)
     name = _issuer_id(request.match_info["name"])
-    params = _single(request.query, _LOOKUP_PARAMS)
+    params = _single(request.query, _LOOKUP_PARAMS) if request.query_string else {}
     asked = question(resolver, name, params)
     if _wants_jwt(request):
         token = await resolver.receipt(resolver.ask(asked))
@@ -154,11 +162,7 @@ async def lookup(request: web.Request) -> web.Response:
             content_type=JWT_MEDIA_TYPE,
             headers={"Vary": "Accept", "Cache-Control": "no-store"},
         )
-    return web.Response(
-        body=resolver.ask_json(asked),
-        content_type="application/json",
-        headers={"Vary": "Accept", "Cache-Control": "no-store"},
-    )
+    return web.Response(body=resolver.ask_json(asked), headers=_JSON_ANSWER)
 
 
 @routes.post("/v1/issuers/lookup")

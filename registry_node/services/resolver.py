@@ -291,8 +291,11 @@ class TrustIndex:
         answer holds for an hour at most, and never past the lists it rests on."""
         second = int(now.timestamp())
         evaluated = self._text(second)
-        if q.at == int(q.at):
-            at = self._text(int(q.at))
+        whole = int(q.at)
+        if q.at == whole:
+            at = self._text(whole)
+        elif whole == second and 0 < (micro := round((q.at - whole) * 1e6)) < 1_000_000:
+            at = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
         else:
             at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
         limit = second + RECEIPT_MAX_SECONDS
