@@ -57,33 +57,17 @@ class SourceIndex:
     """One list's entries: each issuer's entry JSON by id, and every name (id and aka) ->
     issuer id. An entry is parsed into a :class:`Listing` the first time a question needs it
     and kept (``parsed``): building a peer's index costs no parsing, and its text is about
-    half the memory of a parsed listing. The node's own list arrives parsed."""
+    half the memory of a parsed listing. The node's own list arrives parsed. ``info``
+    describes the list (its ``stale`` is filled in at question time)."""
 
-    id: str
-    jurisdiction: str
-    local: bool
-    seq: int
-    digest: str
-    iat: int
-    exp: int
-    fetched_at: str | None
+    info: Source
     texts: Mapping[str, str] = field(repr=False)
     names: Mapping[str, str] = field(repr=False)
     parsed: dict[str, Listing] = field(default_factory=dict, repr=False, compare=False)
     interner: Interner = field(default_factory=Interner, repr=False, compare=False)
 
     def source(self, now: int) -> Source:
-        return Source(
-            self.id,
-            self.jurisdiction,
-            self.local,
-            self.seq,
-            self.digest,
-            self.iat,
-            self.exp,
-            self.fetched_at,
-            stale=self.exp <= now,
-        )
+        return replace(self.info, stale=self.info.exp <= now)
 
     def ids(self) -> Iterable[str]:
         return self.texts.keys() if self.texts else self.parsed.keys()
@@ -143,7 +127,8 @@ def source_index(
     """Index a list's entries (issuer id -> entry JSON, and issuer id -> its aka names) under
     ``held``: the list's (seq, digest, iat, exp, fetched_at)."""
     names = names_of(aliases, texts)
-    return SourceIndex(source_id, jurisdiction, local, *held, dict(texts), names)
+    info = Source(source_id, jurisdiction, local, *held, stale=False)
+    return SourceIndex(info, dict(texts), names)
 
 
 class Snapshot:
@@ -157,7 +142,7 @@ class Snapshot:
     @cached_property
     def browse_keys(self) -> list[tuple[str, str]]:
         """(issuer id, source id) of every entry, sorted: the order of ``GET /v1/issuers``."""
-        return sorted((i, s.id) for s in self.sources.values() for i in s.ids())
+        return sorted((i, s.info.id) for s in self.sources.values() for i in s.ids())
 
     @cached_property
     def resources(self) -> frozenset[str]:
@@ -212,10 +197,10 @@ class TrustIndex:
         """Each source in use, its state now, and whether it may be used (fresh, or stale
         under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
         for index in self.snapshot.sources.values():
-            if index.local:
+            if index.info.local:
                 yield index, index.source(now), True
                 continue
-            on_stale = self.on_stale(index.id)
+            on_stale = self.on_stale(index.info.id)
             if on_stale is None:
                 continue
             source = index.source(now)
@@ -248,14 +233,14 @@ class TrustIndex:
             entry = index.get(q.name)
             if entry is None:
                 continue
-            if authority is not None and authority not in (index.id, index.jurisdiction):
+            if authority is not None and authority not in (index.info.id, index.info.jurisdiction):
                 continue
-            on_stale = "warn" if index.local else self.on_stale(index.id)
+            on_stale = "warn" if index.info.local else self.on_stale(index.info.id)
             if on_stale is None:
                 continue
             source = index.source(now_int)
-            if index.exp > now_ts:
-                until = min(until, index.exp)
+            if index.info.exp > now_ts:
+                until = min(until, index.info.exp)
             if source.stale and on_stale != "warn":
                 unavailable.append(source)
                 continue
@@ -350,9 +335,9 @@ class TrustIndex:
     def is_authority(self, authority: str) -> bool:
         """Is ``authority`` the node id or jurisdiction of a source in use?"""
         return any(
-            authority in (index.id, index.jurisdiction)
+            authority in (index.info.id, index.info.jurisdiction)
             for index in self.snapshot.sources.values()
-            if index.local or self.on_stale(index.id) is not None
+            if index.info.local or self.on_stale(index.info.id) is not None
         )
 
     def knows_resource(self, resource: str) -> bool:
@@ -369,7 +354,7 @@ class TrustIndex:
         now = to_numeric_date(self.clock())
         when = (at or self.clock()).timestamp()
         snapshot = self.snapshot
-        usable = {index.id: source for index, source, ok in self._sources(now) if ok}
+        usable = {index.info.id: source for index, source, ok in self._sources(now) if ok}
         keys = snapshot.browse_keys
         start = 0 if after is None else bisect_right(keys, after)
         text = None if flt.text is None else flt.text.casefold()
@@ -462,7 +447,7 @@ class Resolver(TrustIndex):
             sources: dict[str, SourceIndex] = {}
             local = await self._local_index()
             if local is not None:
-                sources[local.id] = local
+                sources[local.info.id] = local
             lists = await self.store.read.peer_lists()
             for peer_id in self.federation.peers:
                 accepted = lists.get(peer_id)
@@ -495,20 +480,10 @@ class Resolver(TrustIndex):
         parsed = {e["id"]: listing(e, interner) for e in payload["issuers"]}
         names = names_of({i: e.aka for i, e in parsed.items()}, parsed)
         self._signer = None  # a publication may follow a key rotation
-        return SourceIndex(
-            self.config.node_id,
-            self.config.jurisdiction,
-            True,
-            latest.seq,
-            latest.digest,
-            latest.iat,
-            latest.exp,
-            None,
-            {},
-            names,
-            parsed,
-            interner,
-        )
+        config = self.config
+        held = (latest.seq, latest.digest, latest.iat, latest.exp, None)
+        info = Source(config.node_id, config.jurisdiction, True, *held, stale=False)
+        return SourceIndex(info, {}, names, parsed, interner)
 
     async def on_commit(self, changed: dict[str, Any]) -> None:
         async with self._lock:
@@ -516,7 +491,7 @@ class Resolver(TrustIndex):
             if "local" in changed:
                 local = await self._local_index()
                 if local is not None:
-                    sources[local.id] = local
+                    sources[local.info.id] = local
             diff = changed.get("peers_config", {})
             for peer_id in diff.get("removed", ()):
                 sources.pop(peer_id, None)
@@ -540,17 +515,17 @@ class Resolver(TrustIndex):
         lists = await self.store.read.peer_lists()
         snapshot = self.snapshot
         changed: dict[str, Any] = {}
-        local = next((s for s in snapshot.sources.values() if s.local), None)
-        if latest is not None and (local is None or local.seq != latest.seq):
+        local = next((s for s in snapshot.sources.values() if s.info.local), None)
+        if latest is not None and (local is None or local.info.seq != latest.seq):
             changed["local"] = latest.seq
         peers: dict[str, dict[str, Any]] = {}
         for peer_id in self.federation.peers:
             held, accepted = snapshot.sources.get(peer_id), lists.get(peer_id)
             if accepted is None:
                 continue
-            if held is None or (held.seq, held.digest) != (accepted.seq, accepted.digest):
+            if held is None or (held.info.seq, held.info.digest) != (accepted.seq, accepted.digest):
                 peers[peer_id] = {"list": True}  # no "entries": read them all
-            elif held.fetched_at != accepted.fetched_at:
+            elif held.info.fetched_at != accepted.fetched_at:
                 peers[peer_id] = {"fetched_at": accepted.fetched_at}
         if peers:
             changed["peers"] = peers
@@ -577,9 +552,10 @@ class Resolver(TrustIndex):
                 aliases = await self.store.read.peer_aliases(peer_id)
                 return source_index(peer_id, peer.jurisdiction, False, state, texts, aliases)
             texts, names = _patched(held, change["entries"], change["gone"], change["aliases"])
-            return SourceIndex(peer_id, peer.jurisdiction, False, *state, texts, names)
+            info = Source(peer_id, peer.jurisdiction, False, *state, stale=False)
+            return SourceIndex(info, texts, names)
         if "fetched_at" in change:
-            return replace(held, fetched_at=change["fetched_at"])
+            return replace(held, info=replace(held.info, fetched_at=change["fetched_at"]))
         return held
 
     def recognizes(self, peer: PeerConfig, resource: str) -> tuple[bool, str]:
@@ -588,8 +564,8 @@ class Resolver(TrustIndex):
         index = self.snapshot.sources.get(peer.id)
         if index is None:
             return False, f"no list from {peer.jurisdiction} has been accepted yet"
-        if index.exp <= to_numeric_date(self.clock()):
-            expired = format_rfc3339(from_numeric_date(index.exp))
+        if index.info.exp <= to_numeric_date(self.clock()):
+            expired = format_rfc3339(from_numeric_date(index.info.exp))
             return False, f"the list held from {peer.jurisdiction} is stale (expired {expired})"
         types = peer.scope.credential_types
         in_scope = types is None or resource in types
@@ -601,8 +577,8 @@ class Resolver(TrustIndex):
                 f"{resource!r} is outside the scope this node trusts {peer.jurisdiction} for",
             )
         return True, (
-            f"{peer.jurisdiction} is a peer with a fresh list (seq {index.seq}, "
-            f"expires {format_rfc3339(from_numeric_date(index.exp))})"
+            f"{peer.jurisdiction} is a peer with a fresh list (seq {index.info.seq}, "
+            f"expires {format_rfc3339(from_numeric_date(index.info.exp))})"
         )
 
     # -- receipts -------------------------------------------------------------------------

@@ -179,10 +179,10 @@ async def test_a_reader_keeps_a_whole_snapshot_while_the_index_changes(
     await qclient.app[NODE].federation.sync(IN)
     assert resolver.snapshot is not held
     assert "did:web:issuer7.us-in.example" in held.sources[IN].texts  # the old view is whole
-    assert held.sources[IN].seq == 1
+    assert held.sources[IN].info.seq == 1
     assert "did:web:issuer7.us-in.example" not in resolver.snapshot.sources[IN].texts
     assert "https://issuer7.indiana.example" not in resolver.snapshot.sources[IN].names
-    assert resolver.snapshot.sources[IN].seq == 2
+    assert resolver.snapshot.sources[IN].info.seq == 2
     answer = await get_json(qclient, path("https://issuer7.indiana.example"))
     assert answer["outcome"] == "unknown"
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from registry_node.core.credentials import contexts, dataintegrity, jose
-from registry_node.core.credentials.dates import dates_check, validity
+from registry_node.core.credentials.dates import Validity, dates_check, validity
 from registry_node.core.credentials.keys import KeyResolver
 from registry_node.core.credentials.report import (
     CONTEXTS,
@@ -153,6 +153,24 @@ def _children(
     return reports
 
 
+def _report(
+    format_name: str,
+    shape: _Shape,
+    period: Validity,
+    checks: list[Check],
+    children: list[CredentialReport],
+) -> CredentialReport:
+    return CredentialReport(
+        format=format_name,
+        issuer=shape.issuer,
+        types=shape.types,
+        achievement_types=shape.achievement_types,
+        issued=period.issued,
+        checks=checks,
+        children=children,
+    )
+
+
 def _verify_data_integrity(
     credential: dict[str, Any], keys: KeyResolver, now: datetime, skew: timedelta, depth: int
 ) -> CredentialReport:
@@ -185,16 +203,8 @@ def _verify_data_integrity(
         where = f"proof {chosen.index + 1} of {len(outcomes)}: "
         signature = replace(signature, detail=where + signature.detail)
         binding = replace(binding, detail=where + binding.detail)
-    dates = dates_check(period, now, skew)
-    return CredentialReport(
-        format="vc-di",
-        issuer=shape.issuer,
-        types=shape.types,
-        achievement_types=shape.achievement_types,
-        issued=period.issued,
-        checks=[fmt, context_check, terms_check, signature, binding, dates],
-        children=_children(shape, keys, now, skew, depth),
-    )
+    checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
+    return _report("vc-di", shape, period, checks, _children(shape, keys, now, skew, depth))
 
 
 def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
@@ -234,16 +244,8 @@ def _verify_jws(
         document = {k: v for k, v in credential.items() if k not in jose.JWT_CLAIMS}
     context_check, terms_check, _ = _context_checks(document, credential)
     signature, binding = jose.verify_jws(parsed, shape.issuer, keys)
-    dates = dates_check(period, now, skew)
-    return CredentialReport(
-        format=fmt_name,
-        issuer=shape.issuer,
-        types=shape.types,
-        achievement_types=shape.achievement_types,
-        issued=period.issued,
-        checks=[fmt, context_check, terms_check, signature, binding, dates],
-        children=_children(shape, keys, now, skew, depth),
-    )
+    checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
+    return _report(fmt_name, shape, period, checks, _children(shape, keys, now, skew, depth))
 
 
 def _nesting_ok(value: Any) -> bool:
