@@ -271,17 +271,18 @@ async def trqp_authorization(request: web.Request) -> web.Response:
             field="action",
         )
     resource = doc["resource"]
-    if not resolver.knows_resource(resource):
+    at = _at(doc.get("context", {}).get("time"), "context.time")
+    scope = None if authority == config.node_id else authority
+    name = _issuer_id(doc["entity_id"], "entity_id")
+    answer = _ask_resource(resolver, name, resource, at, scope)
+    # A trusted answer proves the resource known; only a refusal needs the (costlier) check.
+    if answer["outcome"] != TRUSTED and not resolver.knows_resource(resource):
         raise NotFound(
             f"resource: {resource!r} is not a credential type, achievement type or CTID that "
             "any list names",
             code="resource_not_found",
             field="resource",
         )
-    at = _at(doc.get("context", {}).get("time"), "context.time")
-    scope = None if authority == config.node_id else authority
-    name = _issuer_id(doc["entity_id"], "entity_id")
-    answer = _ask_resource(resolver, name, resource, at, scope)
     if answer["outcome"] == UNKNOWN:
         raise NotFound(
             f"entity_id: {name!r} is not known to {authority!r}: {answer['detail']}",

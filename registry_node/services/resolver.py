@@ -65,6 +65,7 @@ class SourceIndex:
     names: Mapping[str, str] = field(repr=False)
     parsed: dict[str, Listing] = field(default_factory=dict, repr=False, compare=False)
     interner: Interner = field(default_factory=Interner, repr=False, compare=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def source(self, now: int) -> Source:
         return replace(self.info, stale=self.info.exp <= now)
@@ -88,6 +89,16 @@ class SourceIndex:
 
     def listings(self) -> Iterator[Listing]:
         return (self.listing(i) for i in self.ids())
+
+    def resources(self) -> frozenset[str]:
+        """What this list's entries are authorised for; computed once per list version (the
+        index keeps a SourceIndex until its list changes)."""
+        found = self.cache.get("resources")
+        if found is None:
+            found = self.cache["resources"] = frozenset(
+                r for e in self.listings() for r in e.resources()
+            )
+        return found
 
 
 def names_of(aliases: Mapping[str, Sequence[str]], ids: Iterable[str]) -> dict[str, str]:
@@ -147,9 +158,7 @@ class Snapshot:
     @cached_property
     def resources(self) -> frozenset[str]:
         """Every credential type, achievement type and CTID some entry is authorised for."""
-        return frozenset(
-            r for s in self.sources.values() for e in s.listings() for r in e.resources()
-        )
+        return frozenset().union(*(s.resources() for s in self.sources.values()))
 
 
 @dataclass(frozen=True)

@@ -556,3 +556,20 @@ async def test_a_change_within_the_current_second_is_not_missed(
     answer = await get_json(qclient, path(issuer(1)["id"]))
     assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")
     assert answer["question"]["at"] == "2026-03-01T12:00:00.750000Z"
+
+
+async def test_trqp_checks_the_resource_vocabulary_only_when_it_refuses(
+    qclient: TestClient,
+) -> None:
+    """Collecting every resource the lists name parses every entry: a trusted answer, which
+    proves the resource known, skips it; a refusal computes it per list, once per version."""
+    node = qclient.app[NODE]
+    status, body, _ = await post_trqp(qclient, "authorization", trqp())
+    assert (status, body["authorized"]) == (200, True)
+    assert "resources" not in vars(node.resolver.snapshot)  # not computed
+    status, body, _ = await post_trqp(qclient, "authorization", trqp(resource="License"))
+    assert (status, body["authorized"]) == (200, False)
+    indiana = node.resolver.snapshot.sources[IN]
+    assert "Degree" in indiana.cache["resources"]
+    await node.publisher.publish("test")  # Ohio's list changes; Indiana's index is kept
+    assert node.resolver.snapshot.sources[IN] is indiana
