@@ -370,10 +370,3 @@ def decide(
             for s in unavailable
         ],
     }
-
-
-def used_exp(answer: Mapping[str, Any], sources: Iterable[Source]) -> int | None:
-    """The earliest ``exp`` among the lists the answer rests on (None when it rests on none)."""
-    decided = set(answer["decided_by"])
-    exps = [s.exp for s in sources if s.id in decided]
-    return min(exps) if exps else None

@@ -307,14 +307,6 @@ class Queries:
         row = await self._one("SELECT doc FROM issuers WHERE id = ?", (issuer_id,))
         return None if row is None else dict(json.loads(row[0]))
 
-    async def issuer_by_name(self, name: str) -> dict[str, Any] | None:
-        row = await self._one(
-            "SELECT i.doc FROM issuer_names n JOIN issuers i ON i.id = n.issuer_id "
-            "WHERE n.name = ?",
-            (name,),
-        )
-        return None if row is None else dict(json.loads(row[0]))
-
     async def issuers(self) -> list[dict[str, Any]]:
         rows = await self._all("SELECT doc FROM issuers ORDER BY id")
         return [json.loads(r[0]) for r in rows]
@@ -399,19 +391,6 @@ class Queries:
         ):
             out.setdefault(issuer_id, []).append(name)
         return out
-
-    async def peer_entries_named(self, name: str) -> list[tuple[str, str]]:
-        """(peer id, entry JSON) of every peer entry whose id or aka is ``name``."""
-        return [
-            (r[0], r[1])
-            for r in await self._all(
-                "SELECT peer_id, doc FROM peer_entries WHERE issuer_id = ? "
-                "UNION SELECT e.peer_id, e.doc FROM peer_names n JOIN peer_entries e "
-                "ON e.peer_id = n.peer_id AND e.issuer_id = n.issuer_id WHERE n.name = ? "
-                "ORDER BY 1",
-                (name, name),
-            )
-        ]
 
     async def peer_events(
         self, peer_id: str | None = None, limit: int = 100
