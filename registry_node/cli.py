@@ -98,7 +98,15 @@ def cmd_init(args: argparse.Namespace, config: NodeConfig) -> int:
     if target.exists() and not args.force:
         raise InvalidInput(f"{target}: already exists (use --force to overwrite)", field="output")
     jurisdiction = args.jurisdiction.upper()
-    text = configmod.template(args.node_id, jurisdiction, args.name, args.host, args.port)
+    text = configmod.template(
+        args.node_id,
+        jurisdiction,
+        args.name,
+        args.host,
+        args.port,
+        public_url=args.public_url,
+        data_dir=args.data_dir,
+    )
     # Validate what we write, so that init can never produce a file serve would refuse.
     configmod.from_document(load_yaml(text, str(target)), target.resolve())
     target.write_text(text)
@@ -465,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="the registry's display name")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--public-url", help="where verifiers and peers reach the node, e.g. behind a proxy"
+    )
+    p.add_argument("--data-dir", default="data", help="database and keys (relative: to node.yaml)")
     p.add_argument("--output", default="node.yaml")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_init)

@@ -193,6 +193,8 @@ def template(
     host: str = "127.0.0.1",
     port: int = 8080,
     trust_list: str | None = None,
+    public_url: str | None = None,
+    data_dir: str = "data",
 ) -> str:
     """The node.yaml that ``registry-node init`` writes, with every setting spelled out."""
     defaults = NodeConfig()
@@ -201,8 +203,8 @@ def template(
         "jurisdiction": jurisdiction,
         "name": name,
         "listen": {"host": host, "port": port},
-        "public_url": f"http://{host}:{port}",
-        "data_dir": "data",
+        "public_url": public_url or f"http://{host}:{port}",
+        "data_dir": data_dir,
         "trust_list": trust_list or f"trust_lists/{jurisdiction.lower()}.yaml",
         "peers_file": "peers.yaml",
         "list_validity": format_duration(defaults.list_validity),

@@ -293,3 +293,47 @@ def test_serve_on_a_port_in_use_gets_one_line(
     errors = [line for line in err.splitlines() if line.startswith("registry-node: ")]
     assert errors[0].startswith(f"registry-node: error: listen: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in err
+
+
+def test_init_for_a_node_behind_a_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(
+        capsys,
+        "init",
+        "--node-id",
+        "https://registry.ohio.gov",
+        "--jurisdiction",
+        "US-OH",
+        "--name",
+        "Ohio",
+        "--host",
+        "0.0.0.0",  # noqa: S104 (a container listens on every interface)
+        "--public-url",
+        "https://registry.ohio.gov",
+        "--data-dir",
+        "/var/lib/registry-node",
+    )
+    assert code == 0, err
+    from registry_node import config
+
+    loaded = config.load(tmp_path / "node.yaml")
+    assert loaded.public_url == "https://registry.ohio.gov"
+    assert loaded.base_url == "https://registry.ohio.gov"
+    assert loaded.data_dir == Path("/var/lib/registry-node")
+    code, _, err = run(
+        capsys,
+        "init",
+        "--force",
+        "--node-id",
+        "https://x.example",
+        "--jurisdiction",
+        "US-OH",
+        "--name",
+        "X",
+        "--public-url",
+        "ftp://x",
+    )
+    assert code == 2
+    assert "public_url" in err
