@@ -21,6 +21,7 @@ from registry_node.http.appkeys import LIST_CACHE, NODE
 from registry_node.http.cache import Representation
 from registry_node.http.problems import json_response, problem
 from registry_node.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from registry_node.services.metrics import OwnList
 
 routes = web.RouteTableDef()
 
@@ -225,5 +226,8 @@ async def peers(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[NODE].metrics.render()
+    node = request.app[NODE]
+    latest = await node.store.read.latest_version(with_body=False)
+    node.metrics.own = None if latest is None else OwnList(latest.seq, latest.iat, latest.exp)
+    body = node.metrics.render()
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})

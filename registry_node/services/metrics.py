@@ -13,6 +13,15 @@ from prometheus_client.registry import Collector
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+@dataclass(frozen=True)
+class OwnList:
+    """This node's newest published list, as the scrape-time collector reports it."""
+
+    seq: int
+    iat: int
+    exp: int
+
+
 @dataclass
 class PeerGauge:
     """What the scrape-time collector reports of one peer's accepted list."""
@@ -52,6 +61,21 @@ class _PeerCollector(Collector):
             "Failed syncs since the last success",
             labels=["peer"],
         )
+        own = self.metrics.own
+        if own is not None:
+            yield GaugeMetricFamily(
+                "registry_trust_list_seq", "seq of this node's newest published list", own.seq
+            )
+            yield GaugeMetricFamily(
+                "registry_trust_list_age_seconds",
+                "Seconds since this node's newest published list was issued",
+                now - own.iat,
+            )
+            yield GaugeMetricFamily(
+                "registry_trust_list_expires_in_seconds",
+                "Seconds until this node's newest published list expires (negative: expired)",
+                own.exp - now,
+            )
         for peer, gauge in sorted(self.metrics.peers.items()):
             if gauge.iat is not None and gauge.exp is not None and gauge.seq is not None:
                 age.add_metric([peer], now - gauge.iat)
@@ -68,6 +92,8 @@ class Metrics:
         self.now = now
         self.registry = CollectorRegistry()
         self.peers: dict[str, PeerGauge] = {}
+        #: this node's newest published list, set before each scrape (None: none published)
+        self.own: OwnList | None = None
         self.syncs = Counter(
             "registry_peer_syncs",
             "Peer syncs by outcome",

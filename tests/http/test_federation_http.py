@@ -217,3 +217,14 @@ def test_a_bad_peers_file_stops_the_node_at_start(tmp_path: Path, config: NodeCo
     config.peers_file.write_text("peers:\n  - id: https://registry.indiana.example\n    url: x\n")
     with pytest.raises(ConfigError, match=r"peers\[0\] \(https://registry.indiana.example\)"):
         asyncio.run(Node.open(config))
+
+
+async def test_metrics_report_the_nodes_own_list(fed_client: TestClient, clock: FakeClock) -> None:
+    node = fed_client.app[NODE]
+    latest = await node.store.read.latest_version(with_body=False)
+    assert latest is not None
+    clock.advance(hours=1)
+    text = await (await fed_client.get("/metrics")).text()
+    assert f"registry_trust_list_seq {float(latest.seq)}" in text
+    assert "registry_trust_list_age_seconds 3600.0" in text
+    assert f"registry_trust_list_expires_in_seconds {float(latest.exp - latest.iat - 3600)}" in text
