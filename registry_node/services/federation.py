@@ -195,7 +195,7 @@ class Federation:
             etag = accepted.etag if accepted.terms_id == peer.terms_id else None
         try:
             fetched = await self.fetcher.fetch(peer.url, etag)
-            self.metrics.fetch_seconds.labels(peer.id).observe(fetched.seconds)
+            self.metrics.observe_fetch(peer.id, fetched.seconds)
             self._fault("fetched")
             if fetched.status == 304:
                 if accepted is None or etag is None:
@@ -309,7 +309,7 @@ class Federation:
         gauge = self.metrics.peer(peer.id)
         gauge.iat, gauge.exp, gauge.seq = state.iat, state.exp, state.seq
         gauge.entries, gauge.dropped, gauge.failures = len(entries), decision.dropped, 0
-        self.metrics.syncs.labels(peer.id, "accepted").inc()
+        self.metrics.count_sync(peer.id, "accepted")
         log.info(
             "accepted peer list",
             extra={
@@ -331,7 +331,7 @@ class Federation:
             await tx.touch_peer_list(peer.id, stamp, etag)
             await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, result.outcome, None, None, 0))
         self.metrics.peer(peer.id).failures = 0
-        self.metrics.syncs.labels(peer.id, result.outcome).inc()
+        self.metrics.count_sync(peer.id, result.outcome)
 
     async def _record_failure(
         self, peer: PeerConfig, now: datetime, outcome: str, code: str, detail: str
@@ -353,8 +353,7 @@ class Federation:
                 await tx.add_peer_event(peer.id, stamp, code, {"detail": detail})
         failures = before.failures + 1
         self.metrics.peer(peer.id).failures = failures
-        self.metrics.syncs.labels(peer.id, outcome).inc()
-        self.metrics.rejections.labels(peer.id, code).inc()
+        self.metrics.count_sync(peer.id, outcome, code)
         level = logging.ERROR if code == "equivocation" else logging.WARNING
         log.log(
             level,

@@ -92,6 +92,7 @@ class Metrics:
         self.now = now
         self.registry = CollectorRegistry()
         self.peers: dict[str, PeerGauge] = {}
+        self._labels: dict[str, set[tuple[str, str]]] = {}
         #: this node's newest published list, set before each scrape (None: none published)
         self.own: OwnList | None = None
         self.syncs = Counter(
@@ -124,8 +125,29 @@ class Metrics:
     def peer(self, peer_id: str) -> PeerGauge:
         return self.peers.setdefault(peer_id, PeerGauge())
 
+    def count_sync(self, peer_id: str, outcome: str, reason: str | None = None) -> None:
+        """Count a sync (and, for a failure, its reason), remembering the label values so
+        that :meth:`forget` can remove the peer's series."""
+        self.syncs.labels(peer_id, outcome).inc()
+        self._labels.setdefault(peer_id, set()).add(("sync", outcome))
+        if reason is not None:
+            self.rejections.labels(peer_id, reason).inc()
+            self._labels[peer_id].add(("rejection", reason))
+
+    def observe_fetch(self, peer_id: str, seconds: float) -> None:
+        self.fetch_seconds.labels(peer_id).observe(seconds)
+        self._labels.setdefault(peer_id, set()).add(("fetch", ""))
+
     def forget(self, peer_id: str) -> None:
+        """A peer removed from peers.yaml: its gauges and every series of it disappear."""
         self.peers.pop(peer_id, None)
+        for kind, value in self._labels.pop(peer_id, set()):
+            if kind == "sync":
+                self.syncs.remove(peer_id, value)
+            elif kind == "rejection":
+                self.rejections.remove(peer_id, value)
+            else:
+                self.fetch_seconds.remove(peer_id)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -228,3 +228,19 @@ async def test_metrics_report_the_nodes_own_list(fed_client: TestClient, clock: 
     assert f"registry_trust_list_seq {float(latest.seq)}" in text
     assert "registry_trust_list_age_seconds 3600.0" in text
     assert f"registry_trust_list_expires_in_seconds {float(latest.exp - latest.iat - 3600)}" in text
+
+
+async def test_a_removed_peer_leaves_no_series_in_metrics(
+    fed_client: TestClient, token: dict[str, str], config: NodeConfig, sim: PeerSimulator
+) -> None:
+    await fed_client.post("/admin/v1/peers/sync", headers=token)
+    sim.status = 503
+    await fed_client.post("/admin/v1/peers/sync", headers=token)  # a failure, with its reason
+    label = 'peer="https://registry.indiana.example"'
+    before = await (await fed_client.get("/metrics")).text()
+    for series in ("registry_peer_syncs_total", "registry_peer_rejections_total"):
+        assert any(line.startswith(series) and label in line for line in before.splitlines())
+    config.peers_file.write_text("peers: []\n")
+    assert (await fed_client.post("/admin/v1/peers/reload", headers=token)).status == 200
+    after = await (await fed_client.get("/metrics")).text()
+    assert label not in after
