@@ -89,10 +89,6 @@ class Listing:
             {k: dict(v) if k == "publicKeyJwk" else v for k, v in method} for method in self.keys
         ]
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return (self.id, *self.aka)
-
     def status_at(self, at: float) -> StatusStep | None:
         current = None
         for step in self.history:

@@ -579,7 +579,7 @@ class Resolver(TrustIndex):
         types = peer.scope.credential_types
         in_scope = types is None or resource in types
         if not in_scope:
-            in_scope = any(resource in set(e.resources()) for e in index.listings())
+            in_scope = resource in index.resources()
         if not in_scope:
             return (
                 False,
