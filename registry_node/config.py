@@ -15,6 +15,7 @@ from typing import Any
 from registry_node.core import schema
 from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import NodeIdentity
+from registry_node.core.peers import DEFAULT_MAX_VALIDITY
 from registry_node.core.timeutil import format_duration, parse_duration
 from registry_node.core.yamlsafe import dump_yaml, load_yaml
 
@@ -140,6 +141,13 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
     )
     if config.list_validity < timedelta(minutes=10):
         raise ConfigError(f"{where}: list_validity: must be at least 10m", field="list_validity")
+    if config.list_validity > DEFAULT_MAX_VALIDITY:
+        # Peers refuse a list valid for longer than their max_validity (default 3d).
+        raise ConfigError(
+            f"{where}: list_validity: must be at most {format_duration(DEFAULT_MAX_VALIDITY)}, "
+            "the longest validity a peer accepts by default",
+            field="list_validity",
+        )
     for name, least in _FEDERATION_MINIMUMS.items():
         if getattr(federation, name) < least:
             raise ConfigError(

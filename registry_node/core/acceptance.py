@@ -23,10 +23,29 @@ from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws, verify_signatures
 from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
 
+#: Refusals meaning the list is not signed by enough keys trusted under the peer's terms. When
+#: the operator re-pins a peer and the held list fails the new pins with one of these, the held
+#: list no longer binds: a new trust epoch begins (docs/protocol.md section 9.3).
+SIGNATURE_CODES = frozenset(
+    {
+        "unknown_key",
+        "threshold_not_met",
+        "signature_invalid",
+        "alg_not_allowed",
+        "typ_mismatch",
+        "header_unexpected",
+        "alg_key_mismatch",
+    }
+)
+#: Refusals that prove misbehaviour or a stolen key at the peer: raised as alarms.
+ALARM_CODES = frozenset({"equivocation", "history_rewritten"})
+
 
 @dataclass(frozen=True)
 class AcceptedState:
-    """What is remembered of the last accepted list, and the keys trusted for the next one."""
+    """What is remembered of the last accepted list, and the keys trusted for the next one.
+    ``withdrawn`` is the reason code when the held list failed the peer's current terms: it
+    is then no source of answers, but still the reference for rollback and equivocation."""
 
     seq: int
     digest: str
@@ -35,6 +54,7 @@ class AcceptedState:
     trusted_keys: tuple[dict[str, Any], ...]
     pins_id: str
     terms_id: str
+    withdrawn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,15 +129,17 @@ def in_scope(
     entries: Iterable[dict[str, Any]], scope: Scope
 ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """Keep what the scope allows: authorizations in the scope's jurisdictions, credential
-    types narrowed to the scope's. An entry whose authorizations all fall outside is dropped;
-    an entry without authorizations vouches for nothing beyond its existence and is kept.
-    Returns ((index, entry) kept, number dropped); a narrowed entry is a new object."""
+    types narrowed to the scope's.
+    Returns ((index, entry) kept, number dropped); a narrowed entry is a new object.
+
+    An entry with no authorization in scope (none at all, or none left) vouches for nothing
+    this node trusts the peer for, and its status counts for nothing either: it is dropped."""
     kept: list[tuple[int, dict[str, Any]]] = []
     dropped = 0
     for index, entry in enumerate(entries):
         auths = entry.get("authorizations")
         if not auths:
-            kept.append((index, entry))
+            dropped += 1
             continue
         allowed = [a for a in (_narrow(auth, scope) for auth in auths) if a is not None]
         if not allowed:
@@ -152,6 +174,45 @@ def _check_entries(entries: list[dict[str, Any]]) -> None:
                 )
 
 
+def _steps(history: Iterable[Mapping[str, Any]]) -> list[tuple[str, datetime, str | None]]:
+    return [(h["status"], parse_rfc3339(h["from"]), h.get("reason")) for h in history]
+
+
+def _contains_in_order(
+    old: list[tuple[str, datetime, str | None]], new: list[tuple[str, datetime, str | None]]
+) -> bool:
+    """Is every step of ``old`` in ``new``, in the same order (steps may be inserted)?"""
+    remaining = iter(new)
+    return all(any(step == other for other in remaining) for step in old)
+
+
+def _check_history_grows(
+    issuers: list[dict[str, Any]], texts: list[str], previous: Mapping[str, str]
+) -> None:
+    """Compared with the held version, no issuer is dropped and no status record is removed
+    or altered (section 3.3 rule 5). ``previous`` maps each held entry's id to its stored
+    text; an entry whose text is unchanged needs no parsing."""
+    position = {entry["id"]: index for index, entry in enumerate(issuers)}
+    for issuer_id, old_text in previous.items():
+        index = position.get(issuer_id)
+        if index is None:
+            raise Rejected(
+                f"issuer {issuer_id!r} of the held list is missing from this one",
+                code="history_rewritten",
+            )
+        if texts[index] == old_text:
+            continue
+        old = json.loads(old_text)["status_history"]
+        new = issuers[index]["status_history"]
+        if old == new[: len(old)] or _contains_in_order(_steps(old), _steps(new)):
+            continue
+        raise Rejected(
+            f"issuers[{index}] ({issuer_id}): status_history drops or alters a record of the "
+            "held list",
+            code="history_rewritten",
+        )
+
+
 def accept(
     body: bytes,
     peer: PeerConfig,
@@ -160,15 +221,28 @@ def accept(
     *,
     max_bytes: int,
     clock_skew: timedelta,
+    previous_entries: Mapping[str, str] | None = None,
+    rejudge: bool = False,
 ) -> Decision:
-    """Judge ``body`` as ``peer``'s next list. Returns a Decision or raises Rejected."""
+    """Judge ``body`` as ``peer``'s next list. Returns a Decision or raises Rejected.
+
+    ``previous_entries`` are the held list's stored entries (id -> text), against which the
+    histories must have only grown. With ``rejudge`` the body is the held list itself, judged
+    again under the peer's new terms: the time checks that passed when it was accepted are not
+    repeated (an expired held list is stale, not refused, section 9.5)."""
     # 1. size, structure, schema
     if len(body) > max_bytes:
         raise Rejected(f"{len(body)} bytes exceeds the limit of {max_bytes}", code="too_large")
     body_digest = digest(body)
     numeric_now = to_numeric_date(now)
     same_terms = previous is not None and previous.terms_id == peer.terms_id
-    if previous is not None and body_digest == previous.digest and same_terms:
+    if (
+        previous is not None
+        and body_digest == previous.digest
+        and same_terms
+        and previous.withdrawn is None
+        and not rejudge
+    ):
         # The same bytes judged under the same terms: already verified; only time can change.
         if previous.exp <= numeric_now:
             raise Rejected(f"the list expired at {previous.exp}", code="expired")
@@ -223,18 +297,29 @@ def accept(
         gap = max(0, seq - previous.seq - 1)
 
     # 5. time
-    if payload["iat"] > numeric_now + clock_skew.total_seconds():
-        raise Rejected(f"iat {payload['iat']} is in the future", code="iat_in_future")
-    if payload["exp"] <= numeric_now:
-        raise Rejected(f"the list expired at {payload['exp']}", code="expired")
+    if not rejudge:
+        if payload["iat"] > numeric_now + clock_skew.total_seconds():
+            raise Rejected(f"iat {payload['iat']} is in the future", code="iat_in_future")
+        if payload["exp"] <= numeric_now:
+            raise Rejected(f"the list expired at {payload['exp']}", code="expired")
     if payload["exp"] <= payload["iat"]:
         raise Rejected("exp is not after iat", code="schema_invalid")
+    validity, bound = payload["exp"] - payload["iat"], int(peer.max_validity.total_seconds())
+    if validity > bound:
+        raise Rejected(
+            f"valid for {validity} s (exp - iat), more than the {bound} s max_validity allows",
+            code="validity_too_long",
+        )
 
-    # 6. scope: entries outside it are dropped from what this peer vouches for
+    # 6. names, histories, and history only growing since the held version
     issuers = payload["issuers"]
-    _check_entries(issuers)
-    kept, dropped = in_scope(issuers, peer.scope)
     assert texts is not None  # the schema guarantees an issuers array
+    _check_entries(issuers)
+    if previous_entries and not rejudge:
+        _check_history_grows(issuers, texts, previous_entries)
+
+    # 7. scope: entries outside it are dropped from what this peer vouches for
+    kept, dropped = in_scope(issuers, peer.scope)
     entries = {
         entry["id"]: texts[index] if entry is issuers[index] else _encode(entry)
         for index, entry in kept

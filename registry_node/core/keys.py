@@ -81,8 +81,33 @@ def public_jwk(key: PublicKey, alg: str | None = None) -> dict[str, Any]:
     return jwk
 
 
+#: The one length of each coordinate of a list signing key (RFC 8037; RFC 7518 6.2.1.2).
+_COORDINATE_BYTES: dict[tuple[Any, Any], tuple[str, ...]] = {
+    ("OKP", "Ed25519"): ("x",),
+    ("EC", "P-256"): ("x", "y"),
+}
+
+
+def _check_canonical(jwk: dict[str, Any], key: PublicKey) -> None:
+    """Refuse a JWK that is not its key's one canonical encoding: each coordinate exactly the
+    curve's length in unpadded base64url, re-encoding to the same text. Two encodings of one
+    key would have two thumbprints and so count twice towards a threshold."""
+    names = _COORDINATE_BYTES.get((jwk.get("kty"), jwk.get("crv")), ())
+    canonical = key.as_dict(private=False)
+    for name in names:
+        value = jwk.get(name)
+        if not isinstance(value, str) or len(value) != 43 or value != canonical.get(name):
+            raise InvalidInput(
+                f"{name} is not the canonical encoding of a {jwk.get('crv')} coordinate "
+                "(exactly 32 bytes, unpadded base64url)"
+            )
+    if jwk.get("kty") == "OKP" and "y" in jwk:
+        raise InvalidInput("an OKP key has no y coordinate")
+
+
 def import_public_jwk(jwk: dict[str, Any]) -> PublicKey:
-    """Import a public JWK for list verification. Only Ed25519 and P-256 keys qualify."""
+    """Import a public JWK for list verification. Only Ed25519 and P-256 keys qualify, each in
+    its one canonical encoding."""
     if any(m in jwk for m in ("d", "p", "q", "dp", "dq", "qi", "k")):
         raise InvalidInput("a private key member appears where a public key was expected")
     members = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
@@ -92,6 +117,7 @@ def import_public_jwk(jwk: dict[str, Any]) -> PublicKey:
         raise InvalidInput(f"not a usable public JWK: {exc}") from exc
     if not isinstance(key, OKPKey | ECKey):
         raise InvalidInput("list signing keys must be OKP (Ed25519) or EC (P-256)")
+    _check_canonical(members, key)
     alg = alg_for(key)
     if jwk.get("alg", alg) != alg:
         raise InvalidInput(f"alg {jwk['alg']!r} does not fit a {key.key_type} {key.curve_name} key")

@@ -22,6 +22,11 @@ from registry_node.core.timeutil import parse_duration
 
 DEFAULT_REFRESH = timedelta(minutes=15)
 MIN_REFRESH = timedelta(seconds=30)
+#: The longest ``exp - iat`` a peer's list may have unless its entry says otherwise: a stolen
+#: key cannot mint a list that stays fresh for longer (the freeze attack). A node's own
+#: ``list_validity`` must fit it (config.py).
+DEFAULT_MAX_VALIDITY = timedelta(days=3)
+MAX_MAX_VALIDITY = timedelta(days=31)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class PeerConfig:
     refresh: timedelta = DEFAULT_REFRESH
     scope: Scope = field(default_factory=lambda: Scope(frozenset()))
     on_stale: str = "reject"
+    max_validity: timedelta = DEFAULT_MAX_VALIDITY
 
     @property
     def pins_id(self) -> str:
@@ -53,8 +59,9 @@ class PeerConfig:
 
     @property
     def terms_id(self) -> str:
-        """Identifies everything a list is judged against (pins, threshold, scope, identity):
-        when it changes, the list held is judged again even if its bytes did not change."""
+        """Identifies everything a list is judged or used under (identity, pins, threshold,
+        scope, validity bound, ``on_stale``): when it changes, the held list is judged again
+        from its stored bytes at once, and is not used until it has passed (section 9.1)."""
         scope = self.scope
         data = canonical_json(
             [
@@ -64,6 +71,8 @@ class PeerConfig:
                 self.threshold,
                 sorted(scope.jurisdictions),
                 None if scope.credential_types is None else sorted(scope.credential_types),
+                int(self.max_validity.total_seconds()),
+                self.on_stale,
             ]
         )
         return hashlib.sha256(data).hexdigest()[:16]
@@ -151,6 +160,14 @@ def _peer(entry: dict[str, Any], index: int, source: str, allow_http_loopback: b
     refresh = parse_duration(entry.get("refresh", int(DEFAULT_REFRESH.total_seconds())))
     if refresh < MIN_REFRESH:
         raise fail("refresh", f"must be at least {int(MIN_REFRESH.total_seconds())}s")
+    max_validity = parse_duration(
+        entry.get("max_validity", int(DEFAULT_MAX_VALIDITY.total_seconds()))
+    )
+    if not MIN_REFRESH <= max_validity <= MAX_MAX_VALIDITY:
+        raise fail(
+            "max_validity",
+            f"must be between {int(MIN_REFRESH.total_seconds())}s and {MAX_MAX_VALIDITY.days}d",
+        )
     scope_doc = entry.get("scope", {})
     types = scope_doc.get("credential_types")
     scope = Scope(
@@ -167,4 +184,5 @@ def _peer(entry: dict[str, Any], index: int, source: str, allow_http_loopback: b
         refresh=refresh,
         scope=scope,
         on_stale=entry.get("on_stale", "reject"),
+        max_validity=max_validity,
     )

@@ -128,6 +128,8 @@ class SignatureReport:
     """Which distinct trusted keys verified, and why the other signatures did not count."""
 
     verified: set[str] = field(default_factory=set)
+    #: thumbprints of the keys behind ``verified`` (each key counts once)
+    materials: set[str] = field(default_factory=set)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
 
 
@@ -176,7 +178,11 @@ def verify_signatures(parsed: ParsedList, trusted: Mapping[str, PublicKey]) -> S
         except (JoseError, ValueError) as exc:
             report.problems.append(("signature_invalid", f"{where}: {type(exc).__name__}"))
             continue
-        report.verified.add(kid)
+        # Distinct keys, not distinct ids: two kids naming one key count once.
+        material = key.thumbprint()
+        if material not in report.materials:
+            report.materials.add(material)
+            report.verified.add(kid)
     return report
 
 

@@ -217,6 +217,9 @@ class Source:
     exp: int
     fetched_at: str | None
     stale: bool
+    #: the credential types this node trusts the source for (None: any type); a source's
+    #: findings about a type outside it count for nothing, vetoes included
+    scope_types: frozenset[str] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -281,8 +284,9 @@ def find(source: Source, entry: Listing, q: Question) -> Finding:
         entry.valid_until is not None and q.at >= entry.valid_until
     ):
         return Finding(source, entry, NOT_TRUSTED, "outside_validity", status, None)
+    # An entry with no authorization vouches for nothing, also for a question of no type.
     auth = entry.authorization_for(q) if q.asks_type else None
-    if q.asks_type and auth is None:
+    if not entry.authorizations or (q.asks_type and auth is None):
         return Finding(source, entry, NOT_TRUSTED, "not_authorized", status, None)
     return Finding(source, entry, TRUSTED, "active", status, auth)
 
@@ -317,12 +321,20 @@ def _who(findings: Sequence[Finding]) -> str:
     return ", ".join(sorted({f.source.jurisdiction for f in findings}))
 
 
+def _in_scope(source: Source, q: Question) -> bool:
+    """Does this node trust the source for what ``q`` asks? A source says nothing, neither
+    trust nor veto, about a credential type outside its scope."""
+    types = source.scope_types
+    return types is None or q.credential_type is None or q.credential_type in types
+
+
 def decide(
     q: Question,
     listings: Sequence[tuple[Source, Listing]],
     unavailable: Sequence[Source] = (),
 ) -> dict[str, Any]:
-    """The answer from every usable listing of the issuer (docs/protocol.md section 11.2):
+    """The answer from every usable listing of the issuer (docs/protocol.md section 11.2),
+    leaving out the sources whose scope does not cover the credential type asked about:
 
     1. a revocation, then a suspension, in any usable source decides ``not_trusted``;
     2. otherwise, any source that finds the issuer active and authorised decides ``trusted``;
@@ -333,7 +345,7 @@ def decide(
 
     ``stale`` is true when a stale list (``on_stale: warn``) is among those the answer rests on.
     """
-    findings = [find(source, entry, q) for source, entry in listings]
+    findings = [find(source, entry, q) for source, entry in listings if _in_scope(source, q)]
     decisive: list[Finding] = []
     outcome = UNKNOWN
     reason = "sources_stale" if unavailable else "not_listed"

@@ -17,7 +17,7 @@ from aiohttp import web
 from registry_node.core import schema
 from registry_node.core.errors import Malformed, NotFound, RequestSchemaInvalid, SchemaInvalid
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
-from registry_node.core.trust import NOT_TRUSTED, TRUSTED, UNKNOWN, Question
+from registry_node.core.trust import TRUSTED, UNKNOWN, Question
 from registry_node.http.appkeys import NODE
 from registry_node.http.problems import json_response, read_body
 from registry_node.services.resolver import (
@@ -309,9 +309,11 @@ def _ask_resource(
     if _PATTERNS["ctid"].fullmatch(resource):
         return ask(ctid=resource)
     answer = ask(credential_type=resource)
-    if answer["outcome"] == NOT_TRUSTED and answer["reason"] == "not_authorized":
+    # Not a credential type any source is trusted for: ask again as an achievement type.
+    unsure = ("not_authorized", "not_listed")
+    if answer["outcome"] != TRUSTED and answer["reason"] in unsure:
         other = ask(achievement_type=resource)
-        if other["reason"] != "not_authorized":
+        if other["reason"] not in unsure or answer["reason"] == "not_listed":
             return other
     return answer
 

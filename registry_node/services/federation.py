@@ -22,8 +22,15 @@ from multiprocessing import get_context
 from typing import Any
 
 from registry_node.config import NodeConfig
-from registry_node.core.acceptance import AcceptedState, Decision, accept
+from registry_node.core.acceptance import (
+    ALARM_CODES,
+    SIGNATURE_CODES,
+    AcceptedState,
+    Decision,
+    accept,
+)
 from registry_node.core.errors import ConfigError, FetchFailed, NotFound, Rejected
+from registry_node.core.model import digest
 from registry_node.core.peers import PeerConfig, parse_peers
 from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
 from registry_node.core.yamlsafe import load_yaml
@@ -64,10 +71,46 @@ class SyncResult:
         return {k: v for k, v in vars(self).items() if v is not None}
 
 
+#: A held list judged under other terms than the peer's current ones, not yet judged again
+_PENDING = {
+    "code": "terms_changed",
+    "detail": "the peer's terms changed; the held list is not used until judged again",
+    "at": None,
+}
+#: Refusals recorded as peer events (besides the alarms)
+EVENT_CODES = frozenset({"rollback", "chain_broken", "validity_too_long"}) | ALARM_CODES
+
+
+def held_state(accepted: PeerList | None) -> AcceptedState | None:
+    """What the next list is judged against: the held list, unless a new trust epoch began
+    (then the next list is judged as at first contact)."""
+    if accepted is None or not accepted.binds:
+        return None
+    return AcceptedState(
+        accepted.seq,
+        accepted.digest,
+        accepted.iat,
+        accepted.exp,
+        accepted.trusted_keys,
+        accepted.pins_id,
+        accepted.terms_id,
+        None if accepted.withdrawn is None else accepted.withdrawn["code"],
+    )
+
+
+def in_use(peer: PeerConfig, accepted: PeerList | None) -> bool:
+    """Is the held list a source of answers under the peer's current terms?"""
+    return (
+        accepted is not None and accepted.withdrawn is None and (accepted.terms_id == peer.terms_id)
+    )
+
+
 def peer_state(peer: PeerConfig, accepted: PeerList | None, sync: PeerSync, now: int) -> str:
-    """fresh, stale, failing or never_synced (docs/protocol.md section 9.5)."""
+    """fresh, stale, failing, withdrawn or never_synced (docs/protocol.md section 9.5)."""
     if accepted is None:
         return "never_synced"
+    if not in_use(peer, accepted):
+        return "withdrawn"
     if accepted.exp <= now:
         return "stale"
     if sync.failures:
@@ -136,7 +179,8 @@ class Federation:
 
     async def reload(self, actor: str) -> dict[str, list[str]]:
         """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError.
-        A reload that changes something is written to the audit log."""
+        A reload that changes something is written to the audit log, and every held list
+        whose peer's terms changed is judged again at once (:meth:`reconcile`)."""
         diff = self.set_peers(self.read_peers_file())
         log.info("peers reloaded", extra={"by": actor, **diff})
         if any(diff.values()):
@@ -144,7 +188,78 @@ class Federation:
             async with self.store.write() as tx:
                 await tx.add_audit(stamp, actor, "peers.reload", None, None, diff)
                 tx.changed["peers_config"] = diff
+        await self.reconcile(actor)
         return diff
+
+    async def reconcile(self, actor: str = "node") -> list[SyncResult]:
+        """Judge again, from its stored bytes, every held list whose peer's terms changed
+        since it was judged: it stays a source only if it passes them. Needs no network."""
+        lists = await self.store.read.peer_lists()
+        results = []
+        for peer_id, peer in list(self.peers.items()):
+            held = lists.get(peer_id)
+            if held is not None and held.terms_id != peer.terms_id:
+                lock = self._locks.setdefault(peer_id, asyncio.Lock())
+                async with lock:
+                    result = await self._rejudge(peer, actor)
+                if result is not None:
+                    results.append(result)
+        return results
+
+    async def _rejudge(self, peer: PeerConfig, actor: str) -> SyncResult | None:
+        held = await self.store.read.peer_list(peer.id, with_body=True)
+        if held is None or held.terms_id == peer.terms_id:
+            return None
+        now = self.clock()
+        stamp = format_rfc3339(now)
+        previous = held_state(held)
+        try:
+            decision = await self._judge_list(held.body, peer, previous, now, rejudge=True)
+        except Rejected as exc:
+            epoch = held.pins_id != peer.pins_id and exc.code in SIGNATURE_CODES
+            withdrawn = {"code": exc.code, "detail": exc.detail, "at": stamp}
+            async with self.store.write() as tx:
+                await tx.withdraw_peer_list(peer.id, withdrawn, peer.terms_id, binds=not epoch)
+                await tx.add_peer_event(
+                    peer.id,
+                    stamp,
+                    "withdrawn",
+                    {
+                        "seq": held.seq,
+                        "digest": held.digest,
+                        "code": exc.code,
+                        "detail": exc.detail,
+                    },
+                )
+                if epoch:
+                    detail = {
+                        "seq": held.seq,
+                        "digest": held.digest,
+                        "pins": sorted(peer.pinned_thumbprints),
+                    }
+                    await tx.add_peer_event(peer.id, stamp, "epoch", detail)
+                    await tx.add_audit(stamp, actor, "peer.epoch", peer.id, None, detail)
+            gauge = self.metrics.peer(peer.id)
+            gauge.withdrawn, gauge.entries = True, 0
+            log.warning(
+                "held peer list withdrawn: it fails the peer's new terms"
+                + ("; a new trust epoch begins" if epoch else ""),
+                extra={"peer": peer.id, "seq": held.seq, "code": exc.code, "detail": exc.detail},
+            )
+            return SyncResult(peer.id, "withdrawn", held.seq, exc.code, exc.detail)
+        except FetchFailed as exc:  # the judging worker died: judged again at the next sync
+            log.warning("could not judge the held list again", extra={"peer": peer.id})
+            return SyncResult(peer.id, "failed", held.seq, exc.code, exc.detail)
+        await self._commit(
+            peer,
+            held.body,
+            held.etag,
+            decision,
+            now,
+            fetched_at=held.fetched_at,
+            event=("rejudged", {"seq": held.seq}),
+        )
+        return SyncResult(peer.id, "accepted", held.seq)
 
     def peer(self, peer_id: str) -> PeerConfig:
         try:
@@ -162,37 +277,39 @@ class Federation:
                 accepted = lists[peer_id]
                 gauge.iat, gauge.exp, gauge.seq = accepted.iat, accepted.exp, accepted.seq
                 gauge.entries, gauge.dropped = accepted.entries, accepted.dropped
+                gauge.withdrawn = not in_use(self.peers[peer_id], accepted)
             gauge.failures = syncs.get(peer_id, PeerSync(peer_id)).failures
 
     # -- syncing ------------------------------------------------------------------------
 
     async def sync_all(self) -> list[SyncResult]:
-        return list(await asyncio.gather(*(self.sync(p) for p in list(self.peers))))
+        peers = list(self.peers)
+        results = await asyncio.gather(*(self.sync(p) for p in peers), return_exceptions=True)
+        out = []
+        for peer_id, result in zip(peers, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                # One peer's fault never fails the others' syncs.
+                log.error("peer sync crashed", extra={"peer": peer_id}, exc_info=result)
+                result = SyncResult(peer_id, "failed", None, "internal_error", repr(result))
+            out.append(result)
+        return out
 
     async def sync(self, peer_id: str) -> SyncResult:
         peer = self.peer(peer_id)
         lock = self._locks.setdefault(peer_id, asyncio.Lock())
         async with lock, self._slots:
+            await self._rejudge(peer, "sync")  # terms changed without a reload: judge first
             return await self._sync(peer)
 
     async def _sync(self, peer: PeerConfig) -> SyncResult:
         now = self.clock()
         accepted = await self.store.read.peer_list(peer.id)
-        previous = None
-        etag = None
-        if accepted is not None:
-            previous = AcceptedState(
-                accepted.seq,
-                accepted.digest,
-                accepted.iat,
-                accepted.exp,
-                accepted.trusted_keys,
-                accepted.pins_id,
-                accepted.terms_id,
-            )
-            # A conditional GET only while the terms the list was judged under still hold;
-            # otherwise the same bytes must be fetched and judged again.
-            etag = accepted.etag if accepted.terms_id == peer.terms_id else None
+        previous = held_state(accepted)
+        # A conditional GET only while the held list is in use under the current terms;
+        # otherwise the same bytes must be fetched and judged again.
+        etag = accepted.etag if accepted is not None and in_use(peer, accepted) else None
         try:
             fetched = await self.fetcher.fetch(peer.url, etag)
             self.metrics.observe_fetch(peer.id, fetched.seconds)
@@ -208,7 +325,10 @@ class Federation:
                 result = SyncResult(peer.id, "not_modified", accepted.seq)
                 await self._record_unchanged(peer, fetched.etag, now, result)
                 return result
-            decision = await self._judge_list(fetched.body, peer, previous, now)
+            baseline = None
+            if previous is not None and digest(fetched.body) != previous.digest:
+                baseline = await self.store.read.peer_entries(peer.id)
+            decision = await self._judge_list(fetched.body, peer, previous, now, baseline)
             self._fault("accepted")
             if decision.kind == "unchanged":
                 result = SyncResult(peer.id, "unchanged", decision.state.seq)
@@ -236,15 +356,30 @@ class Federation:
         return self.executor
 
     async def _judge_list(
-        self, body: bytes, peer: PeerConfig, previous: AcceptedState | None, now: datetime
+        self,
+        body: bytes,
+        peer: PeerConfig,
+        previous: AcceptedState | None,
+        now: datetime,
+        baseline: dict[str, str] | None = None,
+        *,
+        rejudge: bool = False,
     ) -> Decision:
         fed = self.config.federation
-        judge = partial(accept, max_bytes=fed.max_list_bytes, clock_skew=fed.clock_skew)
+        judge = partial(
+            accept,
+            max_bytes=fed.max_list_bytes,
+            clock_skew=fed.clock_skew,
+            previous_entries=baseline,
+            rejudge=rejudge,
+        )
         async with self._judge:
             try:
                 return await asyncio.get_running_loop().run_in_executor(
                     self._pool(), judge, body, peer, previous, now
                 )
+            except (Rejected, FetchFailed):
+                raise
             except BrokenProcessPool as exc:
                 # The worker died (killed, out of memory): start a new one next time.
                 broken, self.executor = self.executor, None
@@ -252,6 +387,14 @@ class Federation:
                     broken.shutdown(wait=False, cancel_futures=True)
                 raise FetchFailed(
                     "the process judging lists stopped unexpectedly", code="judge_crashed"
+                ) from exc
+            except Exception as exc:
+                # Whatever a hostile body provokes ends as a refusal with a code, never as a
+                # crash of the sync (fail closed: nothing is accepted).
+                log.exception("judging a list failed", extra={"peer": peer.id})
+                raise Rejected(
+                    f"the list could not be judged: {type(exc).__name__}: {exc}"[:500],
+                    code="judge_failed",
                 ) from exc
 
     async def close(self) -> None:
@@ -267,6 +410,9 @@ class Federation:
         etag: str | None,
         decision: Decision,
         now: datetime,
+        *,
+        fetched_at: str | None = None,
+        event: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         stamp = format_rfc3339(now)
         state = decision.state
@@ -283,7 +429,7 @@ class Federation:
             terms_id=state.terms_id,
             etag=etag,
             accepted_at=stamp,
-            fetched_at=stamp,
+            fetched_at=fetched_at or stamp,
             entries=len(entries),
             dropped=decision.dropped,
             narrowed=decision.narrowed,
@@ -305,11 +451,16 @@ class Federation:
                     "scope",
                     {"seq": state.seq, "dropped": decision.dropped, "narrowed": decision.narrowed},
                 )
-            await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, "accepted", None, None, 0))
+            if event is not None:
+                await tx.add_peer_event(peer.id, stamp, *event)
+            else:
+                await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, "accepted", None, None, 0))
         gauge = self.metrics.peer(peer.id)
         gauge.iat, gauge.exp, gauge.seq = state.iat, state.exp, state.seq
-        gauge.entries, gauge.dropped, gauge.failures = len(entries), decision.dropped, 0
-        self.metrics.count_sync(peer.id, "accepted")
+        gauge.entries, gauge.dropped, gauge.withdrawn = len(entries), decision.dropped, False
+        if event is None:
+            gauge.failures = 0
+            self.metrics.count_sync(peer.id, "accepted")
         log.info(
             "accepted peer list",
             extra={
@@ -349,15 +500,17 @@ class Federation:
                     failures=before.failures + 1,
                 )
             )
-            if code in ("equivocation", "rollback", "chain_broken"):
+            if code in EVENT_CODES:
                 await tx.add_peer_event(peer.id, stamp, code, {"detail": detail})
         failures = before.failures + 1
         self.metrics.peer(peer.id).failures = failures
         self.metrics.count_sync(peer.id, outcome, code)
-        level = logging.ERROR if code == "equivocation" else logging.WARNING
+        alarm = code in ALARM_CODES
+        if alarm:
+            self.metrics.count_alarm(peer.id, code)
         log.log(
-            level,
-            "peer sync failed" if code != "equivocation" else "ALARM: peer equivocation",
+            logging.ERROR if alarm else logging.WARNING,
+            f"ALARM: peer {code.replace('_', ' ')}" if alarm else "peer sync failed",
             extra={
                 "peer": peer.id,
                 "outcome": outcome,
@@ -393,6 +546,7 @@ class Federation:
                 "last_error": None
                 if sync.last_error_code is None or sync.failures == 0
                 else {"code": sync.last_error_code, "detail": sync.last_error_detail},
+                "withdrawn": None,
                 "seq": None,
                 "iat": None,
                 "exp": None,
@@ -413,7 +567,12 @@ class Federation:
                         "narrowed_scope": accepted.narrowed,
                     },
                 )
-                if accepted.pins_id == peer.pins_id:
+                if accepted.pins_id == peer.pins_id and accepted.binds:
                     doc["trusted_keys"] = sorted(k["kid"] for k in accepted.trusted_keys)
+                if not in_use(peer, accepted):
+                    doc["withdrawn"] = {
+                        **(accepted.withdrawn or _PENDING),
+                        "new_epoch": not accepted.binds,
+                    }
             out.append(doc)
         return out

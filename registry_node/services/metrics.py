@@ -32,6 +32,8 @@ class PeerGauge:
     entries: int = 0
     dropped: int = 0
     failures: int = 0
+    #: the held list failed the peer's current terms and is not used
+    withdrawn: bool = False
 
 
 class _PeerCollector(Collector):
@@ -61,6 +63,11 @@ class _PeerCollector(Collector):
             "Failed syncs since the last success",
             labels=["peer"],
         )
+        in_use = GaugeMetricFamily(
+            "registry_peer_list_in_use",
+            "1 while the held list is a source of answers, 0 once withdrawn",
+            labels=["peer"],
+        )
         own = self.metrics.own
         if own is not None:
             yield GaugeMetricFamily(
@@ -81,10 +88,11 @@ class _PeerCollector(Collector):
                 age.add_metric([peer], now - gauge.iat)
                 ttl.add_metric([peer], gauge.exp - now)
                 seq.add_metric([peer], gauge.seq)
+                in_use.add_metric([peer], 0 if gauge.withdrawn else 1)
             entries.add_metric([peer, "accepted"], gauge.entries)
             entries.add_metric([peer, "dropped_scope"], gauge.dropped)
             failures.add_metric([peer], gauge.failures)
-        yield from (age, ttl, seq, entries, failures)
+        yield from (age, ttl, seq, entries, failures, in_use)
 
 
 class Metrics:
@@ -104,6 +112,12 @@ class Metrics:
         self.rejections = Counter(
             "registry_peer_rejections",
             "Rejected peer lists and failed fetches by reason code",
+            ["peer", "reason"],
+            registry=self.registry,
+        )
+        self.alarms = Counter(
+            "registry_peer_alarms",
+            "Proof of misbehaviour or a stolen key at a peer (equivocation, history rewritten)",
             ["peer", "reason"],
             registry=self.registry,
         )
@@ -134,6 +148,10 @@ class Metrics:
             self.rejections.labels(peer_id, reason).inc()
             self._labels[peer_id].add(("rejection", reason))
 
+    def count_alarm(self, peer_id: str, reason: str) -> None:
+        self.alarms.labels(peer_id, reason).inc()
+        self._labels.setdefault(peer_id, set()).add(("alarm", reason))
+
     def observe_fetch(self, peer_id: str, seconds: float) -> None:
         self.fetch_seconds.labels(peer_id).observe(seconds)
         self._labels.setdefault(peer_id, set()).add(("fetch", ""))
@@ -146,6 +164,8 @@ class Metrics:
                 self.syncs.remove(peer_id, value)
             elif kind == "rejection":
                 self.rejections.remove(peer_id, value)
+            elif kind == "alarm":
+                self.alarms.remove(peer_id, value)
             else:
                 self.fetch_seconds.remove(peer_id)
 

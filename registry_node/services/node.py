@@ -100,6 +100,7 @@ class Node:
                 await node.import_source_file()
             if publish:
                 await node.publisher.tick()
+            await federation.reconcile("start")  # peers.yaml may have changed while down
             await federation.load_metrics()
             await node.resolver.load()
         except BaseException:

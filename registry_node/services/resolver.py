@@ -40,7 +40,7 @@ from registry_node.core.timeutil import (
 from registry_node.core.trust import Interner, Listing, Question, Source, decide, listing
 from registry_node.services.federation import Federation
 from registry_node.services.keystore import KeyStore
-from registry_node.services.store import Store
+from registry_node.services.store import PeerList, Store
 
 log = logging.getLogger("registry_node.resolver")
 
@@ -63,6 +63,8 @@ class SourceIndex:
     info: Source
     texts: Mapping[str, str] = field(repr=False)
     names: Mapping[str, str] = field(repr=False)
+    #: the peer terms the list was judged under (None: the node's own list, or a bundle's)
+    terms_id: str | None = None
     parsed: dict[str, Listing] = field(default_factory=dict, repr=False, compare=False)
     interner: Interner = field(default_factory=Interner, repr=False, compare=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -134,12 +136,15 @@ def source_index(
     held: tuple[int, str, int, int, str | None],
     texts: Mapping[str, str],
     aliases: Mapping[str, Sequence[str]],
+    *,
+    terms_id: str | None = None,
+    scope_types: frozenset[str] | None = None,
 ) -> SourceIndex:
     """Index a list's entries (issuer id -> entry JSON, and issuer id -> its aka names) under
     ``held``: the list's (seq, digest, iat, exp, fetched_at)."""
     names = names_of(aliases, texts)
-    info = Source(source_id, jurisdiction, local, *held, stale=False)
-    return SourceIndex(info, dict(texts), names)
+    info = Source(source_id, jurisdiction, local, *held, stale=False, scope_types=scope_types)
+    return SourceIndex(info, dict(texts), names, terms_id=terms_id)
 
 
 class Snapshot:
@@ -200,16 +205,27 @@ class TrustIndex:
         """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
         return 0
 
+    def current(self, index: SourceIndex) -> bool:
+        """Was this peer list judged under the peer's current terms? Only such a list is a
+        source of answers (docs/protocol.md section 9.1)."""
+        return True
+
+    def _policy(self, index: SourceIndex) -> str | None:
+        """How a list may be used: its peer's ``on_stale``, ``warn`` for the node's own list,
+        None when it must not be used at all (peer removed, or terms changed since)."""
+        if index.info.local:
+            return "warn"
+        if not self.current(index):
+            return None
+        return self.on_stale(index.info.id)
+
     # -- answering ------------------------------------------------------------------------
 
     def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
         """Each source in use, its state now, and whether it may be used (fresh, or stale
         under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
         for index in self.snapshot.sources.values():
-            if index.info.local:
-                yield index, index.source(now), True
-                continue
-            on_stale = self.on_stale(index.info.id)
+            on_stale = self._policy(index)
             if on_stale is None:
                 continue
             source = index.source(now)
@@ -244,7 +260,7 @@ class TrustIndex:
                 continue
             if authority is not None and authority not in (index.info.id, index.info.jurisdiction):
                 continue
-            on_stale = "warn" if index.info.local else self.on_stale(index.info.id)
+            on_stale = self._policy(index)
             if on_stale is None:
                 continue
             source = index.source(now_int)
@@ -346,7 +362,7 @@ class TrustIndex:
         return any(
             authority in (index.info.id, index.info.jurisdiction)
             for index in self.snapshot.sources.values()
-            if index.info.local or self.on_stale(index.info.id) is not None
+            if self._policy(index) is not None
         )
 
     def knows_resource(self, resource: str) -> bool:
@@ -448,6 +464,28 @@ class Resolver(TrustIndex):
         peer = self.federation.peers.get(peer_id)
         return None if peer is None else peer.on_stale
 
+    def current(self, index: SourceIndex) -> bool:
+        peer = self.federation.peers.get(index.info.id)
+        return peer is not None and index.terms_id == peer.terms_id
+
+    def _peer_index(
+        self, peer: PeerConfig, accepted: PeerList, texts: Mapping[str, str], aliases: Any
+    ) -> SourceIndex | None:
+        """The index of a held list, or None when it is withdrawn (no source of answers)."""
+        if accepted.withdrawn is not None:
+            return None
+        state = (accepted.seq, accepted.digest, accepted.iat, accepted.exp, accepted.fetched_at)
+        return source_index(
+            peer.id,
+            peer.jurisdiction,
+            False,
+            state,
+            texts,
+            aliases,
+            terms_id=accepted.terms_id,
+            scope_types=peer.scope.credential_types,
+        )
+
     # -- building the index ---------------------------------------------------------------
 
     async def load(self) -> None:
@@ -458,24 +496,18 @@ class Resolver(TrustIndex):
             if local is not None:
                 sources[local.info.id] = local
             lists = await self.store.read.peer_lists()
-            for peer_id in self.federation.peers:
+            for peer_id, peer in self.federation.peers.items():
                 accepted = lists.get(peer_id)
-                if accepted is None:
+                if accepted is None or accepted.withdrawn is not None:
                     continue
-                sources[peer_id] = source_index(
-                    peer_id,
-                    self.federation.peers[peer_id].jurisdiction,
-                    False,
-                    (
-                        accepted.seq,
-                        accepted.digest,
-                        accepted.iat,
-                        accepted.exp,
-                        accepted.fetched_at,
-                    ),
+                built = self._peer_index(
+                    peer,
+                    accepted,
                     await self.store.read.peer_entries(peer_id),
                     await self.store.read.peer_aliases(peer_id),
                 )
+                if built is not None:
+                    sources[peer_id] = built
             self.snapshot = Snapshot(sources)
         if self.on_commit not in self.store.listeners:
             self.store.listeners.append(self.on_commit)
@@ -492,7 +524,7 @@ class Resolver(TrustIndex):
         config = self.config
         held = (latest.seq, latest.digest, latest.iat, latest.exp, None)
         info = Source(config.node_id, config.jurisdiction, True, *held, stale=False)
-        return SourceIndex(info, {}, names, parsed, interner)
+        return SourceIndex(info, {}, names, parsed=parsed, interner=interner)
 
     async def on_commit(self, changed: dict[str, Any]) -> None:
         async with self._lock:
@@ -513,6 +545,8 @@ class Resolver(TrustIndex):
                 updated = await self._apply_peer(sources.get(peer_id), peer_id, change)
                 if updated is not None:
                     sources[peer_id] = updated
+                else:
+                    sources.pop(peer_id, None)
             self.snapshot = Snapshot(sources)
 
     async def catch_up(self) -> None:
@@ -532,7 +566,14 @@ class Resolver(TrustIndex):
             held, accepted = snapshot.sources.get(peer_id), lists.get(peer_id)
             if accepted is None:
                 continue
-            if held is None or (held.info.seq, held.info.digest) != (accepted.seq, accepted.digest):
+            if held is None and accepted.withdrawn is not None:
+                continue
+            if (
+                held is None
+                or (held.info.seq, held.info.digest) != (accepted.seq, accepted.digest)
+                or held.terms_id != accepted.terms_id
+                or accepted.withdrawn is not None
+            ):
                 peers[peer_id] = {"list": True}  # no "entries": read them all
             elif held.info.fetched_at != accepted.fetched_at:
                 peers[peer_id] = {"fetched_at": accepted.fetched_at}
@@ -544,25 +585,25 @@ class Resolver(TrustIndex):
     async def _apply_peer(
         self, held: SourceIndex | None, peer_id: str, change: dict[str, Any]
     ) -> SourceIndex | None:
+        """The peer's index after ``change``: None when it has no list in use."""
         peer = self.federation.peers.get(peer_id)
         if peer is None:
             return held
         if "list" in change or held is None:
             accepted = await self.store.read.peer_list(peer_id)
-            if accepted is None:
-                return held
-            state = (accepted.seq, accepted.digest, accepted.iat, accepted.exp, accepted.fetched_at)
+            if accepted is None or accepted.withdrawn is not None:
+                return None
             if change.get("complete"):  # the commit wrote every entry: no need to read them
-                entries, aliases = change["entries"], change["aliases"]
-                return source_index(peer_id, peer.jurisdiction, False, state, entries, aliases)
+                return self._peer_index(peer, accepted, change["entries"], change["aliases"])
             if held is None or "entries" not in change:
                 # first sight of this peer (or a commit without its entries): read them all
                 texts = await self.store.read.peer_entries(peer_id)
                 aliases = await self.store.read.peer_aliases(peer_id)
-                return source_index(peer_id, peer.jurisdiction, False, state, texts, aliases)
+                return self._peer_index(peer, accepted, texts, aliases)
             texts, names = _patched(held, change["entries"], change["gone"], change["aliases"])
-            info = Source(peer_id, peer.jurisdiction, False, *state, stale=False)
-            return SourceIndex(info, texts, names)
+            built = self._peer_index(peer, accepted, {}, {})
+            assert built is not None
+            return replace(built, texts=texts, names=names)
         if "fetched_at" in change:
             return replace(held, info=replace(held.info, fetched_at=change["fetched_at"]))
         return held
@@ -571,8 +612,8 @@ class Resolver(TrustIndex):
         """Whether this node recognises ``peer`` for ``resource`` now: configured, holding a
         fresh list from it, and the peer's scope admits the resource (section 12.2)."""
         index = self.snapshot.sources.get(peer.id)
-        if index is None:
-            return False, f"no list from {peer.jurisdiction} has been accepted yet"
+        if index is None or not self.current(index):
+            return False, f"no list from {peer.jurisdiction} is held under today's terms"
         if index.info.exp <= to_numeric_date(self.clock()):
             expired = format_rfc3339(from_numeric_date(index.info.exp))
             return False, f"the list held from {peer.jurisdiction} is stale (expired {expired})"

@@ -144,6 +144,13 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER peer_events_append_only_d BEFORE DELETE ON peer_events
         BEGIN SELECT RAISE(ABORT, 'peer events are append-only'); END;
     """,
+    # 3: a held list that fails the peer's current terms is withdrawn (no source of answers);
+    # after a re-pin that it fails, it no longer binds (a new trust epoch, protocol 9.3)
+    """
+    ALTER TABLE peer_lists ADD COLUMN withdrawn TEXT;
+    ALTER TABLE peer_lists ADD COLUMN binds INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX peer_names_by_issuer ON peer_names(peer_id, issuer_id);
+    """,
 ]
 
 
@@ -215,6 +222,11 @@ class PeerList:
     dropped: int
     narrowed: int
     verified_kids: tuple[str, ...]
+    #: {"code", "detail", "at"} when the list failed the peer's current terms, else None
+    withdrawn: dict[str, Any] | None = None
+    #: False once a new trust epoch began (the operator re-pinned and the list failed the new
+    #: pins): its seq, digest, keys and entries no longer constrain the next list
+    binds: bool = True
 
 
 @dataclass(frozen=True)
@@ -230,7 +242,7 @@ class PeerSync:
 
 _PEER_LIST_COLS = (
     "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, terms_id, etag, accepted_at, "
-    "fetched_at, entries, dropped, narrowed, verified_kids"
+    "fetched_at, entries, dropped, narrowed, verified_kids, withdrawn, binds"
 )
 _PEER_SYNC_COLS = (
     "peer_id, last_attempt, last_success, last_outcome, last_error_code, last_error_detail, "
@@ -256,6 +268,8 @@ def _peer_list(row: Sequence[Any], with_body: bool = True) -> PeerList:
         dropped=row[13],
         narrowed=row[14],
         verified_kids=tuple(json.loads(row[15])),
+        withdrawn=None if row[16] is None else json.loads(row[16]),
+        binds=bool(row[17]),
     )
 
 
@@ -538,7 +552,7 @@ class Tx(Queries):
         self._peer_change(record.peer_id)["list"] = True
         await self.conn.execute(
             f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.peer_id,
                 record.seq,
@@ -556,7 +570,21 @@ class Tx(Queries):
                 record.dropped,
                 record.narrowed,
                 json.dumps(sorted(record.verified_kids)),
+                _json_or_none(record.withdrawn),
+                int(record.binds),
             ),
+        )
+
+    async def withdraw_peer_list(
+        self, peer_id: str, withdrawn: dict[str, Any], terms_id: str, *, binds: bool
+    ) -> None:
+        """Stop using the held list: it failed the terms ``terms_id``. Its body, entries and
+        numbers stay for the record (and, while it ``binds``, for rollback and history)."""
+        self._peer_change(peer_id)["list"] = True
+        await self.conn.execute(
+            "UPDATE peer_lists SET withdrawn = ?, terms_id = ?, binds = ?, etag = NULL "
+            "WHERE peer_id = ?",
+            (_json_or_none(withdrawn), terms_id, int(binds), peer_id),
         )
 
     async def touch_peer_list(self, peer_id: str, fetched_at: str, etag: str | None) -> None:

@@ -118,7 +118,9 @@ async def test_out_of_scope_peer_entries_are_not_used(qclient: TestClient) -> No
     narrowed = await get_json(
         qclient, path("did:web:issuer10.us-in.example", "credential_type=ClrCredential")
     )
-    assert (narrowed["outcome"], narrowed["reason"]) == ("not_trusted", "not_authorized")
+    # Indiana is trusted for OpenBadgeCredential only: it says nothing about ClrCredential.
+    assert (narrowed["outcome"], narrowed["reason"]) == ("unknown", "not_listed")
+    assert narrowed["evidence"] == []
 
 
 async def test_a_peers_suspension_outweighs_our_active(qclient: TestClient) -> None:
@@ -174,13 +176,19 @@ async def test_a_reader_keeps_a_whole_snapshot_while_the_index_changes(
 ) -> None:
     resolver = qclient.app[NODE].resolver
     held = resolver.snapshot
-    sim.issuers = [i for i in sim.issuers if i["id"] != "did:web:issuer7.us-in.example"]
+    (seventh,) = [i for i in sim.issuers if i["id"] == "did:web:issuer7.us-in.example"]
+    seventh["aka"] = []  # its other name goes; its history grows by a retirement
+    seventh["status_history"] = [
+        *seventh["status_history"],
+        {"status": "retired", "from": "2026-02-01T00:00:00Z"},
+    ]
     sim.publish()
     await qclient.app[NODE].federation.sync(IN)
     assert resolver.snapshot is not held
-    assert "did:web:issuer7.us-in.example" in held.sources[IN].texts  # the old view is whole
+    old_text = held.sources[IN].texts["did:web:issuer7.us-in.example"]  # the old view is whole
+    assert "retired" not in old_text and "https://issuer7.indiana.example" in old_text
     assert held.sources[IN].info.seq == 1
-    assert "did:web:issuer7.us-in.example" not in resolver.snapshot.sources[IN].texts
+    assert "retired" in resolver.snapshot.sources[IN].texts["did:web:issuer7.us-in.example"]
     assert "https://issuer7.indiana.example" not in resolver.snapshot.sources[IN].names
     assert resolver.snapshot.sources[IN].info.seq == 2
     answer = await get_json(qclient, path("https://issuer7.indiana.example"))
@@ -236,7 +244,7 @@ async def test_receipt_refused_weight_zero_gives_json(qclient: TestClient) -> No
 async def test_batch_answers_in_order(qclient: TestClient) -> None:
     questions = [
         {"id": issuer(1)["id"]},
-        {"id": "did:web:issuer7.us-in.example", "credential_type": "ClrCredential"},
+        {"id": issuer(2)["id"], "credential_type": "OpenBadgeCredential"},
         {"id": "did:web:nobody.example", "at": "2024-01-01T00:00:00Z"},
     ]
     resp = await qclient.post("/v1/issuers/lookup", json={"questions": questions})
