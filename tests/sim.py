@@ -60,6 +60,7 @@ class PeerSimulator:
         self.status = 200
         self.body_override: bytes | None = None
         self.redirect_to: str | None = None
+        self.redirect_loop = False  # /trust-list and /moved redirect to each other
         self.chunked = False
         self.drip: float | None = None
         self.gate: asyncio.Event | None = None  # when set up, each request waits for it
@@ -118,6 +119,8 @@ class PeerSimulator:
         self.arrived.set()
         if self.gate is not None:
             await self.gate.wait()
+        if self.redirect_loop:
+            raise web.HTTPFound("/moved" if request.path == "/trust-list" else "/trust-list")
         if self.redirect_to is not None and request.path == "/trust-list":
             raise web.HTTPFound(self.redirect_to)
         if self.status == 304:

@@ -23,13 +23,13 @@ from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws, verify_signatures
 from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
 
-#: Refusals meaning the list is not signed by enough keys trusted under the peer's terms. When
-#: the operator re-pins a peer and the held list fails the new pins with one of these, the held
-#: list no longer binds: a new trust epoch begins (docs/protocol.md section 9.3).
-SIGNATURE_CODES = frozenset(
+#: Refusals meaning no key trusted under the peer's terms signed the list (``threshold_not_met``
+#: is not one: some trusted key did). When the operator re-pins a peer and the held list fails
+#: the new pins with one of these, it no longer binds: a new trust epoch begins
+#: (docs/protocol.md section 9.1).
+UNSIGNED_CODES = frozenset(
     {
         "unknown_key",
-        "threshold_not_met",
         "signature_invalid",
         "alg_not_allowed",
         "typ_mismatch",

@@ -24,7 +24,7 @@ from typing import Any
 from registry_node.config import NodeConfig
 from registry_node.core.acceptance import (
     ALARM_CODES,
-    SIGNATURE_CODES,
+    UNSIGNED_CODES,
     AcceptedState,
     Decision,
     accept,
@@ -216,7 +216,7 @@ class Federation:
         try:
             decision = await self._judge_list(held.body, peer, previous, now, rejudge=True)
         except Rejected as exc:
-            epoch = held.pins_id != peer.pins_id and exc.code in SIGNATURE_CODES
+            epoch = held.pins_id != peer.pins_id and exc.code in UNSIGNED_CODES
             withdrawn = {"code": exc.code, "detail": exc.detail, "at": stamp}
             async with self.store.write() as tx:
                 await tx.withdraw_peer_list(peer.id, withdrawn, peer.terms_id, binds=not epoch)
@@ -250,11 +250,14 @@ class Federation:
         except FetchFailed as exc:  # the judging worker died: judged again at the next sync
             log.warning("could not judge the held list again", extra={"peer": peer.id})
             return SyncResult(peer.id, "failed", held.seq, exc.code, exc.detail)
+        # The held list passed the new terms. Its trusted keys and pin set stay as they were:
+        # after a re-pin the new pins, not the held list's keys, judge the next list.
+        state = replace(decision.state, pins_id=held.pins_id, trusted_keys=held.trusted_keys)
         await self._commit(
             peer,
             held.body,
             held.etag,
-            decision,
+            replace(decision, state=state),
             now,
             fetched_at=held.fetched_at,
             event=("rejudged", {"seq": held.seq}),

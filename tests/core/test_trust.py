@@ -6,6 +6,7 @@ outcome, reason and deciding sources the answer must carry.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -334,3 +335,34 @@ def test_equal_authorizations_are_shared_between_listings() -> None:
     interner = Interner()
     a, b = listing(entry(), interner), listing(issuer(2, authorizations=AUTHS), interner)
     assert a.authorizations[0] is b.authorizations[0]
+
+
+def test_an_entry_without_authorizations_vouches_for_nothing() -> None:
+    bare = entry()
+    del bare["authorizations"]
+    for question in (ask(), ask(credential_type="OpenBadgeCredential")):
+        answer = decide(question, [(source(OH), listing(bare))])
+        assert (answer["outcome"], answer["reason"]) == ("not_trusted", "not_authorized")
+    revoked = {**bare, "status_history": history(("revoked", "2021-01-01T00:00:00Z"))}
+    answer = decide(ask(), [(source(OH), listing(revoked))])
+    assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")  # its veto holds
+
+
+def test_a_veto_counts_only_within_the_sources_scope() -> None:
+    """Indiana is trusted for CLRs only: its revocation says nothing about badges."""
+    indiana = replace(source(IN), scope_types=frozenset({"ClrCredential"}))
+    revoked = entry(
+        status_history=history(*ACTIVE_STEPS, ("revoked", "2024-01-01T00:00:00Z")),
+        authorizations=[{"credential_types": ["ClrCredential"], "jurisdiction": "US-IN"}],
+    )
+    listed = [(source(OH), listing(entry())), (indiana, listing(revoked))]
+    badge = decide(ask(credential_type="OpenBadgeCredential"), listed)
+    assert (badge["outcome"], badge["decided_by"]) == ("trusted", [OH])
+    assert [e["source"] for e in badge["evidence"]] == [OH]
+    for question in (ask(credential_type="ClrCredential"), ask()):
+        answer = decide(question, listed)
+        assert (answer["outcome"], answer["reason"], answer["decided_by"]) == (
+            "not_trusted",
+            "revoked",
+            [IN],
+        )

@@ -250,6 +250,11 @@ def redirect_other_origin(w: World) -> None:
     w.sim.redirect_to = w.url.replace("127.0.0.1", "localhost").replace("/trust-list", "/moved")
 
 
+def redirect_loop(w: World) -> None:
+    w.sim.publish()
+    w.sim.redirect_loop = True
+
+
 def chunked_ok(w: World) -> None:
     w.sim.publish()
     w.sim.chunked = True
@@ -315,6 +320,7 @@ TABLE = [
     Row("connection_refused_keeps_last_good", connection_refused, "failed", "connection_failed", 1),
     Row("redirect_within_origin_is_followed", redirect_same_origin, "accepted", None, 2),
     Row("redirect_to_another_origin", redirect_other_origin, "failed", "redirect_refused", 1),
+    Row("redirect_loop", redirect_loop, "failed", "too_many_redirects", 1),
 ]
 
 
