@@ -128,8 +128,6 @@ class SignatureReport:
     """Which distinct trusted keys verified, and why the other signatures did not count."""
 
     verified: set[str] = field(default_factory=set)
-    #: thumbprints of the keys behind ``verified`` (each key counts once)
-    materials: set[str] = field(default_factory=set)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
 
 
@@ -178,11 +176,9 @@ def verify_signatures(parsed: ParsedList, trusted: Mapping[str, PublicKey]) -> S
         except (JoseError, ValueError) as exc:
             report.problems.append(("signature_invalid", f"{where}: {type(exc).__name__}"))
             continue
-        # Distinct keys, not distinct ids: two kids naming one key count once.
-        material = key.thumbprint()
-        if material not in report.materials:
-            report.materials.add(material)
-            report.verified.add(kid)
+        # A kid is its key's thumbprint and keys are refused unless canonically encoded
+        # (core/keys.py), so distinct kids are distinct keys.
+        report.verified.add(kid)
     return report
 
 

@@ -498,7 +498,7 @@ class Resolver(TrustIndex):
             lists = await self.store.read.peer_lists()
             for peer_id, peer in self.federation.peers.items():
                 accepted = lists.get(peer_id)
-                if accepted is None or accepted.withdrawn is not None:
+                if accepted is None:
                     continue
                 built = self._peer_index(
                     peer,
@@ -591,7 +591,7 @@ class Resolver(TrustIndex):
             return held
         if "list" in change or held is None:
             accepted = await self.store.read.peer_list(peer_id)
-            if accepted is None or accepted.withdrawn is not None:
+            if accepted is None:
                 return None
             if change.get("complete"):  # the commit wrote every entry: no need to read them
                 return self._peer_index(peer, accepted, change["entries"], change["aliases"])
@@ -600,9 +600,10 @@ class Resolver(TrustIndex):
                 texts = await self.store.read.peer_entries(peer_id)
                 aliases = await self.store.read.peer_aliases(peer_id)
                 return self._peer_index(peer, accepted, texts, aliases)
-            texts, names = _patched(held, change["entries"], change["gone"], change["aliases"])
             built = self._peer_index(peer, accepted, {}, {})
-            assert built is not None
+            if built is None:
+                return None
+            texts, names = _patched(held, change["entries"], change["gone"], change["aliases"])
             return replace(built, texts=texts, names=names)
         if "fetched_at" in change:
             return replace(held, info=replace(held.info, fetched_at=change["fetched_at"]))

@@ -339,5 +339,21 @@ async def test_a_start_with_an_edited_peers_file_judges_the_held_list(world: Wor
     doc = peer_doc(world.sim, world.url, keys=[*world.sim.pins, keys.generate().kid], threshold=2)
     (world.tmp / "peers.yaml").write_text(dump_yaml({"peers": [doc]}))
     world.node = await Node.open(replace(config), world.clock)
-    assert (await world.status())["state"] == "withdrawn"
+    status = await world.status()
+    assert (status["state"], status["withdrawn"]["code"]) == ("withdrawn", "threshold_not_met")
     assert ask(world) == ("unknown", "not_listed")
+    events = await world.node.store.read.peer_events(world.sim.peer_id)
+    assert events[0]["kind"] == "withdrawn"
+
+
+async def test_a_list_judged_under_other_terms_is_not_used_until_judged_again(
+    world: World,
+) -> None:
+    """Between a change of terms and the judgement under them, the held list is not a source."""
+    assert ask(world) == ("not_trusted", "revoked")
+    world.configure(scope={"jurisdictions": ["US-IN"], "credential_types": ["ClrCredential"]})
+    assert ask(world) == ("unknown", "not_listed")
+    status = await world.status()
+    assert (status["state"], status["withdrawn"]["code"]) == ("withdrawn", "terms_changed")
+    await world.federation.reconcile()
+    assert (await world.status())["state"] == "fresh"
