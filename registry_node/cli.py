@@ -300,6 +300,22 @@ def cmd_audit(args: argparse.Namespace, config: NodeConfig) -> int:
     return asyncio.run(_with_node(config, work))
 
 
+def peer_line(peer: dict[str, Any]) -> str:
+    """One tab-separated line of ``peers status`` for a peer's status document."""
+    error = peer["last_error"]
+    why = f"\t{error['code']}: {error['detail']}" if error else ""
+    withdrawn = peer["withdrawn"]
+    if withdrawn:
+        epoch = " (new trust epoch)" if withdrawn["new_epoch"] else ""
+        why = f"\tnot used{epoch}: {withdrawn['code']}: {withdrawn['detail']}{why}"
+    counts = peer["entries"]
+    return (
+        f"{peer['id']}\t{peer['jurisdiction']}\t{peer['state']}\tseq {peer['seq']}"
+        f"\texp {peer['exp']}\t{counts['accepted']} entries"
+        f" ({counts['dropped_scope']} dropped for scope){why}"
+    )
+
+
 def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
     async def work(node: Node) -> int:
         peers = await node.federation.status()
@@ -307,14 +323,7 @@ def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
             _print_json(peers)
             return 0
         for peer in peers:
-            error = peer["last_error"]
-            why = f"\t{error['code']}: {error['detail']}" if error else ""
-            counts = peer["entries"]
-            print(
-                f"{peer['id']}\t{peer['jurisdiction']}\t{peer['state']}\tseq {peer['seq']}"
-                f"\texp {peer['exp']}\t{counts['accepted']} entries"
-                f" ({counts['dropped_scope']} dropped for scope){why}"
-            )
+            print(peer_line(peer))
         if not peers:
             print(f"no peers configured in {config.peers_file}", file=sys.stderr)
         return 0

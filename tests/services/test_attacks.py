@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from registry_node.cli import peer_line
 from registry_node.core import keys
 from registry_node.core.trust import Question
 from registry_node.core.yamlsafe import dump_yaml
@@ -299,6 +300,9 @@ async def test_a_new_trust_epoch_is_audited_and_shown(world: World) -> None:
     assert status["withdrawn"]["new_epoch"] is True
     assert status["withdrawn"]["code"] == "unknown_key"
     assert status["trusted_keys"] == world.sim.pins  # the keys the stolen list declared are gone
+    line = peer_line(status).split("\t")
+    assert line[2] == "withdrawn"
+    assert line[6].startswith("not used (new trust epoch): unknown_key: ")
     audit = [r for r in await world.node.store.read.audit() if r.action == "peer.epoch"]
     assert len(audit) == 1
     assert audit[0].target == world.sim.peer_id
