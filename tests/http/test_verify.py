@@ -122,6 +122,12 @@ async def test_a_trusted_issuer_with_a_pinned_did_web_key(
     assert result["verdict"] == "valid", failed(tree)
     assert checks(tree)["trusted_at_issuance"] == (True, "active")
     assert checks(tree)["trusted_now"] == (True, "active")
+    # the report names the key that verified and the list that supplied it
+    assert tree["key"] == {
+        "id": method(COLLEGE),
+        "did_key": False,
+        "sources": ["https://registry.ohio.example"],
+    }
     evidence = tree["trust"]["at_issuance"]
     assert evidence["decided_by"] == ["https://registry.ohio.example"]
     assert evidence["question"]["credential_type"] == "OpenBadgeCredential"
