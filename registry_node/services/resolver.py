@@ -436,6 +436,44 @@ class TrustIndex:
                 methods.extend(m for m in entry.methods() if m not in methods)
         return methods
 
+    def methods_by_source(self, issuer: str) -> dict[str, list[dict[str, Any]]]:
+        """The verification methods each usable source listing ``issuer`` (by id or aka) pins
+        for it, by source id; a source that pins none is left out. A credential verified with
+        one of them may be trusted only on the findings of the sources that pin that key
+        (:meth:`ask_among`)."""
+        now = to_numeric_date(self.clock())
+        found: dict[str, list[dict[str, Any]]] = {}
+        for index, source, usable in self._sources(now):
+            entry = index.get(issuer)
+            if usable and entry is not None and entry.keys:
+                found[source.id] = entry.methods()
+        return found
+
+    def ask_among(self, q: Question, sources: frozenset[str]) -> dict[str, Any]:
+        """:meth:`ask`, from only the sources whose node id is in ``sources``: those whose
+        key verified a credential. A source that is no longer usable (stale under ``on_stale:
+        reject``, or a peer no longer configured) is not consulted, as in :meth:`ask`. Not
+        cached: credential verification asks it a few times per credential."""
+        now = self.clock()
+        now_int = int(now.timestamp())
+        listings: list[tuple[Source, Listing]] = []
+        unavailable: list[Source] = []
+        for index, source, usable in self._sources(now_int):
+            entry = index.get(q.name)
+            if entry is None or source.id not in sources:
+                continue
+            if usable:
+                listings.append((source, entry))
+            else:
+                unavailable.append(source)
+        answer = decide(q, listings, unavailable)
+        del answer["question"]
+        decided = set(answer["decided_by"])
+        exps = [s.exp for s, _ in listings if s.id in decided]
+        decision = Decision(answer, b"", min(exps, default=None), math.inf)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return {"question": q.as_json(at), **answer, "evaluated_at": evaluated, "expires": expires}
+
 
 class Resolver(TrustIndex):
     """The node's :class:`TrustIndex`: built from the database, following its commits, and

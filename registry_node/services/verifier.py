@@ -2,9 +2,23 @@
 whether the registry trusts its issuer for its types, as of its issuance and as of now.
 
 Keys pinned for an issuer come from the entries that list it in the usable sources of the
-trust index, so a credential of a did:web or https issuer verifies offline, without trusting
-DNS or the issuer's web server. Nothing is fetched from the network, unless the operator turns
-on did:web resolution for issuers the lists pin no key for (services/didweb.py).
+trust index, grouped by source, so a credential of a did:web or https issuer verifies offline,
+without trusting DNS or the issuer's web server. Nothing is fetched from the network, unless
+the operator turns on did:web resolution for issuers the lists pin no key for
+(services/didweb.py).
+
+Keys and trust come from the same sources (docs/protocol.md section 13.2). The credential is
+trusted only on the findings of the sources that supplied the key that verified its proof:
+
+- a key pinned for the issuer: the sources that pin that key (one list cannot supply the key
+  while another list's ``active`` carries the verdict);
+- the key a did:key issuer's DID names, or a key read from a resolved did:web document (only
+  for an issuer no usable list pins a key for): every source that lists the issuer, since
+  none of them is needed to know the key;
+- no key bound to the issuer verified the proof: no source, so the trust checks fail
+  (``no_verified_key``).
+
+A revocation or suspension by any usable source still applies (section 11.2).
 
 Privacy: a credential carries a person's data. Nothing here stores it, and the only thing
 logged is the verdict, the issuer ids, the types and the reason codes (docs/protocol.md 13.4).
@@ -20,11 +34,16 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from registry_node.core.credentials import Check, CredentialReport, verify_credential
+from registry_node.core.credentials import (
+    ISSUER_BINDING,
+    Check,
+    CredentialReport,
+    verify_credential,
+)
 from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
-from registry_node.core.trust import TRUSTED, Question
+from registry_node.core.trust import TRUSTED, VETOES, Question
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.resolver import TrustIndex
 
@@ -36,11 +55,15 @@ TRUSTED_NOW = "trusted_now"
 GENERIC_TYPES = frozenset({"VerifiableCredential"})
 #: Reasons that end trust without touching credentials issued before (docs/protocol.md 3.3).
 BLAMELESS = frozenset({"retired", "outside_validity"})
+#: The source label of keys read from a resolved did:web document (never a node id: those are
+#: https URLs).
+DID_DOCUMENT = "did_document"
 
 
 class IndexKeys:
-    """The key resolver of core/credentials: the keys the trust index pins for an issuer,
-    else those of its resolved did:web document (when resolution is on)."""
+    """The key resolver of core/credentials: the keys each usable source of the trust index
+    pins for an issuer, by source id; else those of its resolved did:web document (when
+    resolution is on), labelled :data:`DID_DOCUMENT`."""
 
     def __init__(
         self, index: TrustIndex, resolved: Mapping[str, list[dict[str, Any]]] | None = None
@@ -48,8 +71,12 @@ class IndexKeys:
         self.index = index
         self.resolved = resolved or {}
 
-    def pinned_methods(self, issuer: str) -> Sequence[Mapping[str, Any]]:
-        return self.index.pinned_methods(issuer) or self.resolved.get(issuer, [])
+    def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        pinned = self.index.methods_by_source(issuer)
+        if pinned:
+            return pinned
+        resolved = self.resolved.get(issuer)
+        return {DID_DOCUMENT: resolved} if resolved else {}
 
 
 def issuers_in(credential: Any, depth: int = 0) -> list[str]:
@@ -92,14 +119,45 @@ def _questions(report: CredentialReport, at: datetime, at_now: bool) -> list[lis
     ]
 
 
+class _NoSource(Exception):
+    """No source may decide whether the credential is trusted."""
+
+
+def trust_sources(report: CredentialReport) -> frozenset[str] | None:
+    """The sources whose findings may make ``report``'s credential trusted: None for every
+    source that lists the issuer (the key is the issuer's did:key, or was read from its
+    resolved did:web document), else the ids of the lists that pin the key that verified the
+    proof. Raises _NoSource when no key bound to the issuer verified it."""
+    signer = report.signer
+    binding = report.check(ISSUER_BINDING)
+    if signer is None or binding is None or not binding.passed:
+        raise _NoSource
+    if signer.did_key or signer.sources == (DID_DOCUMENT,):
+        return None
+    return frozenset(signer.sources)
+
+
+def _ask(index: TrustIndex, q: Question, among: frozenset[str] | None) -> dict[str, Any]:
+    """The answer to ``q`` from the sources ``among`` (None: all), except that a revocation or
+    suspension by any usable source decides."""
+    everyone = index.ask(q)
+    if among is None or everyone["reason"] in VETOES:
+        return everyone
+    return index.ask_among(q, among)
+
+
 def _judge(
-    index: TrustIndex, report: CredentialReport, at: datetime, at_now: bool
+    index: TrustIndex,
+    report: CredentialReport,
+    at: datetime,
+    at_now: bool,
+    among: frozenset[str] | None,
 ) -> dict[str, Any]:
     """The first set of answers that trusts the issuer for one of the credential's types, or
     else the first answer that does not."""
     first_refusal: dict[str, Any] | None = None
     for questions in _questions(report, at, at_now):
-        answers = [index.ask(q) for q in questions]
+        answers = [_ask(index, q, among) for q in questions]
         refused = next((a for a in answers if a["outcome"] != TRUSTED), None)
         if refused is None:
             return answers[0]
@@ -113,16 +171,24 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
 
     The issuer must be trusted at the credential's issuance (``validFrom`` or
     ``issuanceDate``; now when it has none) and now, where ``retired`` and the end of a
-    validity window count as trusted now for a credential issued while trusted.
+    validity window count as trusted now for a credential issued while trusted; both by the
+    sources of :func:`trust_sources`, a revocation or suspension by any source applying.
     """
     children = [add_trust(index, child, now) for child in report.children]
     if report.issuer is None:
         for name in (TRUSTED_AT_ISSUANCE, TRUSTED_NOW):
             report.add(Check(name, False, "no_issuer", "the credential names no issuer"))
         return {"at_issuance": None, "now": None, "children": children}
+    try:
+        among = trust_sources(report)
+    except _NoSource:
+        detail = "no key bound to the issuer verified the proof, so no list vouches for it"
+        for name in (TRUSTED_AT_ISSUANCE, TRUSTED_NOW):
+            report.add(Check(name, False, "no_verified_key", detail))
+        return {"at_issuance": None, "now": None, "children": children}
     issued = report.issued or now
-    then = _judge(index, report, issued, report.issued is None)
-    current = _judge(index, report, now, True)
+    then = _judge(index, report, issued, report.issued is None, among)
+    current = _judge(index, report, now, True, among)
     then_ok = then["outcome"] == TRUSTED
     now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
     when = format_rfc3339(issued)

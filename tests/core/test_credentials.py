@@ -19,6 +19,7 @@ from registry_node.core.credentials import (
     Check,
     CredentialReport,
     PinnedKeys,
+    Signer,
     verify_credential,
 )
 from registry_node.core.credentials import contexts as ld
@@ -46,6 +47,11 @@ def codes(report: CredentialReport) -> dict[str, str]:
 
 def failed(report: CredentialReport) -> dict[str, str]:
     return {c.name: c.code for c in report.failed()}
+
+
+#: A signature that does not verify: the issuer binding is judged only on a key that verified,
+#: so it is not run, and never passes.
+BAD_SIGNATURE = {"signature": "bad_signature", "issuer_binding": "not_checked"}
 
 
 # --- the public vectors ----------------------------------------------------------------------
@@ -128,7 +134,8 @@ def test_tampered_vector_fails_signature(entry: dict[str, Any]) -> None:
     keys = PinnedKeys({entry["issuer"]: [vector_pin(entry)]})
     report = verify(tampered(entry), keys)
     assert report.verdict == "invalid"
-    assert failed(report) == {"signature": "bad_signature"}
+    assert failed(report) == BAD_SIGNATURE
+    assert report.signer is None
 
 
 def test_vector_06_nested_endorsement_is_signed_on_its_own() -> None:
@@ -219,7 +226,7 @@ def test_ed25519_signature_2020_on_a_vc_1_1_credential(issuer_key: Any) -> None:
     assert report.issued == datetime(2024, 6, 1, tzinfo=UTC)
     assert "until 2030-06-01T00:00:00Z" in report.check("dates").detail
     signed["credentialSubject"]["alumniOf"] = "Another College"
-    assert failed(verify(signed)) == {"signature": "bad_signature"}
+    assert failed(verify(signed)) == BAD_SIGNATURE
 
 
 def test_ed25519_signature_2020_proof_without_its_context_is_refused(issuer_key: Any) -> None:
@@ -253,9 +260,7 @@ def test_vc_jwt_ed25519(issuer_key: Any, alg: str) -> None:
     payload = cf.open_badge(cf.did_key(issuer_key))
     token = cf.sign_jws(payload, issuer_key, alg, kid=cf.did_key_method(issuer_key))
     assert verify(token).verdict == "valid"
-    assert failed(verify(cf.tamper_jws(token, {"name": "Forged"}))) == {
-        "signature": "bad_signature"
-    }
+    assert failed(verify(cf.tamper_jws(token, {"name": "Forged"}))) == BAD_SIGNATURE
 
 
 def test_open_badges_vc_jwt_rs256_with_a_vc_claim() -> None:
@@ -318,18 +323,21 @@ def test_signature_by_a_key_that_is_not_the_issuers(issuer_key: Any) -> None:
     report = verify(signed)
     assert report.check("signature").passed
     assert failed(report) == {"issuer_binding": "issuer_binding"}
+    # a pin cannot add a key to a did:key issuer: its key is the one its DID names
     pinned = PinnedKeys({cf.did_key(issuer_key): [cf.multikey_method("any", stranger)]})
-    assert codes(verify(signed, pinned))["issuer_binding"] == "key_pinned"
+    assert failed(verify(signed, pinned)) == {"issuer_binding": "issuer_binding"}
+    assert verify(signed, pinned).signer == Signer(cf.did_key_method(stranger), False, ())
 
 
 def test_pinned_key_of_a_url_issuer_by_method_id(issuer_key: Any) -> None:
     credential = cf.open_badge(COLLEGE)
     signed = cf.sign_data_integrity(credential, issuer_key, COLLEGE_KEY)
-    assert failed(verify(signed)) == {"signature": "unknown_key"}
+    # the key id names the issuer, but no key is known: the binding is not shown as passed
+    assert failed(verify(signed)) == {"signature": "unknown_key", "issuer_binding": "not_checked"}
     keys = PinnedKeys({COLLEGE: [cf.multikey_method(COLLEGE_KEY, issuer_key)]})
     assert verify(signed, keys).verdict == "valid"
     other = PinnedKeys({COLLEGE: [cf.multikey_method(COLLEGE_KEY, cf.ed25519())]})
-    assert failed(verify(signed, other)) == {"signature": "bad_signature"}
+    assert failed(verify(signed, other)) == BAD_SIGNATURE
 
 
 def test_expired_and_not_yet_valid(issuer_key: Any) -> None:
@@ -409,7 +417,7 @@ def test_two_proofs_where_only_the_second_is_valid(issuer_key: Any) -> None:
     assert report.verdict == "valid", report.failed()
     assert report.check("signature").detail.startswith("proof 2 of 2")
     only_first = {**both, "proof": both["proof"][0]}
-    assert failed(verify(only_first)) == {"signature": "bad_signature"}
+    assert failed(verify(only_first)) == BAD_SIGNATURE
 
 
 def test_a_clr_credential_judges_each_inner_credential(issuer_key: Any) -> None:
@@ -434,7 +442,8 @@ def test_a_clr_credential_judges_each_inner_credential(issuer_key: Any) -> None:
     assert report.verdict == "valid", report.failed()
     assert report.types == ["VerifiableCredential", "ClrCredential"]
     assert [child.verdict for child in report.children] == ["valid", "invalid"]
-    assert failed(report.children[1]) == {"signature": "bad_signature"}
+    assert failed(report.children[1]) == BAD_SIGNATURE
+    assert report.children[1].signer is None
     assert not report.all_valid
     assert [c["verdict"] for c in report.to_dict()["children"]] == ["valid", "invalid"]
 
@@ -448,12 +457,19 @@ def test_a_caller_adds_its_trust_check(issuer_key: Any) -> None:
 
 def test_a_custom_key_resolver(issuer_key: Any) -> None:
     class FromTrustList:
-        def pinned_methods(self, issuer: str) -> list[dict[str, Any]]:
-            return [cf.multikey_method(COLLEGE_KEY, issuer_key)] if issuer == COLLEGE else []
+        def pins(self, issuer: str) -> dict[str, list[dict[str, Any]]]:
+            if issuer != COLLEGE:
+                return {}
+            return {"https://registry.example": [cf.multikey_method(COLLEGE_KEY, issuer_key)]}
 
     signed = cf.sign_data_integrity(cf.open_badge(COLLEGE), issuer_key, COLLEGE_KEY)
     report = verify_credential(signed, keys=FromTrustList(), now=NOW, clock_skew=SKEW)
     assert report.verdict == "valid"
+    assert report.to_dict()["key"] == {
+        "id": COLLEGE_KEY,
+        "did_key": False,
+        "sources": ["https://registry.example"],
+    }
 
 
 def test_did_key_decoding_rejects_unknown_codecs() -> None:

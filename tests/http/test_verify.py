@@ -122,6 +122,12 @@ async def test_a_trusted_issuer_with_a_pinned_did_web_key(
     assert result["verdict"] == "valid", failed(tree)
     assert checks(tree)["trusted_at_issuance"] == (True, "active")
     assert checks(tree)["trusted_now"] == (True, "active")
+    # the report names the key that verified and the list that supplied it
+    assert tree["key"] == {
+        "id": method(COLLEGE),
+        "did_key": False,
+        "sources": ["https://registry.ohio.example"],
+    }
     evidence = tree["trust"]["at_issuance"]
     assert evidence["decided_by"] == ["https://registry.ohio.example"]
     assert evidence["question"]["credential_type"] == "OpenBadgeCredential"
@@ -150,7 +156,12 @@ async def test_a_valid_signature_by_a_key_the_issuer_does_not_control(
     result = await verify(vclient, credential)
     assert result["verdict"] == "invalid"
     assert checks(result["credential"])["signature"][0] is True
-    assert failed(result["credential"]) == {"issuer_binding": "issuer_binding"}
+    # the issuer is trusted, but no list vouches for this key: no list's finding applies
+    assert failed(result["credential"]) == {
+        "issuer_binding": "issuer_binding",
+        "trusted_at_issuance": "no_verified_key",
+        "trusted_now": "no_verified_key",
+    }
 
 
 @pytest.mark.parametrize(

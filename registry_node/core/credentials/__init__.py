@@ -3,9 +3,10 @@
 ``verify_credential`` takes a credential with Data Integrity proofs (``eddsa-rdfc-2022``,
 ``eddsa-jcs-2022``, ``Ed25519Signature2020``) or a compact JWS (VC-JOSE-COSE ``vc+jwt``, or the
 Open Badges 3.0 VC-JWT form) and returns a :class:`CredentialReport` of named checks. Keys come
-from ``did:key`` identifiers and from the verification methods the caller pins per issuer
-(:class:`KeyResolver`, e.g. :class:`PinnedKeys`); JSON-LD contexts only from the pinned copies
-shipped in ``contexts/``.
+from ``did:key`` identifiers and from the verification methods the caller pins per issuer,
+grouped by source (:class:`KeyResolver`, e.g. :class:`PinnedKeys`); the report's
+:class:`Signer` names the key that verified and the sources that hold it. JSON-LD contexts come
+only from the pinned copies shipped in ``contexts/``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from registry_node.core.credentials.report import (
     UNDEFINED_TERMS,
     Check,
     CredentialReport,
+    Signer,
     Verdict,
 )
 from registry_node.core.credentials.verify import verify_credential
@@ -37,6 +39,7 @@ __all__ = [
     "CredentialReport",
     "KeyResolver",
     "PinnedKeys",
+    "Signer",
     "Verdict",
     "verify_credential",
 ]

@@ -26,7 +26,6 @@ from registry_node.core.credentials.keys import (
     KeyProblem,
     KeyResolver,
     ResolvedKey,
-    controller_of,
     multibase_decode,
     resolve_method,
 )
@@ -49,12 +48,13 @@ class ProofFailure(Exception):
 
 @dataclass(frozen=True)
 class ProofOutcome:
-    """The signature and issuer-binding checks of one proof."""
+    """The signature and issuer-binding checks of one proof, and the key that verified it."""
 
     index: int
     suite: str
     signature: Check
     binding: Check
+    signer: ResolvedKey | None = None
 
     @property
     def passed(self) -> bool:
@@ -68,22 +68,38 @@ def suite_of(proof: Mapping[str, Any]) -> str:
     return str(proof.get("type", ""))
 
 
-def binding_check(resolved: ResolvedKey | None, method_id: str, issuer: str) -> Check:
-    """Is the signing key the issuer's? Its controller is the issuer, or the trust list pins
-    that key for the issuer."""
-    controller = resolved.controller if resolved else controller_of(method_id)
-    if controller == issuer:
-        return Check(ISSUER_BINDING, True, "controller_is_issuer", f"{method_id} is the issuer's")
-    if resolved is not None and resolved.pinned:
+def binding_not_checked(why: str) -> Check:
+    """The issuer-binding check when no key verified the signature: binding is judged only on
+    a key that did, so it is not run (and does not pass)."""
+    return Check(ISSUER_BINDING, False, "not_checked", f"{why}: no key to bind to the issuer")
+
+
+def binding_check(resolved: ResolvedKey, issuer: str) -> Check:
+    """Is the key that verified the signature the issuer's? It is when it is the key the
+    issuer's own did:key names, or when a source pins that key for the issuer (the code says
+    whether the method's controller is the issuer too). A did:key that is not the issuer's, a
+    key no source pins for the issuer, is not. Call it only with a key that verified the
+    signature."""
+    method_id = resolved.method_id
+    if resolved.own:
         return Check(
-            ISSUER_BINDING, True, "key_pinned", f"{method_id} is pinned for issuer {issuer}"
+            ISSUER_BINDING, True, "controller_is_issuer", f"{method_id} is the issuer's did:key"
+        )
+    if resolved.pinned and resolved.controller == issuer:
+        return Check(ISSUER_BINDING, True, "controller_is_issuer", f"{method_id} is the issuer's")
+    if resolved.pinned:
+        return Check(
+            ISSUER_BINDING,
+            True,
+            "key_pinned",
+            f"{method_id} is pinned for issuer {issuer} by {', '.join(resolved.sources)}",
         )
     return Check(
         ISSUER_BINDING,
         False,
         "issuer_binding",
-        f"{method_id} is controlled by {controller}, not by issuer {issuer}, and is not pinned "
-        "for it",
+        f"{method_id} is controlled by {resolved.controller or 'an unknown party'}, not by issuer "
+        f"{issuer}, and is not pinned for it",
     )
 
 
@@ -203,7 +219,9 @@ def verify_proof(
     now: datetime,
     clock_skew: timedelta,
 ) -> ProofOutcome:
-    """The signature and issuer-binding checks of one proof of ``credential``.
+    """The signature and issuer-binding checks of one proof of ``credential``. Every key that
+    may be the proof's verification method is tried; the binding is judged on the one that
+    verified the signature, and not run when none did.
 
     ``document_nquads`` gives the canonical N-Quads of the credential without its proofs; it is
     called only for RDF-based suites, so the caller can compute it once for all proofs."""
@@ -211,27 +229,42 @@ def verify_proof(
     try:
         parts = _read_proof(proof, now, clock_skew)
     except ProofFailure as exc:
-        binding = Check(ISSUER_BINDING, False, "not_checked", "the proof names no usable key")
+        binding = binding_not_checked("the proof names no usable key")
         return ProofOutcome(index, suite, Check(SIGNATURE, False, exc.code, exc.detail), binding)
     try:
-        resolved = resolve_method(parts.method_id, issuer, keys)
+        candidates = resolve_method(parts.method_id, issuer, keys)
     except KeyProblem as exc:
-        return ProofOutcome(
-            index,
-            suite,
-            Check(SIGNATURE, False, exc.code, exc.detail),
-            binding_check(None, parts.method_id, issuer),
-        )
-    binding = binding_check(resolved, parts.method_id, issuer)
-    if not isinstance(resolved.key, Ed25519PublicKey):
-        failed = Check(SIGNATURE, False, "key_type_mismatch", f"{parts.method_id} is not Ed25519")
-        return ProofOutcome(index, suite, failed, binding)
-    try:
-        _verify_signature(parts, resolved.key, proof, credential, document_nquads)
-    except ProofFailure as exc:
+        binding = binding_not_checked("no key was found for the proof")
         return ProofOutcome(index, suite, Check(SIGNATURE, False, exc.code, exc.detail), binding)
-    passed = Check(SIGNATURE, True, "signature_valid", f"{suite} proof by {parts.method_id}")
-    return ProofOutcome(index, suite, passed, binding)
+    fitting = [c for c in candidates if isinstance(c.key, Ed25519PublicKey)]
+    if not fitting:
+        failed = Check(SIGNATURE, False, "key_type_mismatch", f"{parts.method_id} is not Ed25519")
+        return ProofOutcome(index, suite, failed, binding_not_checked("the key does not fit"))
+    failure: ProofFailure | None = None
+    for candidate in fitting:
+        assert isinstance(candidate.key, Ed25519PublicKey)
+        try:
+            _verify_signature(parts, candidate.key, proof, credential, document_nquads)
+        except ProofFailure as exc:
+            failure = exc
+            if exc.code != "bad_signature":
+                break  # the data cannot be hashed: no other key would do better
+            continue
+        detail = f"{suite} proof by {parts.method_id}{key_origin(candidate)}"
+        passed = Check(SIGNATURE, True, "signature_valid", detail)
+        return ProofOutcome(index, suite, passed, binding_check(candidate, issuer), candidate)
+    assert failure is not None
+    failed = Check(SIGNATURE, False, failure.code, failure.detail)
+    return ProofOutcome(index, suite, failed, binding_not_checked("the signature does not verify"))
+
+
+def key_origin(key: ResolvedKey) -> str:
+    """Where the key came from, for the signature's detail."""
+    if key.own:
+        return " (the key its did:key names)"
+    if key.sources:
+        return f" (key from {', '.join(key.sources)})"
+    return ""
 
 
 __all__ = [
@@ -241,6 +274,8 @@ __all__ = [
     "SUITES",
     "ProofOutcome",
     "binding_check",
+    "binding_not_checked",
+    "key_origin",
     "suite_of",
     "verify_proof",
 ]

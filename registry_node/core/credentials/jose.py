@@ -7,8 +7,10 @@ Two forms are read:
 - the Open Badges 3.0 / VC Data Model 1.1 JWT form (``typ`` ``JWT`` or none): the credential is
   the ``vc`` claim, or the payload itself when it is a credential.
 
-Keys come from the pins of the issuer or from a ``did:key`` ``kid``. A ``jwk`` in the header is
-accepted only when the trust list pins that same key for the issuer: anyone can put a key there.
+Keys come from the pins of the issuer or from a ``did:key`` ``kid``; a ``did:key`` issuer's key
+is the one its DID names, whatever is pinned for it. A ``jwk`` in the header is accepted only
+when it is a key the issuer may sign with (pinned for it, or its did:key's own): anyone can put
+a key there.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
-from registry_node.core.credentials.dataintegrity import binding_check
+from registry_node.core.credentials.dataintegrity import (
+    binding_check,
+    binding_not_checked,
+    key_origin,
+)
 from registry_node.core.credentials.keys import (
     KeyProblem,
     KeyResolver,
@@ -38,12 +44,14 @@ from registry_node.core.credentials.keys import (
     b64url_decode,
     b64url_encode,
     controller_of,
+    distinct_keys,
     is_pinned,
+    issuer_keys,
     key_from_jwk,
-    pinned_keys,
     resolve_method,
+    resolved_key,
 )
-from registry_node.core.credentials.report import FORMAT, ISSUER_BINDING, SIGNATURE, Check
+from registry_node.core.credentials.report import FORMAT, SIGNATURE, Check
 from registry_node.core.errors import Malformed
 
 #: ``typ`` values (compared without case and without an ``application/`` prefix, RFC 7515
@@ -154,7 +162,7 @@ def _candidates(
     """The keys that may have signed, and how the header named them (for details).
     Raises KeyProblem."""
     header = parsed.header
-    pins = pinned_keys(keys, issuer)
+    pins = issuer_keys(keys, issuer)
     jwk = header.get("jwk")
     if jwk is not None:
         if not isinstance(jwk, Mapping):
@@ -165,21 +173,21 @@ def _candidates(
                 "header_jwk_not_pinned",
                 f"the key in the JWS header is not pinned for issuer {issuer}",
             )
-        return [ResolvedKey("header jwk", key, "", True)], "the header jwk"
+        return [resolved_key("header jwk", key, "", pins)], "the header jwk"
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise KeyProblem("bad_key", "kid is not a string")
     if kid:
         method_id = issuer + kid if kid.startswith("#") else kid
         if method_id.startswith("did:key:"):
-            return [resolve_method(method_id, issuer, keys)], method_id
-        found = [pin for pin in pins if _names(pin, kid, method_id)]
+            return resolve_method(method_id, issuer, keys), method_id
+        found = distinct_keys([pin for pin in pins if _names(pin, kid, method_id)])
         if not found:
             raise KeyProblem("unknown_key", f"kid {kid} is not pinned for issuer {issuer}")
-        return [_resolved(pin, issuer) for pin in found], f"kid {kid}"
+        return [_resolved(pin, issuer, pins) for pin in found], f"kid {kid}"
     if not pins:
         raise KeyProblem("unknown_key", f"no key is pinned for issuer {issuer}")
-    return [_resolved(pin, issuer) for pin in pins], "a key pinned for the issuer"
+    return [_resolved(pin, issuer, pins) for pin in distinct_keys(pins)], "a key of the issuer"
 
 
 def _names(pin: PinnedKey, kid: str, method_id: str) -> bool:
@@ -190,41 +198,36 @@ def _names(pin: PinnedKey, kid: str, method_id: str) -> bool:
     return False
 
 
-def _resolved(pin: PinnedKey, issuer: str) -> ResolvedKey:
+def _resolved(pin: PinnedKey, issuer: str, pins: list[PinnedKey]) -> ResolvedKey:
     controller = controller_of(pin.method_id) if pin.method_id else issuer
-    return ResolvedKey(pin.method_id or "pinned key", pin.key, controller, True)
+    return resolved_key(pin.method_id or "pinned key", pin.key, controller, pins)
 
 
-def verify_jws(parsed: CompactJws, issuer: str, keys: KeyResolver) -> tuple[Check, Check]:
-    """The signature and issuer-binding checks of a compact JWS."""
+def verify_jws(
+    parsed: CompactJws, issuer: str, keys: KeyResolver
+) -> tuple[Check, Check, ResolvedKey | None]:
+    """The signature and issuer-binding checks of a compact JWS, and the key that verified it.
+    The binding is judged on that key only, and not run when no key verified."""
     alg = parsed.header.get("alg")
-    not_checked = Check(ISSUER_BINDING, False, "not_checked", "no key could be identified")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
-        return Check(SIGNATURE, False, "unsupported_alg", f"alg {alg!r} is not accepted"), (
-            not_checked
-        )
+        failed = Check(SIGNATURE, False, "unsupported_alg", f"alg {alg!r} is not accepted")
+        return failed, binding_not_checked("the algorithm is not accepted"), None
     try:
         candidates, named = _candidates(parsed, issuer, keys)
     except KeyProblem as exc:
-        kid = parsed.header.get("kid")
-        binding = (
-            binding_check(None, kid, issuer)
-            if isinstance(kid, str) and kid.startswith("did:")
-            else not_checked
-        )
-        return Check(SIGNATURE, False, exc.code, exc.detail), binding
+        failed = Check(SIGNATURE, False, exc.code, exc.detail)
+        return failed, binding_not_checked("no key was found for the signature"), None
     fitting = [c for c in candidates if _fits(alg, c.key)]
     if not fitting:
-        return (
-            Check(SIGNATURE, False, "key_type_mismatch", f"{named} is not a key for {alg}"),
-            binding_check(candidates[0], candidates[0].method_id, issuer),
-        )
+        failed = Check(SIGNATURE, False, "key_type_mismatch", f"{named} is not a key for {alg}")
+        return failed, binding_not_checked("the key does not fit"), None
     for candidate in fitting:
         if _signature_valid(parsed.token, alg, candidate.key):
-            passed = Check(SIGNATURE, True, "signature_valid", f"{alg} by {candidate.method_id}")
-            return passed, binding_check(candidate, candidate.method_id, issuer)
+            detail = f"{alg} by {candidate.method_id}{key_origin(candidate)}"
+            passed = Check(SIGNATURE, True, "signature_valid", detail)
+            return passed, binding_check(candidate, issuer), candidate
     failed = Check(SIGNATURE, False, "bad_signature", f"the {alg} signature does not verify")
-    return failed, binding_check(fitting[0], fitting[0].method_id, issuer)
+    return failed, binding_not_checked("the signature does not verify"), None
 
 
 def credential_of(parsed: CompactJws) -> tuple[str, dict[str, Any], list[Check]]:

@@ -3,6 +3,11 @@
 Nothing is resolved over the network. A ``did:key`` carries its key in its name and is decoded
 here; every other verification method (did:web, an https issuer profile, ...) is known only if
 the caller's :class:`KeyResolver` pins it for the issuer.
+
+Pins are grouped by the source that supplied them (for the node: the list that pins them), and
+each key found says which sources hold it, so that the caller can rest its trust decision on
+those sources only. A ``did:key`` issuer's key is the one its DID names: pins can add keys for
+other issuers, but what a resolver pins for a ``did:key`` issuer is ignored.
 """
 
 from __future__ import annotations
@@ -43,26 +48,31 @@ class KeyProblem(Exception):
 
 
 class KeyResolver(Protocol):
-    """Where verification keys come from: the verification methods that the trust list pins for
-    an issuer, shaped like DID verification methods (``id``, ``type``, and
-    ``publicKeyMultibase`` or ``publicKeyJwk``)."""
+    """Where verification keys come from: the verification methods pinned for an issuer, shaped
+    like DID verification methods (``id``, ``type``, and ``publicKeyMultibase`` or
+    ``publicKeyJwk``), grouped by the label of the source that pins them."""
 
-    def pinned_methods(self, issuer: str) -> Sequence[Mapping[str, Any]]: ...
+    def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]: ...
 
 
 class PinnedKeys:
-    """A :class:`KeyResolver` backed by a dict: issuer id -> verification methods."""
+    """A :class:`KeyResolver` backed by a dict: issuer id -> verification methods, all from one
+    source labelled ``source``; :meth:`pin` adds methods from other sources."""
 
-    def __init__(self, pins: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
-        self._pins: dict[str, list[Mapping[str, Any]]] = {
-            issuer: list(methods) for issuer, methods in (pins or {}).items()
+    def __init__(
+        self,
+        pins: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        source: str = "pinned",
+    ) -> None:
+        self._pins: dict[str, dict[str, list[Mapping[str, Any]]]] = {
+            issuer: {source: list(methods)} for issuer, methods in (pins or {}).items()
         }
 
-    def pin(self, issuer: str, method: Mapping[str, Any]) -> None:
-        self._pins.setdefault(issuer, []).append(method)
+    def pin(self, issuer: str, method: Mapping[str, Any], source: str = "pinned") -> None:
+        self._pins.setdefault(issuer, {}).setdefault(source, []).append(method)
 
-    def pinned_methods(self, issuer: str) -> Sequence[Mapping[str, Any]]:
-        return list(self._pins.get(issuer, ()))
+    def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        return {source: list(methods) for source, methods in self._pins.get(issuer, {}).items()}
 
 
 def b58decode(text: str) -> bytes:
@@ -171,24 +181,46 @@ def controller_of(method_id: str) -> str:
 
 @dataclass(frozen=True)
 class PinnedKey:
+    """A key that may sign for an issuer. ``source`` is the label of the source that pins it,
+    or None for the key a did:key issuer's DID names."""
+
     method_id: str
     key: PublicKey
     jwk: Mapping[str, Any] | None
+    source: str | None
 
 
-def pinned_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
-    """The readable keys pinned for ``issuer``. A pin that cannot be read is skipped: it can
-    never verify anything, and the trust list validated it before it got here."""
-    found = []
-    for method in resolver.pinned_methods(issuer):
+def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
+    """The keys that may sign for ``issuer``.
+
+    For a ``did:key`` issuer, the key its DID names and nothing else: a pin cannot replace that
+    key or add another one, so what the resolver pins for it is ignored. For any other issuer,
+    the readable keys the resolver pins for it, each with its source. A pin that cannot be
+    read is skipped: it can never verify anything, and the trust list validated it before it
+    got here."""
+    if issuer.startswith("did:key:"):
+        did = issuer.split("#", 1)[0]
         try:
-            key = key_from_method(method)
+            key = did_key_public_key(did)
         except KeyProblem:
-            continue
-        jwk = method.get("publicKeyJwk")
-        found.append(
-            PinnedKey(str(method.get("id", "")), key, jwk if isinstance(jwk, Mapping) else None)
-        )
+            return []
+        return [PinnedKey(f"{did}#{did.removeprefix('did:key:')}", key, None, None)]
+    found = []
+    for source, methods in resolver.pins(issuer).items():
+        for method in methods:
+            try:
+                key = key_from_method(method)
+            except KeyProblem:
+                continue
+            jwk = method.get("publicKeyJwk")
+            found.append(
+                PinnedKey(
+                    str(method.get("id", "")),
+                    key,
+                    jwk if isinstance(jwk, Mapping) else None,
+                    source,
+                )
+            )
     return found
 
 
@@ -199,31 +231,63 @@ def is_pinned(key: PublicKey, pins: Sequence[PinnedKey]) -> bool:
 
 @dataclass(frozen=True)
 class ResolvedKey:
-    """A key found for a verification method, and how it relates to the issuer."""
+    """A key that may have signed for a verification method, and how it relates to the issuer:
+    ``own`` when it is the key the issuer's did:key names, ``sources`` the labels of the
+    sources that pin this same key (by key material, whatever id they give it) for the
+    issuer."""
 
     method_id: str
     key: PublicKey
     controller: str
-    pinned: bool
+    own: bool
+    sources: tuple[str, ...]
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.sources)
 
 
-def resolve_method(method_id: str, issuer: str, resolver: KeyResolver) -> ResolvedKey:
-    """The key of ``method_id``: decoded from a did:key, or else taken from the pins of the
-    issuer by id. Raises KeyProblem(``unknown_key``) when neither applies."""
-    pins = pinned_keys(resolver, issuer)
+def resolved_key(
+    method_id: str, key: PublicKey, controller: str, pins: Sequence[PinnedKey]
+) -> ResolvedKey:
+    """``key`` as found for ``method_id``, with what ``pins`` say about it."""
+    wanted = key_bytes(key)
+    same = [pin for pin in pins if key_bytes(pin.key) == wanted]
+    sources = sorted({pin.source for pin in same if pin.source is not None})
+    own = any(pin.source is None for pin in same)
+    return ResolvedKey(method_id, key, controller, own, tuple(sources))
+
+
+def distinct_keys(pins: Sequence[PinnedKey]) -> list[PinnedKey]:
+    """The first pin of each distinct key, in order."""
+    seen: set[bytes] = set()
+    found = []
+    for pin in pins:
+        raw = key_bytes(pin.key)
+        if raw not in seen:
+            seen.add(raw)
+            found.append(pin)
+    return found
+
+
+def resolve_method(method_id: str, issuer: str, resolver: KeyResolver) -> list[ResolvedKey]:
+    """The keys that may be ``method_id``'s: the one a did:key decodes to, or else every
+    distinct key the sources pin for the issuer under that id (two sources may pin different
+    keys under one id; each is tried). Raises KeyProblem(``unknown_key``) when there is
+    none."""
+    pins = issuer_keys(resolver, issuer)
     controller = controller_of(method_id)
     if method_id.startswith("did:key:"):
         did, _, fragment = method_id.partition("#")
         if fragment and fragment != did.removeprefix("did:key:"):
             raise KeyProblem("unknown_key", f"{method_id} is not a key of {did}")
-        key = did_key_public_key(did)
-        return ResolvedKey(method_id, key, controller, is_pinned(key, pins))
-    for pin in pins:
-        if pin.method_id == method_id:
-            return ResolvedKey(method_id, pin.key, controller, True)
-    raise KeyProblem(
-        "unknown_key", f"{method_id} is neither a did:key nor pinned for issuer {issuer}"
-    )
+        return [resolved_key(method_id, did_key_public_key(did), controller, pins)]
+    named = distinct_keys([pin for pin in pins if pin.method_id == method_id])
+    if not named:
+        raise KeyProblem(
+            "unknown_key", f"{method_id} is neither a did:key nor pinned for issuer {issuer}"
+        )
+    return [resolved_key(method_id, pin.key, controller, pins) for pin in named]
 
 
 __all__ = [
@@ -238,12 +302,14 @@ __all__ = [
     "b64url_encode",
     "controller_of",
     "did_key_public_key",
+    "distinct_keys",
     "is_pinned",
+    "issuer_keys",
     "key_bytes",
     "key_from_jwk",
     "key_from_method",
     "key_from_multikey",
     "multibase_decode",
-    "pinned_keys",
     "resolve_method",
+    "resolved_key",
 ]

@@ -40,6 +40,23 @@ class Check:
         return {"name": self.name, "passed": self.passed, "code": self.code, "detail": self.detail}
 
 
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The key that verified the credential's proof, and what vouches for it.
+
+    ``did_key`` is true when the key is the one the issuer's own ``did:key`` names: it needs no
+    pin. Otherwise ``sources`` names what supplied the key for the issuer: the labels of the
+    key resolver's groups that hold that same key (for the node, the ids of the lists that pin
+    it, or ``did_document`` for a key read from a resolved did:web document)."""
+
+    method_id: str
+    did_key: bool
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.method_id, "did_key": self.did_key, "sources": list(self.sources)}
+
+
 @dataclass(slots=True)
 class CredentialReport:
     """What verifying one credential found.
@@ -47,7 +64,8 @@ class CredentialReport:
     ``format`` is ``vc-di`` (Data Integrity proof), ``vc+jwt`` (VC-JOSE-COSE) or ``vc-jwt``
     (the Open Badges 3.0 / VC 1.1 JWT form). ``children`` are the reports of the credentials a
     ClrCredential carries, each judged on its own: the verdict covers this credential only, and
-    :attr:`all_valid` covers the children too.
+    :attr:`all_valid` covers the children too. ``signer`` is the key that verified the proof
+    (None when no key did); the ``issuer_binding`` check says whether it is the issuer's.
     """
 
     format: str
@@ -57,6 +75,7 @@ class CredentialReport:
     issued: datetime | None
     checks: list[Check]
     children: list[CredentialReport] = field(default_factory=list)
+    signer: Signer | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -88,6 +107,7 @@ class CredentialReport:
             "achievementTypes": list(self.achievement_types),
             "issued": format_rfc3339(self.issued) if self.issued is not None else None,
             "checks": [c.to_dict() for c in self.checks],
+            "key": None if self.signer is None else self.signer.to_dict(),
             "children": [child.to_dict() for child in self.children],
         }
 
@@ -102,5 +122,6 @@ __all__ = [
     "UNDEFINED_TERMS",
     "Check",
     "CredentialReport",
+    "Signer",
     "Verdict",
 ]

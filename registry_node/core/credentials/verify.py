@@ -2,9 +2,11 @@
 
 The checks, in order: ``format`` (what kind of credential, and whether its envelope is
 well-formed), ``contexts`` (every JSON-LD context is pinned and processes), ``undefined_terms``
-(nothing is silently dropped by JSON-LD), ``signature``, ``issuer_binding`` (the signing key is
-the issuer's) and ``dates`` (the validity period). Whether the issuer is trusted by the registry
-is for the caller to add.
+(nothing is silently dropped by JSON-LD), ``signature``, ``issuer_binding`` (the key that
+verified the signature is the issuer's; not run when no key did) and ``dates`` (the validity
+period). The report names the key that verified the signature and the sources that supplied it
+(:class:`~registry_node.core.credentials.report.Signer`), so that the caller can rest its
+decision on whether the issuer is trusted on those sources.
 
 A credential that cannot be read at all raises :class:`~registry_node.core.errors.Malformed`
 with a stable code: ``credential_not_object``, ``credential_bad_jws``, ``credential_no_vc``,
@@ -22,13 +24,14 @@ from typing import Any
 
 from registry_node.core.credentials import contexts, dataintegrity, jose
 from registry_node.core.credentials.dates import Validity, dates_check, validity
-from registry_node.core.credentials.keys import KeyResolver
+from registry_node.core.credentials.keys import KeyResolver, ResolvedKey
 from registry_node.core.credentials.report import (
     CONTEXTS,
     FORMAT,
     UNDEFINED_TERMS,
     Check,
     CredentialReport,
+    Signer,
 )
 from registry_node.core.errors import Malformed
 
@@ -153,12 +156,17 @@ def _children(
     return reports
 
 
+def _signer(key: ResolvedKey | None) -> Signer | None:
+    return None if key is None else Signer(key.method_id, key.own, key.sources)
+
+
 def _report(
     format_name: str,
     shape: _Shape,
     period: Validity,
     checks: list[Check],
     children: list[CredentialReport],
+    signer: ResolvedKey | None,
 ) -> CredentialReport:
     return CredentialReport(
         format=format_name,
@@ -168,6 +176,7 @@ def _report(
         issued=period.issued,
         checks=checks,
         children=children,
+        signer=_signer(signer),
     )
 
 
@@ -204,7 +213,8 @@ def _verify_data_integrity(
         signature = replace(signature, detail=where + signature.detail)
         binding = replace(binding, detail=where + binding.detail)
     checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
-    return _report("vc-di", shape, period, checks, _children(shape, keys, now, skew, depth))
+    children = _children(shape, keys, now, skew, depth)
+    return _report("vc-di", shape, period, checks, children, chosen.signer)
 
 
 def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
@@ -243,9 +253,10 @@ def _verify_jws(
     if credential is claims:  # JWT claims beside the credential's members need no definition
         document = {k: v for k, v in credential.items() if k not in jose.JWT_CLAIMS}
     context_check, terms_check, _ = _context_checks(document, credential)
-    signature, binding = jose.verify_jws(parsed, shape.issuer, keys)
+    signature, binding, signer = jose.verify_jws(parsed, shape.issuer, keys)
     checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
-    return _report(fmt_name, shape, period, checks, _children(shape, keys, now, skew, depth))
+    children = _children(shape, keys, now, skew, depth)
+    return _report(fmt_name, shape, period, checks, children, signer)
 
 
 def _nesting_ok(value: Any) -> bool:
@@ -289,8 +300,9 @@ def verify_credential(
     clock_skew: timedelta,
 ) -> CredentialReport:
     """Verify one credential: a parsed JSON credential with Data Integrity proofs, or a compact
-    JWS string. ``keys`` supplies the verification methods the trust list pins per issuer;
-    nothing is fetched. ``now`` (timezone-aware) and ``clock_skew`` judge the validity period.
+    JWS string. ``keys`` supplies the verification methods pinned per issuer, grouped by the
+    source that pins them; nothing is fetched. ``now`` (timezone-aware) and ``clock_skew``
+    judge the validity period.
 
     Raises Malformed when the credential cannot be read; every other problem is a failing check
     in the report."""
