@@ -45,7 +45,9 @@ def _print_json(doc: Any) -> None:
 
 
 async def _with_node(config: NodeConfig, work: Callable[[Node], Awaitable[int]]) -> int:
-    node = await Node.open(config, clock_from_env(), import_source=False, publish=False)
+    node = await Node.open(
+        config, clock_from_env(), import_source=False, publish=False, judge_peers=False
+    )
     try:
         return await work(node)
     finally:

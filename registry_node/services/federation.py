@@ -189,6 +189,7 @@ class Federation:
                 await tx.add_audit(stamp, actor, "peers.reload", None, None, diff)
                 tx.changed["peers_config"] = diff
         await self.reconcile(actor)
+        await self.load_metrics()  # a peer added back resumes its held list's gauges
         return diff
 
     async def reconcile(self, actor: str = "node") -> list[SyncResult]:
@@ -271,7 +272,7 @@ class Federation:
             raise NotFound(f"no configured peer {peer_id!r}", code="peer_not_found") from None
 
     async def load_metrics(self) -> None:
-        """Prime the gauges from the database at start-up."""
+        """Prime the gauges from the database (at start-up, and after a reload)."""
         lists = await self.store.read.peer_lists()
         syncs = await self.store.read.peer_syncs()
         for peer_id in self.peers:
@@ -279,8 +280,9 @@ class Federation:
             if peer_id in lists:
                 accepted = lists[peer_id]
                 gauge.iat, gauge.exp, gauge.seq = accepted.iat, accepted.exp, accepted.seq
-                gauge.entries, gauge.dropped = accepted.entries, accepted.dropped
                 gauge.withdrawn = not in_use(self.peers[peer_id], accepted)
+                gauge.entries = 0 if gauge.withdrawn else accepted.entries
+                gauge.dropped = accepted.dropped
             gauge.failures = syncs.get(peer_id, PeerSync(peer_id)).failures
 
     # -- syncing ------------------------------------------------------------------------

@@ -56,7 +56,11 @@ class Node:
         *,
         import_source: bool = True,
         publish: bool = True,
+        judge_peers: bool = True,
     ) -> Node:
+        """Open the node. ``judge_peers``: judge held lists again under peers.yaml as it is now
+        (the serving node; a command-line tool leaves that to the node's reload, so that a file
+        edited but not yet reloaded never changes what the running node holds)."""
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(config.data_dir, 0o700)
@@ -100,7 +104,8 @@ class Node:
                 await node.import_source_file()
             if publish:
                 await node.publisher.tick()
-            await federation.reconcile("start")  # peers.yaml may have changed while down
+            if judge_peers:
+                await federation.reconcile("start")  # peers.yaml may have changed while down
             await federation.load_metrics()
             await node.resolver.load()
         except BaseException:

@@ -342,6 +342,11 @@ async def test_a_start_with_an_edited_peers_file_judges_the_held_list(world: Wor
     await world.server.close()  # unreachable: the judgement uses the stored bytes
     doc = peer_doc(world.sim, world.url, keys=[*world.sim.pins, keys.generate().kid], threshold=2)
     (world.tmp / "peers.yaml").write_text(dump_yaml({"peers": [doc]}))
+    # A command-line tool opening the database leaves the held list to the node's reload.
+    tool = await Node.open(replace(config), world.clock, judge_peers=False, publish=False)
+    held = await tool.store.read.peer_list(world.sim.peer_id)
+    await tool.close()
+    assert held is not None and held.withdrawn is None
     world.node = await Node.open(replace(config), world.clock)
     status = await world.status()
     assert (status["state"], status["withdrawn"]["code"]) == ("withdrawn", "threshold_not_met")
@@ -361,3 +366,17 @@ async def test_a_list_judged_under_other_terms_is_not_used_until_judged_again(
     assert (status["state"], status["withdrawn"]["code"]) == ("withdrawn", "terms_changed")
     await world.federation.reconcile()
     assert (await world.status())["state"] == "fresh"
+
+
+async def test_gauges_follow_a_peer_removed_added_back_and_re_pinned(world: World) -> None:
+    peer = f'peer="{world.sim.peer_id}"'
+    await reload(world, keys=[])
+    await reload(world)
+    metrics = world.node.metrics.render().decode()
+    assert f"registry_peer_list_seq{{{peer}}} 1.0" in metrics
+    assert f"registry_peer_list_in_use{{{peer}}} 1.0" in metrics
+    assert f'registry_peer_entries{{kind="accepted",{peer}}} 3.0' in metrics
+    await reload(world, keys=[keys.generate().kid])  # the held list fails the new pin
+    metrics = world.node.metrics.render().decode()
+    assert f"registry_peer_list_in_use{{{peer}}} 0.0" in metrics
+    assert f'registry_peer_entries{{kind="accepted",{peer}}} 0.0' in metrics
