@@ -20,12 +20,8 @@ from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 from registry_node.core.trust import TRUSTED, UNKNOWN, Question
 from registry_node.http.appkeys import NODE
 from registry_node.http.problems import json_response, read_body
-from registry_node.services.resolver import (
-    BrowseFilter,
-    Resolver,
-    decode_cursor,
-    encode_cursor,
-)
+from registry_node.services.index import BrowseFilter, decode_cursor, encode_cursor
+from registry_node.services.resolver import Resolver
 
 routes = web.RouteTableDef()
 
@@ -156,7 +152,7 @@ async def lookup(request: web.Request) -> web.Response:
     params = _single(request.query, _LOOKUP_PARAMS) if request.query_string else {}
     asked = question(resolver, name, params)
     if _wants_jwt(request):
-        token = await resolver.receipt(resolver.ask(asked))
+        token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(
             body=token.encode(),
             content_type=JWT_MEDIA_TYPE,
@@ -337,9 +333,7 @@ async def trqp_recognition(request: web.Request) -> web.Response:
             field="action",
         )
     entity = doc["entity_id"]
-    peer = next(
-        (p for p in node.federation.peers.values() if entity in (p.id, p.jurisdiction)), None
-    )
+    peer = node.federation.peers.by_authority(entity)
     if peer is None:
         raise NotFound(
             f"entity_id: {entity!r} is not a peer of this node",

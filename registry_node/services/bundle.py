@@ -23,8 +23,9 @@ from registry_node.core.errors import ConfigError, Rejected
 from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws
 from registry_node.core.timeutil import Clock, format_rfc3339
+from registry_node.services.federation import in_use
+from registry_node.services.index import Snapshot, TrustIndex, source_index
 from registry_node.services.node import Node
-from registry_node.services.resolver import Snapshot, TrustIndex, source_index
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_VERSION = 1
@@ -60,10 +61,10 @@ async def save(node: Node, folder: Path) -> dict[str, Any]:
                 "local": True,
             }
         )
-    for peer in node.federation.peers.values():
+    for _, peer in node.federation.peers.items():
         held = await node.store.read.peer_list(peer.id, with_body=True)
-        if held is None:
-            continue
+        if not in_use(peer, held) or held is None:
+            continue  # a withdrawn list, or one not judged under today's terms, is left out
         name = f"{peer.jurisdiction.lower()}.jws"
         _write(folder / name, held.body)
         scope: dict[str, Any] = {"jurisdictions": sorted(peer.scope.jurisdictions)}

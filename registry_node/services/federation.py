@@ -29,13 +29,20 @@ from registry_node.core.acceptance import (
     Decision,
     accept,
 )
-from registry_node.core.errors import ConfigError, FetchFailed, NotFound, Rejected
+from registry_node.core.errors import FetchFailed, Rejected
 from registry_node.core.model import digest
-from registry_node.core.peers import PeerConfig, parse_peers
+from registry_node.core.peers import PeerConfig
 from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
-from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.changes import (
+    HeldList,
+    PeerListAccepted,
+    PeerListRefreshed,
+    PeerListWithdrawn,
+    PeersReconfigured,
+)
 from registry_node.services.fetcher import Fetcher
 from registry_node.services.metrics import Metrics
+from registry_node.services.peers import PeerRegistry
 from registry_node.services.store import PeerList, PeerSync, Store
 
 log = logging.getLogger("registry_node.federation")
@@ -126,6 +133,7 @@ class Federation:
         fetcher: Fetcher,
         clock: Clock,
         metrics: Metrics,
+        peers: PeerRegistry,
         fault: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
@@ -133,7 +141,7 @@ class Federation:
         self.fetcher = fetcher
         self.clock = clock
         self.metrics = metrics
-        self.peers: dict[str, PeerConfig] = {}
+        self.peers = peers
         self._locks: dict[str, asyncio.Lock] = {}
         # At most `concurrency` syncs hold a body at once (memory is bounded by that times the
         # list limit), and at most one list per judging worker is being judged.
@@ -143,37 +151,15 @@ class Federation:
         #: where lists are judged: a process pool keeps that CPU work off the interpreter that
         #: serves HTTP (docs/adr/0006); None with judge_processes 0: the default thread pool.
         self.executor: Executor | None = None
-        #: counts changes of the configured peers (set_peers)
-        self.generation = 0
 
     # -- configuration ------------------------------------------------------------------
 
-    def read_peers_file(self) -> list[PeerConfig]:
-        path = self.config.peers_file
-        if not path.exists():
-            return []
-        try:
-            doc = load_yaml(path.read_bytes(), str(path))
-        except Exception as exc:
-            raise ConfigError(getattr(exc, "detail", str(exc)), code="peers_invalid") from exc
-        return parse_peers(
-            doc, str(path), allow_http_loopback=self.config.federation.allow_http_loopback
-        )
-
-    def set_peers(self, peers: list[PeerConfig]) -> dict[str, list[str]]:
+    def set_peers(self, peers: list[PeerConfig]) -> PeersReconfigured:
         """Replace the configured peers; a removed peer stops being trusted at once."""
-        new = {p.id: p for p in peers}
-        old = self.peers
-        diff = {
-            "added": sorted(new.keys() - old.keys()),
-            "removed": sorted(old.keys() - new.keys()),
-            "changed": sorted(k for k in new.keys() & old.keys() if new[k] != old[k]),
-        }
-        self.peers = new
-        self.generation += 1  # answers that depended on the old peers are not reused
-        for peer_id in diff["removed"]:
+        diff = self.peers.replace(peers)
+        for peer_id in diff.removed:
             self.metrics.forget(peer_id)
-        for peer_id in diff["added"]:
+        for peer_id in diff.added:
             self.metrics.peer(peer_id)
         return diff
 
@@ -181,23 +167,23 @@ class Federation:
         """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError.
         A reload that changes something is written to the audit log, and every held list
         whose peer's terms changed is judged again at once (:meth:`reconcile`)."""
-        diff = self.set_peers(self.read_peers_file())
-        log.info("peers reloaded", extra={"by": actor, **diff})
-        if any(diff.values()):
+        diff = self.set_peers(self.peers.read_file())
+        log.info("peers reloaded", extra={"by": actor, **diff.as_json()})
+        if diff:
             stamp = format_rfc3339(self.clock())
             async with self.store.write() as tx:
-                await tx.add_audit(stamp, actor, "peers.reload", None, None, diff)
-                tx.changed["peers_config"] = diff
+                await tx.add_audit(stamp, actor, "peers.reload", None, None, diff.as_json())
+                tx.note(diff)
         await self.reconcile(actor)
         await self.load_metrics()  # a peer added back resumes its held list's gauges
-        return diff
+        return diff.as_json()
 
     async def reconcile(self, actor: str = "node") -> list[SyncResult]:
         """Judge again, from its stored bytes, every held list whose peer's terms changed
         since it was judged: it stays a source only if it passes them. Needs no network."""
         lists = await self.store.read.peer_lists()
         results = []
-        for peer_id, peer in list(self.peers.items()):
+        for peer_id, peer in self.peers.items():
             held = lists.get(peer_id)
             if held is not None and held.terms_id != peer.terms_id:
                 lock = self._locks.setdefault(peer_id, asyncio.Lock())
@@ -221,6 +207,7 @@ class Federation:
             withdrawn = {"code": exc.code, "detail": exc.detail, "at": stamp}
             async with self.store.write() as tx:
                 await tx.withdraw_peer_list(peer.id, withdrawn, peer.terms_id, binds=not epoch)
+                tx.note(PeerListWithdrawn(peer.id, exc.code))
                 await tx.add_peer_event(
                     peer.id,
                     stamp,
@@ -266,10 +253,7 @@ class Federation:
         return SyncResult(peer.id, "accepted", held.seq)
 
     def peer(self, peer_id: str) -> PeerConfig:
-        try:
-            return self.peers[peer_id]
-        except KeyError:
-            raise NotFound(f"no configured peer {peer_id!r}", code="peer_not_found") from None
+        return self.peers.peer(peer_id)
 
     async def load_metrics(self) -> None:
         """Prime the gauges from the database (at start-up, and after a reload)."""
@@ -280,7 +264,7 @@ class Federation:
             if peer_id in lists:
                 accepted = lists[peer_id]
                 gauge.iat, gauge.exp, gauge.seq = accepted.iat, accepted.exp, accepted.seq
-                gauge.withdrawn = not in_use(self.peers[peer_id], accepted)
+                gauge.withdrawn = not in_use(self.peers.peer(peer_id), accepted)
                 gauge.entries = 0 if gauge.withdrawn else accepted.entries
                 gauge.dropped = accepted.dropped
             gauge.failures = syncs.get(peer_id, PeerSync(peer_id)).failures
@@ -445,6 +429,10 @@ class Federation:
             self._fault("list_written")
             written, deleted = await tx.sync_peer_entries(peer.id, entries, decision.aliases)
             self._fault("entries_written")
+            held = HeldList(
+                state.seq, state.digest, state.iat, state.exp, record.fetched_at, state.terms_id
+            )
+            tx.note(PeerListAccepted(peer.id, held, entries, decision.aliases))
             if decision.gap:
                 await tx.add_peer_event(
                     peer.id, stamp, "gap", {"skipped": decision.gap, "seq": state.seq}
@@ -485,6 +473,7 @@ class Federation:
         stamp = format_rfc3339(now)
         async with self.store.write() as tx:
             await tx.touch_peer_list(peer.id, stamp, etag)
+            tx.note(PeerListRefreshed(peer.id, stamp))
             await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, result.outcome, None, None, 0))
         self.metrics.peer(peer.id).failures = 0
         self.metrics.count_sync(peer.id, result.outcome)
@@ -534,7 +523,7 @@ class Federation:
         lists = await self.store.read.peer_lists()
         syncs = await self.store.read.peer_syncs()
         out = []
-        for peer_id, peer in sorted(self.peers.items()):
+        for peer_id, peer in self.peers.items():
             accepted = lists.get(peer_id)
             sync = syncs.get(peer_id, PeerSync(peer_id))
             doc: dict[str, Any] = {

@@ -23,7 +23,9 @@ from registry_node.services.fetcher import Fetcher, new_session
 from registry_node.services.issuers import ImportResult, IssuerService
 from registry_node.services.keystore import KeyStore
 from registry_node.services.metrics import Metrics
+from registry_node.services.peers import PeerRegistry
 from registry_node.services.publisher import Publisher
+from registry_node.services.receipts import Receipts
 from registry_node.services.resolver import Resolver
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
@@ -46,6 +48,7 @@ class Node:
     federation: Federation
     metrics: Metrics
     resolver: Resolver
+    receipts: Receipts
     verifier: Verifier
 
     @classmethod
@@ -77,11 +80,14 @@ class Node:
             keystore = KeyStore(config.keys_dir)
             keystore.ensure_folder()
             metrics = Metrics(lambda: clock().timestamp())
-            federation = Federation(
-                config, store, Fetcher(session, config.federation), clock, metrics
+            peers = PeerRegistry(
+                config.peers_file, allow_http_loopback=config.federation.allow_http_loopback
             )
-            federation.set_peers(federation.read_peers_file())
-            resolver = Resolver(config, store, federation, keystore, clock)
+            federation = Federation(
+                config, store, Fetcher(session, config.federation), clock, metrics, peers
+            )
+            federation.set_peers(peers.read_file())
+            resolver = Resolver(config, store, peers, clock)
             node = cls(
                 config=config,
                 clock=clock,
@@ -93,6 +99,7 @@ class Node:
                 federation=federation,
                 metrics=metrics,
                 resolver=resolver,
+                receipts=Receipts(config, store, keystore, clock),
                 verifier=Verifier(
                     resolver,
                     config.federation.clock_skew,
@@ -148,5 +155,5 @@ class Node:
             "jurisdiction": self.config.jurisdiction,
             "kid": [k.kid for k in current],
             "url": self.config.base_url,
-            "peers": sorted(self.federation.peers),
+            "peers": self.federation.peers.ids(),
         }

@@ -24,6 +24,7 @@ from registry_node.core.timeutil import (
     parse_rfc3339,
     to_numeric_date,
 )
+from registry_node.services.changes import LocalListPublished
 from registry_node.services.keystore import KeyStore
 from registry_node.services.store import KeyRecord, Queries, Store, Tx, Version
 
@@ -197,6 +198,7 @@ class Publisher:
             reason=reason,
         )
         await tx.insert_version(version)
+        tx.note(LocalListPublished(version.seq, version.body))
         self._fault("inserted")
         stamp = format_rfc3339(now)
         for record in announced:

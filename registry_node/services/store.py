@@ -25,6 +25,7 @@ import aiosqlite
 
 from registry_node.core.errors import ConfigError
 from registry_node.core.model import canonical_json
+from registry_node.services.changes import Change
 
 log = logging.getLogger("registry_node.store")
 
@@ -452,14 +453,16 @@ class Queries:
 
 
 class Tx(Queries):
-    """Writes of one transaction. ``changed`` notes what the transaction touched, so that
-    listeners (the lookup index) can follow once it has committed."""
+    """Writes of one transaction. Obtain one from :meth:`Store.write`. The writer notes what
+    the transaction changed (:meth:`note`, typed values of services/changes.py); once it has
+    committed, the store hands them to its listeners (the lookup index)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         super().__init__(conn)
-        self.changed: dict[str, Any] = {}
+        self.changes: list[Change] = []
 
-    """A write transaction. Obtain one from :meth:`Store.write`."""
+    def note(self, change: Change) -> None:
+        self.changes.append(change)
 
     async def set_meta(self, key: str, value: str | None) -> None:
         if value is None:
@@ -488,12 +491,7 @@ class Tx(Queries):
             [(name, doc["id"]) for name in (doc["id"], *doc.get("aka", ()))],
         )
 
-    def _peer_change(self, peer_id: str) -> dict[str, Any]:
-        peers: dict[str, dict[str, Any]] = self.changed.setdefault("peers", {})
-        return peers.setdefault(peer_id, {})
-
     async def insert_version(self, version: Version) -> None:
-        self.changed["local"] = version.seq
         await self.conn.execute(
             f"INSERT INTO versions({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -549,7 +547,6 @@ class Tx(Queries):
         return cur.rowcount == 1
 
     async def put_peer_list(self, record: PeerList) -> None:
-        self._peer_change(record.peer_id)["list"] = True
         await self.conn.execute(
             f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -580,7 +577,6 @@ class Tx(Queries):
     ) -> None:
         """Stop using the held list: it failed the terms ``terms_id``. Its body, entries and
         numbers stay for the record (and, while it ``binds``, for rollback and history)."""
-        self._peer_change(peer_id)["list"] = True
         await self.conn.execute(
             "UPDATE peer_lists SET withdrawn = ?, terms_id = ?, binds = ?, etag = NULL "
             "WHERE peer_id = ?",
@@ -588,7 +584,6 @@ class Tx(Queries):
         )
 
     async def touch_peer_list(self, peer_id: str, fetched_at: str, etag: str | None) -> None:
-        self._peer_change(peer_id)["fetched_at"] = fetched_at
         await self.conn.execute(
             "UPDATE peer_lists SET fetched_at = ?, etag = coalesce(?, etag) WHERE peer_id = ?",
             (fetched_at, etag, peer_id),
@@ -629,11 +624,6 @@ class Tx(Queries):
                 "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
                 names,
             )
-        change = self._peer_change(peer_id)
-        change["entries"] = {issuer_id: doc for _, issuer_id, doc in changed}
-        change["aliases"] = {i: aliases[i] for i in change["entries"] if i in aliases}
-        change["gone"] = [issuer_id for _, issuer_id in gone]
-        change["complete"] = not existing  # every entry of the list is in "entries"
         return len(changed), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:
@@ -690,8 +680,8 @@ class Store:
         self._reader = reader
         self._lock = asyncio.Lock()
         self.read = Queries(reader)
-        #: Called with ``Tx.changed`` after each commit that changed something, in commit order.
-        self.listeners: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
+        #: Called with ``Tx.changes`` after each commit that noted any, in commit order.
+        self.listeners: list[Callable[[Sequence[Change]], Awaitable[None]]] = []
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -728,9 +718,9 @@ class Store:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
-            for listener in self.listeners if tx.changed else ():
+            for listener in self.listeners if tx.changes else ():
                 try:
-                    await listener(tx.changed)
+                    await listener(tx.changes)
                 except Exception:
                     log.exception("a listener failed after a commit")
 

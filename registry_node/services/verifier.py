@@ -45,7 +45,7 @@ from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import TRUSTED, VETOES, Question
 from registry_node.services.didweb import DidWebResolver
-from registry_node.services.resolver import TrustIndex
+from registry_node.services.index import TrustIndex
 
 log = logging.getLogger("registry_node.verify")
 

@@ -22,7 +22,7 @@ from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
 from registry_node.http.queries import question
 from registry_node.services.node import Node
-from registry_node.services.resolver import RECEIPT_TYP
+from registry_node.services.receipts import RECEIPT_TYP
 from tests.helpers import FakeClock, issuer
 from tests.sim import PeerSimulator, sim_issuer
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from registry_node.core.errors import FetchFailed
 from registry_node.core.timeutil import to_numeric_date
 from registry_node.core.trust import Question
-from registry_node.services.resolver import Snapshot, TrustIndex, source_index
+from registry_node.services.index import Snapshot, TrustIndex, source_index
 from registry_node.services.verifier import DID_DOCUMENT, Verifier
 from tests import credential_factory as cf
 from tests.helpers import FakeClock

@@ -1,0 +1,460 @@
+"""The lookup index and its answers: every list the node holds (its own newest published list
+and each peer's held list), and the answers to verifiers' questions made from them.
+
+A :class:`Snapshot` is an immutable view of every source, replaced whole on each change, so a
+reader sees the index before or after a change, never half of it. Staleness and the peer's
+``on_stale`` policy are applied at question time, from the peer's current configuration: a peer
+removed from peers.yaml, or whose list was judged under other terms, is not consulted
+(docs/protocol.md section 11). Building the index from the database and following its commits
+is services/resolver.py's; signing answers as receipts is services/receipts.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from registry_node.core.model import b64url, b64url_decode, canonical_json
+from registry_node.core.timeutil import (
+    Clock,
+    format_rfc3339,
+    from_numeric_date,
+    to_numeric_date,
+)
+from registry_node.core.trust import Interner, Listing, Question, Source, decide, listing
+
+#: An answer holds for an hour at most (and never past the lists it rests on).
+ANSWER_MAX_SECONDS = 3600
+#: Decisions kept per snapshot; the cache is emptied when full (answers are cheap to redo).
+ANSWER_CACHE_SIZE = 50_000
+#: Parsed entries kept per peer list (a parsed entry takes about twice its text's memory).
+PARSED_PER_SOURCE = 4096
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """One list's entries: each issuer's entry JSON by id, and every name (id and aka) ->
+    issuer id. An entry is parsed into a :class:`Listing` the first time a question needs it
+    and kept (``parsed``): building a peer's index costs no parsing, and its text is about
+    half the memory of a parsed listing. The node's own list arrives parsed. ``info``
+    describes the list (its ``stale`` is filled in at question time)."""
+
+    info: Source
+    texts: Mapping[str, str] = field(repr=False)
+    names: Mapping[str, str] = field(repr=False)
+    #: the peer terms the list was judged under (None: the node's own list, or a bundle's)
+    terms_id: str | None = None
+    parsed: dict[str, Listing] = field(default_factory=dict, repr=False, compare=False)
+    interner: Interner = field(default_factory=Interner, repr=False, compare=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, now: int) -> Source:
+        return replace(self.info, stale=self.info.exp <= now)
+
+    def ids(self) -> Iterable[str]:
+        return self.texts.keys() if self.texts else self.parsed.keys()
+
+    def listing(self, issuer_id: str) -> Listing:
+        found = self.parsed.get(issuer_id)
+        if found is None:
+            found = listing(json.loads(self.texts[issuer_id]), self.interner)
+            if len(self.parsed) >= PARSED_PER_SOURCE:  # bounded: texts stay the truth
+                self.parsed.clear()
+            self.parsed[issuer_id] = found
+        return found
+
+    def get(self, name: str) -> Listing | None:
+        """The entry named ``name`` (its id or an aka), if this list has one."""
+        issuer_id = self.names.get(name)
+        return None if issuer_id is None else self.listing(issuer_id)
+
+    def listings(self) -> Iterator[Listing]:
+        return (self.listing(i) for i in self.ids())
+
+    def resources(self) -> frozenset[str]:
+        """What this list's entries are authorised for; computed once per list version (the
+        index keeps a SourceIndex until its list changes)."""
+        found = self.cache.get("resources")
+        if found is None:
+            found = self.cache["resources"] = frozenset(
+                r for e in self.listings() for r in e.resources()
+            )
+        return found
+
+
+def names_of(aliases: Mapping[str, Sequence[str]], ids: Iterable[str]) -> dict[str, str]:
+    """name -> issuer id, from each issuer's id and its ``aka`` names."""
+    names = {i: i for i in ids}
+    for issuer_id, akas in aliases.items():
+        for name in akas:
+            names[name] = issuer_id
+    return names
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The part of an answer that does not change with the clock, rendered once."""
+
+    answer: dict[str, Any]
+    body: bytes  # the JSON members of ``answer``, without the enclosing braces
+    exp: int | None  # earliest exp of the lists in decided_by
+    until: float  # the answer may change from this instant
+    #: the rendered ``question`` around its ``at`` text: head + at + tail
+    question_head: bytes = b""
+    question_tail: bytes = b""
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def source_index(
+    source_id: str,
+    jurisdiction: str,
+    local: bool,
+    held: tuple[int, str, int, int, str | None],
+    texts: Mapping[str, str],
+    aliases: Mapping[str, Sequence[str]],
+    *,
+    terms_id: str | None = None,
+    scope_types: frozenset[str] | None = None,
+) -> SourceIndex:
+    """Index a list's entries (issuer id -> entry JSON, and issuer id -> its aka names) under
+    ``held``: the list's (seq, digest, iat, exp, fetched_at)."""
+    names = names_of(aliases, texts)
+    info = Source(source_id, jurisdiction, local, *held, stale=False, scope_types=scope_types)
+    return SourceIndex(info, dict(texts), names, terms_id=terms_id)
+
+
+class Snapshot:
+    """An immutable view of every source; replaced whole on each change. ``answers`` caches
+    decisions made from this view, so a change of the index drops them all at once."""
+
+    def __init__(self, sources: Mapping[str, SourceIndex]) -> None:
+        self.sources = sources
+        self.answers: dict[tuple[Any, ...], Decision] = {}
+
+    @cached_property
+    def browse_keys(self) -> list[tuple[str, str]]:
+        """(issuer id, source id) of every entry, sorted: the order of ``GET /v1/issuers``."""
+        return sorted((i, s.info.id) for s in self.sources.values() for i in s.ids())
+
+    @cached_property
+    def resources(self) -> frozenset[str]:
+        """Every credential type, achievement type and CTID some entry is authorised for."""
+        return frozenset().union(*(s.resources() for s in self.sources.values()))
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    jurisdiction: str | None = None
+    org_type: str | None = None
+    status: str | None = None
+    credential_type: str | None = None
+    text: str | None = None
+
+
+def encode_cursor(key: tuple[str, str]) -> str:
+    return b64url(canonical_json(list(key)))
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """Raises ValueError for anything that is not a cursor this node made."""
+    try:
+        key = json.loads(b64url_decode(cursor))
+    except Exception as exc:
+        raise ValueError("not a cursor from this node") from exc
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        raise ValueError("not a cursor from this node")
+    return key[0], key[1]
+
+
+class TrustIndex:
+    """Answers questions from a :class:`Snapshot` of lists. ``on_stale(peer id)`` gives the
+    configured peer's ``on_stale`` policy, or None for a peer that is no longer configured (its
+    entries are then not consulted). The node's own list (``local``) is always used."""
+
+    def __init__(self, clock: Clock, on_stale: Callable[[str], str | None]) -> None:
+        self.clock = clock
+        self.on_stale = on_stale
+        self.snapshot = Snapshot({})
+        self._texts: dict[int, str] = {}
+
+    def policy_generation(self) -> int:
+        """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
+        return 0
+
+    def current(self, index: SourceIndex) -> bool:
+        """Was this peer list judged under the peer's current terms? Only such a list is a
+        source of answers (docs/protocol.md section 9.1)."""
+        return True
+
+    def _policy(self, index: SourceIndex) -> str | None:
+        """How a list may be used: its peer's ``on_stale``, ``warn`` for the node's own list,
+        None when it must not be used at all (peer removed, or terms changed since)."""
+        if index.info.local:
+            return "warn"
+        if not self.current(index):
+            return None
+        return self.on_stale(index.info.id)
+
+    # -- answering ------------------------------------------------------------------------
+
+    def _sources(self, now: int) -> Iterator[tuple[SourceIndex, Source, bool]]:
+        """Each source in use, its state now, and whether it may be used (fresh, or stale
+        under ``on_stale: warn``; the node's own list is always used, marked when stale)."""
+        for index in self.snapshot.sources.values():
+            on_stale = self._policy(index)
+            if on_stale is None:
+                continue
+            source = index.source(now)
+            yield index, source, not source.stale or on_stale == "warn"
+
+    def _decision(self, q: Question, authority: str | None, now: datetime) -> Decision:
+        """What the sources say about ``q`` now: computed once, then reused from the current
+        snapshot until the index changes or ``now`` reaches an instant where the answer could
+        change (a list's ``exp``; for a question about now, a status change or the edge of a
+        validity window)."""
+        snapshot = self.snapshot
+        key = (
+            q.name,
+            q.credential_type,
+            q.achievement_type,
+            q.ctid,
+            q.key_at,
+            authority,
+            self.policy_generation(),
+        )
+        now_ts = now.timestamp()
+        held = snapshot.answers.get(key)
+        if held is not None and now_ts < held.until:
+            return held
+        now_int = int(now_ts)
+        listings: list[tuple[Source, Listing]] = []
+        unavailable: list[Source] = []
+        until = math.inf
+        for index in snapshot.sources.values():
+            entry = index.get(q.name)
+            if entry is None:
+                continue
+            if authority is not None and authority not in (index.info.id, index.info.jurisdiction):
+                continue
+            on_stale = self._policy(index)
+            if on_stale is None:
+                continue
+            source = index.source(now_int)
+            if index.info.exp > now_ts:
+                until = min(until, index.info.exp)
+            if source.stale and on_stale != "warn":
+                unavailable.append(source)
+                continue
+            listings.append((source, entry))
+            if q.at_now:
+                until = min(until, entry.next_change(now_ts))
+        answer = decide(q, listings, unavailable)
+        del answer["question"]
+        decided = set(answer["decided_by"])
+        exps = [s.exp for s, _ in listings if s.id in decided]
+        body = _dumps(answer)
+        asked = q.as_json("")
+        types = {k: v for k, v in asked.items() if k not in ("id", "at")}
+        head = b'{"id":' + _dumps(q.name) + b',"at":"'
+        tail = b'"' + (b"," + _dumps(types)[1:-1] if types else b"") + b"}"
+        decision = Decision(answer, body[1:-1], min(exps, default=None), until, head, tail)
+        if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
+            snapshot.answers.clear()
+        snapshot.answers[key] = decision
+        return decision
+
+    def _text(self, instant: int) -> str:
+        """RFC 3339 text of a whole second; the few in use at a time are kept."""
+        text = self._texts.get(instant)
+        if text is None:
+            if len(self._texts) > 256:
+                self._texts.clear()
+            text = self._texts[instant] = format_rfc3339(from_numeric_date(instant))
+        return text
+
+    def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
+        """(the question's at, evaluated_at, expires) as RFC 3339 texts, to the second. An
+        answer holds for an hour at most, and never past the lists it rests on."""
+        second = int(now.timestamp())
+        evaluated = self._text(second)
+        whole = int(q.at)
+        if q.at == whole:
+            at = self._text(whole)
+        elif whole == second and 0 < (micro := round((q.at - whole) * 1e6)) < 1_000_000:
+            at = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
+        else:
+            at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
+        limit = second + ANSWER_MAX_SECONDS
+        exp = limit if decision.exp is None else min(limit, decision.exp)
+        return at, evaluated, self._text(exp)
+
+    def decision(self, q: Question, authority: str | None = None) -> Mapping[str, Any]:
+        """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the
+        members that change with the clock). Read only: it is shared."""
+        return self._decision(q, authority, self.clock()).answer
+
+    def now_text(self) -> str:
+        """Now, as RFC 3339 text to the second."""
+        return self._text(int(self.clock().timestamp()))
+
+    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
+        """The answer to ``q``, from every source (``authority`` None) or from the one source
+        whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
+        now = self.clock()
+        decision = self._decision(q, authority, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return {
+            "question": q.as_json(at),
+            **decision.answer,
+            "evaluated_at": evaluated,
+            "expires": expires,
+        }
+
+    def ask_json(self, q: Question) -> bytes:
+        """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
+        /v1/issuers/{id}``, which splices the parts that change with the clock into the
+        decision rendered once."""
+        now = self.clock()
+        decision = self._decision(q, None, now)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return b"".join(
+            (
+                b'{"question":',
+                decision.question_head,
+                at.encode(),
+                decision.question_tail,
+                b",",
+                decision.body,
+                b',"evaluated_at":"',
+                evaluated.encode(),
+                b'","expires":"',
+                expires.encode(),
+                b'"}',
+            )
+        )
+
+    def is_authority(self, authority: str) -> bool:
+        """Is ``authority`` the node id or jurisdiction of a source in use?"""
+        return any(
+            authority in (index.info.id, index.info.jurisdiction)
+            for index in self.snapshot.sources.values()
+            if self._policy(index) is not None
+        )
+
+    def knows_resource(self, resource: str) -> bool:
+        return resource in self.snapshot.resources
+
+    def browse(
+        self,
+        flt: BrowseFilter,
+        at: datetime | None,
+        limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """One page of entries in (issuer id, source) order, after the cursor ``after``."""
+        now = to_numeric_date(self.clock())
+        when = (at or self.clock()).timestamp()
+        snapshot = self.snapshot
+        usable = {index.info.id: source for index, source, ok in self._sources(now) if ok}
+        keys = snapshot.browse_keys
+        start = 0 if after is None else bisect_right(keys, after)
+        text = None if flt.text is None else flt.text.casefold()
+        items: list[dict[str, Any]] = []
+        last: tuple[str, str] | None = None
+        for position in range(start, len(keys)):
+            issuer_id, source_id = keys[position]
+            source = usable.get(source_id)
+            if source is None:
+                continue
+            if flt.jurisdiction is not None and source.jurisdiction != flt.jurisdiction:
+                continue
+            entry = snapshot.sources[source_id].listing(issuer_id)
+            if flt.org_type is not None and entry.org_type != flt.org_type:
+                continue
+            if text is not None and text not in entry.name.casefold():
+                continue
+            if flt.credential_type is not None and not any(
+                flt.credential_type in a["credential_types"] for a in entry.authorizations
+            ):
+                continue
+            step = entry.status_at(when)
+            status = None if step is None else step.status
+            if flt.status is not None and status != flt.status:
+                continue
+            if len(items) == limit:
+                return items, last
+            items.append(
+                {
+                    "id": entry.id,
+                    "aka": list(entry.aka),
+                    "name": entry.name,
+                    "org_type": entry.org_type,
+                    "status": status,
+                    "credential_types": sorted(
+                        {t for a in entry.authorizations for t in a["credential_types"]}
+                    ),
+                    "source": source.id,
+                    "jurisdiction": source.jurisdiction,
+                    "stale": source.stale,
+                }
+            )
+            last = (issuer_id, source_id)
+        return items, None
+
+    def pinned_methods(self, issuer: str) -> list[dict[str, Any]]:
+        """The verification methods that the usable sources listing ``issuer`` pin for it
+        (their ``keys``), for credential verification."""
+        now = to_numeric_date(self.clock())
+        methods: list[dict[str, Any]] = []
+        for index, _, usable in self._sources(now):
+            entry = index.get(issuer)
+            if usable and entry is not None:
+                methods.extend(m for m in entry.methods() if m not in methods)
+        return methods
+
+    def methods_by_source(self, issuer: str) -> dict[str, list[dict[str, Any]]]:
+        """The verification methods each usable source listing ``issuer`` (by id or aka) pins
+        for it, by source id; a source that pins none is left out. A credential verified with
+        one of them may be trusted only on the findings of the sources that pin that key
+        (:meth:`ask_among`)."""
+        now = to_numeric_date(self.clock())
+        found: dict[str, list[dict[str, Any]]] = {}
+        for index, source, usable in self._sources(now):
+            entry = index.get(issuer)
+            if usable and entry is not None and entry.keys:
+                found[source.id] = entry.methods()
+        return found
+
+    def ask_among(self, q: Question, sources: frozenset[str]) -> dict[str, Any]:
+        """:meth:`ask`, from only the sources whose node id is in ``sources``: those whose
+        key verified a credential. A source that is no longer usable (stale under ``on_stale:
+        reject``, or a peer no longer configured) is not consulted, as in :meth:`ask`. Not
+        cached: credential verification asks it a few times per credential."""
+        now = self.clock()
+        now_int = int(now.timestamp())
+        listings: list[tuple[Source, Listing]] = []
+        unavailable: list[Source] = []
+        for index, source, usable in self._sources(now_int):
+            entry = index.get(q.name)
+            if entry is None or source.id not in sources:
+                continue
+            if usable:
+                listings.append((source, entry))
+            else:
+                unavailable.append(source)
+        answer = decide(q, listings, unavailable)
+        del answer["question"]
+        decided = set(answer["decided_by"])
+        exps = [s.exp for s, _ in listings if s.id in decided]
+        decision = Decision(answer, b"", min(exps, default=None), math.inf)
+        at, evaluated, expires = self._stamps(q, decision, now)
+        return {"question": q.as_json(at), **answer, "evaluated_at": evaluated, "expires": expires}
