@@ -380,3 +380,17 @@ async def test_gauges_follow_a_peer_removed_added_back_and_re_pinned(world: Worl
     metrics = world.node.metrics.render().decode()
     assert f"registry_peer_list_in_use{{{peer}}} 0.0" in metrics
     assert f'registry_peer_entries{{kind="accepted",{peer}}} 0.0' in metrics
+
+
+async def test_a_bundle_leaves_out_a_withdrawn_list(world: World) -> None:
+    """An offline bundle carries only lists that satisfy today's terms."""
+    from registry_node.services import bundle
+
+    saved = await bundle.save(world.node, world.tmp / "before")
+    assert [item["id"] for item in saved["lists"]] == [
+        world.node.config.node_id,
+        world.sim.peer_id,
+    ]
+    await threshold_raised(world)
+    saved = await bundle.save(world.node, world.tmp / "after")
+    assert [item["id"] for item in saved["lists"]] == [world.node.config.node_id]
