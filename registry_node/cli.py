@@ -21,8 +21,10 @@ from typing import Any
 from registry_node import __version__
 from registry_node import config as configmod
 from registry_node.config import NodeConfig
+from registry_node.core import strictjson
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
 from registry_node.core.model import status_at
+from registry_node.core.strictjson import StrictJSONError
 from registry_node.core.timeutil import format_rfc3339, from_numeric_date
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.services.clock import clock_from_env
@@ -377,8 +379,8 @@ def _read_credential(name: str) -> dict[str, Any] | str:
     if not text.startswith(("{", '"', "[")):
         return text  # a compact JWS
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+        doc = strictjson.loads(text)
+    except StrictJSONError as exc:
         raise InvalidInput(f"{name}: not JSON: {exc}", field="file") from None
     if not isinstance(doc, dict | str):
         raise InvalidInput(f"{name}: a credential is a JSON object or a JWS", field="file")

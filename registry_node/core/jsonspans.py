@@ -4,20 +4,22 @@
 the top-level ``issuers`` array exactly as the peer wrote (and signed) it. Storing that text
 spares re-encoding ten thousand entries per sync, which would cost as much as decoding them,
 and keeps the stored entries byte-identical to the signed ones. Every value is decoded by the
-standard library's decoder; this module only walks the top-level object.
+node's strict decoder (:mod:`registry_node.core.strictjson`); this module only walks the
+top-level object, and accepts exactly the texts that ``strictjson.loads`` accepts.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from registry_node.core import strictjson
+from registry_node.core.strictjson import MAX_DEPTH, StrictJSONError
+
 _WS = re.compile(r"[ \t\n\r]*")
-_decoder = json.JSONDecoder()
 
 
-class PayloadError(ValueError):
+class PayloadError(StrictJSONError):
     pass
 
 
@@ -31,11 +33,7 @@ def _expect(text: str, idx: int, char: str) -> int:
     return idx + 1
 
 
-def _value(text: str, idx: int) -> tuple[Any, int]:
-    try:
-        return _decoder.raw_decode(text, idx)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(str(exc)) from exc
+_value = strictjson.raw_decode  # (text, offset, depth limit) -> (value, end offset)
 
 
 def _array_with_spans(text: str, idx: int) -> tuple[list[Any], list[str], int]:
@@ -45,7 +43,7 @@ def _array_with_spans(text: str, idx: int) -> tuple[list[Any], list[str], int]:
     if idx < len(text) and text[idx] == "]":
         return values, spans, idx + 1
     while True:
-        value, end = _value(text, idx)
+        value, end = _value(text, idx, MAX_DEPTH - 2)  # inside the document and the array
         values.append(value)
         spans.append(text[idx:end])
         idx = _skip(text, end)
@@ -59,12 +57,21 @@ def parse_payload(data: bytes) -> tuple[Any, list[str] | None]:
     """(document, issuer entry texts). The texts are None when ``issuers`` is not an array
     of the top-level object (the schema then rejects the document anyway)."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError(f"not UTF-8: {exc}") from exc
+        text = strictjson.text_of(data)
+        document, spans = _document(text)
+        if strictjson.may_hold_surrogates(text):
+            strictjson.check_surrogates(document)
+    except PayloadError:
+        raise
+    except StrictJSONError as exc:
+        raise PayloadError(str(exc)) from exc
+    return document, spans
+
+
+def _document(text: str) -> tuple[Any, list[str] | None]:
     idx = _skip(text, 0)
     if not text.startswith("{", idx):
-        other, end = _value(text, idx)
+        other, end = _value(text, idx, MAX_DEPTH)
         if _skip(text, end) != len(text):
             raise PayloadError("extra data after the document")
         return other, None
@@ -75,17 +82,19 @@ def parse_payload(data: bytes) -> tuple[Any, list[str] | None]:
         idx += 1
     else:
         while True:
-            key, idx = _value(text, idx)
-            if not isinstance(key, str):
+            if not text.startswith('"', idx):
                 raise PayloadError(f"object key expected at offset {idx}")
+            key, idx = _value(text, idx, 0)
             idx = _skip(text, _expect(text, _skip(text, idx), ":"))
             if key == "issuers" and text.startswith("[", idx):
                 value, spans, idx = _array_with_spans(text, idx)
             else:
-                value, idx = _value(text, idx)
+                value, idx = _value(text, idx, MAX_DEPTH - 1)
                 if key == "issuers":
                     spans = None
-            document[key] = value  # a repeated key keeps the last value, as json.loads does
+            if key in document:
+                raise PayloadError(f"duplicate member name {key!r}")
+            document[key] = value
             idx = _skip(text, idx)
             if text.startswith(",", idx):
                 idx = _skip(text, idx + 1)

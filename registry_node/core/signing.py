@@ -8,7 +8,6 @@ list with several signatures can be judged against a threshold of distinct trust
 from __future__ import annotations
 
 import binascii
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 
+from registry_node.core import strictjson
 from registry_node.core.errors import Rejected
 from registry_node.core.keys import PublicKey, SigningKey
 from registry_node.core.model import b64url_decode, canonical_json
+from registry_node.core.strictjson import StrictJSONError
 
 TYP = "ler-trust-list+json"
 MEDIA_TYPE = "application/jose+json"
@@ -89,8 +90,8 @@ def parse_jws(body: bytes) -> ParsedList:
         return Rejected(f"not a JWS in General JSON Serialization: {why}", code="jws_malformed")
 
     try:
-        doc = json.loads(body.decode("utf-8"))  # UTF-8 only: not json.loads' UTF-16/32 guess
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = strictjson.loads(body)  # UTF-8 only, I-JSON (docs/protocol.md section 2.4)
+    except StrictJSONError as exc:
         raise Rejected(f"body is not JSON: {exc}", code="not_json") from exc
     if not isinstance(doc, dict):
         raise bad("the body is not a JSON object")
@@ -113,7 +114,7 @@ def parse_jws(body: bytes) -> ParsedList:
         if not isinstance(protected, str) or not isinstance(signature, str):
             raise bad(f"signatures[{index}] members must be strings")
         try:
-            header = json.loads(b64url_decode(protected))
+            header = strictjson.loads(b64url_decode(protected))
             b64url_decode(signature)
         except (ValueError, binascii.Error) as exc:
             raise bad(f"signatures[{index}] is not base64url JSON") from exc

@@ -20,11 +20,32 @@ _RFC3339 = re.compile(
 )
 
 
+#: The latest instant the node represents: NumericDate 253402300799, as the schemas bound it.
+#: Later ones (9999-12-31T23:59:59.5Z) do not survive a round trip through a float timestamp.
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+_RANGE = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+
+
 def parse_rfc3339(value: str) -> datetime:
-    """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime."""
+    """Parse an RFC 3339 timestamp (offset required) into an aware UTC datetime.
+
+    Raises ValueError for anything else, for a date that does not exist (February 30th) and
+    for an instant outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (such as
+    ``0001-01-01T00:00:00+01:00``, which is in the year 0 in UTC). Digits past the
+    microsecond are dropped."""
     if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
         raise ValueError(f"{value!r} is not an RFC 3339 date-time with an offset")
-    return datetime.fromisoformat(value).astimezone(UTC)
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date-time that exists") from None
+    try:
+        when = local.astimezone(UTC)
+    except OverflowError:
+        when = None
+    if when is None or when > LATEST:
+        raise ValueError(f"{value!r} is outside the instants this node represents ({_RANGE})")
+    return when
 
 
 def format_rfc3339(when: datetime) -> str:

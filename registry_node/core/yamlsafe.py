@@ -3,19 +3,44 @@
 PyYAML's safe loader turns ``2024-01-01T00:00:00Z`` into a datetime, which would then fail a JSON
 Schema that expects an RFC 3339 string; it also silently keeps the last of two duplicate keys.
 This loader keeps scalars as written and refuses duplicate keys.
+
+It also refuses what no configuration or source file needs and an attacker would use: anchors
+and aliases (a few hundred bytes of nested aliases, the "billion laughs", expand to gigabytes),
+refused as the document is composed, before anything is built or any shape is checked; nesting
+deeper than the strict JSON bound; lone surrogates (``"\\ud800"``), ``.inf``/``.nan`` and
+integers too long for the interpreter (docs/protocol.md section 2.4).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import yaml
 
+from registry_node.core import strictjson
 from registry_node.core.errors import Malformed
+from registry_node.core.strictjson import MAX_DEPTH, StrictJSONError
 
 
 class _StrictLoader(yaml.SafeLoader):
-    pass
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed", event.start_mark
+            )
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH}", event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 # Drop the implicit timestamp resolver: dates stay strings, as the schemas expect.
@@ -45,12 +70,33 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 def load_yaml(text: str | bytes, source: str) -> Any:
     """Parse one YAML document; a syntax error names ``source`` and the line."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise Malformed(f"{where}: not valid YAML: {problem}", code="yaml_invalid") from exc
+    except ValueError as exc:  # an integer longer than the interpreter converts
+        raise Malformed(f"{source}: not valid YAML: {exc}", code="yaml_invalid") from exc
+    try:
+        _check_values(doc)
+    except StrictJSONError as exc:
+        raise Malformed(f"{source}: not valid YAML: {exc}", code="yaml_invalid") from exc
+    return doc
+
+
+def _check_values(doc: Any) -> None:
+    """No lone surrogate and no infinite or NaN number anywhere (the strict JSON rules)."""
+    strictjson.check_surrogates(doc)
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise StrictJSONError(f"the number {node} is not allowed")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def dump_yaml(value: Any) -> str:

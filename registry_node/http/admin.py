@@ -103,13 +103,24 @@ async def publish(request: web.Request) -> web.Response:
     )
 
 
+#: The largest value SQLite stores as an integer
+MAX_INTEGER = 2**63 - 1
+
+
+def _whole_number(request: web.Request, name: str, default: str) -> int:
+    """A query parameter that must be a whole number a database column can hold."""
+    text = request.query.get(name, default)
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_INTEGER):
+        raise Malformed(
+            f"{name} must be a whole number from 0 to {MAX_INTEGER}", code="bad_query", field=name
+        )
+    return int(text)
+
+
 @routes.get(PREFIX + "/audit")
 async def audit(request: web.Request) -> web.Response:
-    try:
-        after = int(request.query.get("after", "0"))
-        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
-    except ValueError as exc:
-        raise Malformed("after and limit must be integers", code="bad_query") from exc
+    after = _whole_number(request, "after", "0")
+    limit = min(max(_whole_number(request, "limit", "100"), 1), 1000)
     records = await request.app[NODE].store.read.audit(after, limit)
     return json_response(
         {

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from registry_node.core import strictjson
 from registry_node.core.errors import (
     ConfigError,
     Conflict,
@@ -23,6 +24,7 @@ from registry_node.core.errors import (
     RegistryError,
     SchemaInvalid,
 )
+from registry_node.core.strictjson import StrictJSONError
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.appkeys import MAX_BODY
 
@@ -95,8 +97,8 @@ async def read_body(request: web.Request, *, yaml: bool = False, any_type: bool 
         accepted = "application/json or application/yaml" if yaml else "application/json"
         raise web.HTTPUnsupportedMediaType(text=f"send {accepted}")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return strictjson.loads(raw)  # docs/protocol.md section 2.4
+    except StrictJSONError as exc:
         raise Malformed(f"the body is not valid JSON: {exc}") from exc
 
 

@@ -228,9 +228,19 @@ TRQP_ISSUE = "issue"
 TRQP_RECOGNIZE = ("recognize", "issue")
 
 
+#: The TRQP members that name what is asked; the official schemas allow them empty.
+_TRQP_NAMES = ("entity_id", "authority_id", "action", "resource")
+
+
 async def _trqp_body(request: web.Request, uri: str, what: str) -> dict[str, Any]:
     doc = await read_body(request, any_type=True)
     _validate(uri, doc, what)
+    for field in _TRQP_NAMES:
+        if not doc[field].strip():
+            # An empty question has no answer: never "authorized" nor "recognized" for it.
+            if field == "entity_id" and uri.startswith("trqp-authorization"):
+                _issuer_id("", field)  # an issuer id, as in the other queries
+            raise _bad(field, "must not be empty or blank", "bad_request")
     time = doc.get("context", {}).get("time")
     if time is not None and not time.endswith("Z"):
         raise _bad("context.time", "must be RFC 3339 with the Z offset", "bad_request")

@@ -7,12 +7,13 @@ credential is never stored and never logged; a malformed one is a 400.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from registry_node.core import strictjson
 from registry_node.core.errors import Malformed
+from registry_node.core.strictjson import StrictJSONError
 from registry_node.http.appkeys import NODE
 from registry_node.http.problems import json_response
 
@@ -32,8 +33,8 @@ async def read_credential(request: web.Request) -> dict[str, Any] | str:
     if request.content_type in TOKEN_TYPES and not text.lstrip().startswith(("{", '"')):
         return text.strip()
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
+        doc = strictjson.loads(text)  # docs/protocol.md section 2.4
+    except StrictJSONError:
         raise Malformed(
             "the body is neither JSON nor a compact JWS with a token media type",
             code="malformed_body",

@@ -16,7 +16,6 @@ for is looked up only when the operator enabled this. Then:
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 from collections.abc import Mapping
 from dataclasses import replace
@@ -28,7 +27,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from registry_node.config import FederationConfig
+from registry_node.core import strictjson
 from registry_node.core.errors import FetchFailed
+from registry_node.core.strictjson import StrictJSONError
 from registry_node.services.fetcher import Fetcher, new_session
 
 DID_MEDIA_TYPE = "application/did+json, application/json;q=0.9"
@@ -118,8 +119,8 @@ class DidWebResolver:
             raise FetchFailed(str(exc), code="did_invalid") from None
         fetched = await self.fetcher.fetch(url, accept=DID_MEDIA_TYPE)
         try:
-            document = json.loads(fetched.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            document = strictjson.loads(fetched.body)
+        except StrictJSONError:
             raise FetchFailed(f"{url} is not JSON", code="did_document_malformed") from None
         return methods_of(document, did)
 

@@ -1,4 +1,5 @@
-"""parse_payload must read exactly what json.loads reads, and slice entries exactly."""
+"""parse_payload must read what json.loads reads (tests/core/test_strictjson.py shows it reads
+exactly what the strict decoder reads), and slice entries exactly."""
 
 from __future__ import annotations
 
@@ -37,14 +38,18 @@ def test_spans_are_the_exact_source_text() -> None:
     assert parsed == {"issuers": [{"b": 1, "a": 2}, {"id": "x"}], "seq": 3}
 
 
-def test_repeated_issuers_key_keeps_the_last_like_json_loads() -> None:
-    data = b'{"issuers":[{"id":"first"}],"issuers":[{"id":"second"}]}'
-    parsed, spans = parse_payload(data)
-    assert parsed == json.loads(data)
-    assert spans == ['{"id":"second"}']
-    parsed, spans = parse_payload(b'{"issuers":[{"id":"a"}],"issuers":5}')
-    assert parsed == {"issuers": 5}
-    assert spans is None
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"issuers":[{"id":"first"}],"issuers":[{"id":"second"}]}',
+        b'{"issuers":[{"id":"a"}],"issuers":5}',
+        b'{"seq":1,"issuers":[],"seq":2}',
+        b'{"issuers":[{"id":"a","id":"b"}]}',
+    ],
+)
+def test_a_repeated_member_name_is_refused(data: bytes) -> None:
+    with pytest.raises(PayloadError, match="duplicate member name"):
+        parse_payload(data)
 
 
 @pytest.mark.parametrize(

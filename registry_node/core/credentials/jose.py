@@ -30,6 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
+from registry_node.core import strictjson
 from registry_node.core.credentials.dataintegrity import (
     binding_check,
     binding_not_checked,
@@ -102,8 +103,8 @@ def parse_compact(token: str) -> CompactJws:
     if len(parts) != 3:
         raise bad("a compact JWS has three dot-separated parts")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        payload = json.loads(b64url_decode(parts[1]))
+        header = strictjson.loads(b64url_decode(parts[0]))
+        payload = strictjson.loads(b64url_decode(parts[1]))
         b64url_decode(parts[2])
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad("a part is not base64url-encoded JSON") from None
