@@ -496,6 +496,11 @@ class Federation:
             )
             if code in EVENT_CODES:
                 await tx.add_peer_event(peer.id, stamp, code, {"detail": detail})
+            elif outcome == "rejected" and (before.failures == 0 or before.last_error_code != code):
+                # Any other refused list, once per run of failures with the same reason.
+                await tx.add_peer_event(
+                    peer.id, stamp, "rejected", {"code": code, "detail": detail}
+                )
         failures = before.failures + 1
         self.metrics.peer(peer.id).failures = failures
         self.metrics.count_sync(peer.id, outcome, code)

@@ -20,6 +20,8 @@ import pytest
 
 from registry_node.cli import peer_line
 from registry_node.core import keys
+from registry_node.core.model import canonical_json
+from registry_node.core.signing import sign_list
 from registry_node.core.trust import Question
 from registry_node.core.yamlsafe import dump_yaml
 from tests.helpers import FakeClock
@@ -149,6 +151,37 @@ async def one_key_counted_twice(w: World) -> None:
     w.sim.publish(next_keys=[twin])
 
 
+def _signed_text(w: World, edit: Callable[[str], str]) -> None:
+    """A validly signed list whose payload text was edited (for what no encoder writes)."""
+    w.clock.advance(minutes=5)
+    text = canonical_json(w.sim.payload(w.sim.seq + 1)).decode()
+    w.sim.body_override = sign_list(edit(text).encode(), w.sim.signers)
+
+
+async def nested_too_deep(w: World) -> None:
+    _signed_text(w, lambda t: t[:-1] + ",\"x\":" + "[" * 20_000 + "]" * 20_000 + "}")
+
+
+async def huge_integer(w: World) -> None:
+    _signed_text(w, lambda t: t.replace(f'"seq":{w.sim.seq + 1}', '"seq":' + "9" * 4300))
+
+
+async def lone_surrogate_in_an_id(w: World) -> None:
+    _signed_text(w, lambda t: t.replace("did:web:issuer1.", "did:web:\\ud800issuer1."))
+
+
+async def duplicate_member_in_an_entry(w: World) -> None:
+    _signed_text(w, lambda t: t.replace('"name":"Issuer 1"', '"name":"Issuer 1","name":"X"'))
+
+
+async def calendar_edge_instant(w: World) -> None:
+    w.sim.issuers[1]["status_history"].append(
+        {"status": "active", "from": "0001-01-01T00:00:00+01:00"}
+    )
+    w.clock.advance(minutes=5)
+    w.sim.publish()
+
+
 @dataclass(frozen=True)
 class Row:
     name: str
@@ -172,7 +205,7 @@ TABLE = [
         1,
         "withdrawn",
         ("unknown", "not_listed"),
-        ("withdrawn",),
+        ("rejected", "withdrawn"),
     ),
     Row(
         "scope_narrowed_while_the_peer_is_unreachable_applies_at_once",
@@ -262,6 +295,26 @@ TABLE = [
         1,
         "failing",
         ("not_trusted", "revoked"),
+        ("rejected",),
+    ),
+    *(
+        Row(
+            f"hostile_body_{attack.__name__}",
+            attack,
+            "rejected",
+            code,
+            1,
+            "failing",
+            ("not_trusted", "revoked"),
+            ("rejected",),
+        )
+        for attack, code in [
+            (nested_too_deep, "payload_not_json"),
+            (huge_integer, "payload_not_json"),
+            (lone_surrogate_in_an_id, "payload_not_json"),
+            (duplicate_member_in_an_entry, "payload_not_json"),
+            (calendar_edge_instant, "schema_invalid"),
+        ]
     ),
 ]
 
