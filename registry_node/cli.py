@@ -239,7 +239,7 @@ def cmd_publish(args: argparse.Namespace, config: NodeConfig) -> int:
 
 def cmd_keys_list(args: argparse.Namespace, config: NodeConfig) -> int:
     async def work(node: Node) -> int:
-        for record in await node.store.read.keys():
+        for record in await node.publisher.keys():
             ready = node.publisher.rotation_ready_at(record) if record.state == "next" else None
             extra = f"\tcan complete at {format_rfc3339(ready)}" if ready else ""
             print(f"{record.kid}\t{record.alg}\t{record.state}\tcreated {record.created_at}{extra}")
@@ -278,7 +278,7 @@ def cmd_token_create(args: argparse.Namespace, config: NodeConfig) -> int:
 
 def cmd_token_list(args: argparse.Namespace, config: NodeConfig) -> int:
     async def work(node: Node) -> int:
-        for tok in await node.store.read.tokens():
+        for tok in await node.tokens.list():
             state = f"revoked {tok['revoked_at']}" if tok["revoked_at"] else "active"
             print(f"{tok['id']}\t{tok['name']}\tcreated {tok['created_at']}\t{state}")
         return 0
@@ -297,7 +297,7 @@ def cmd_token_revoke(args: argparse.Namespace, config: NodeConfig) -> int:
 
 def cmd_audit(args: argparse.Namespace, config: NodeConfig) -> int:
     async def work(node: Node) -> int:
-        for record in await node.store.read.audit(args.after, args.limit):
+        for record in await node.audit.records(args.after, args.limit):
             print(json.dumps(record.as_json(), ensure_ascii=False))
         return 0
 

@@ -121,7 +121,7 @@ def _whole_number(request: web.Request, name: str, default: str) -> int:
 async def audit(request: web.Request) -> web.Response:
     after = _whole_number(request, "after", "0")
     limit = min(max(_whole_number(request, "limit", "100"), 1), 1000)
-    records = await request.app[NODE].store.read.audit(after, limit)
+    records = await request.app[NODE].audit.records(after, limit)
     return json_response(
         {
             "records": [r.as_json() for r in records],

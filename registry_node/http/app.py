@@ -63,7 +63,7 @@ def create_app(
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         node = await Node.open(config, clock)
         app[NODE] = node
-        app[LIST_CACHE] = ListCache(node.store)
+        app[LIST_CACHE] = ListCache(node.publisher)
         log.info("node ready", extra=await node.describe())
         yield
         await node.close()

@@ -8,7 +8,8 @@ import gzip
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from registry_node.services.store import Store, Version
+from registry_node.services.publisher import Publisher
+from registry_node.services.store import Version
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,8 @@ class Representation:
 
 
 class ListCache:
-    def __init__(self, store: Store, size: int = 8) -> None:
-        self.store = store
+    def __init__(self, publisher: Publisher, size: int = 8) -> None:
+        self.publisher = publisher
         self.size = size
         self._entries: OrderedDict[int, Representation] = OrderedDict()
 
@@ -31,7 +32,7 @@ class ListCache:
         return rep
 
     async def latest(self) -> Representation | None:
-        seq = await self.store.read.latest_seq()
+        seq = await self.publisher.latest_seq()
         if seq == 0:
             return None
         return await self.get(seq)
@@ -41,5 +42,5 @@ class ListCache:
         if rep is not None:
             self._entries.move_to_end(seq)
             return rep
-        version = await self.store.read.version(seq)
+        version = await self.publisher.version(seq)
         return None if version is None else self._remember(version)

@@ -123,9 +123,9 @@ def _endpoints(base: str) -> dict[str, str]:
 async def metadata(request: web.Request) -> web.Response:
     node = request.app[NODE]
     config = node.config
-    current = await node.store.read.keys("current")
-    upcoming = await node.store.read.keys("next")
-    latest = await node.store.read.latest_version(with_body=False)
+    current = await node.publisher.keys("current")
+    upcoming = await node.publisher.keys("next")
+    latest = await node.publisher.latest(with_body=False)
     return json_response(
         {
             "id": config.node_id,
@@ -154,8 +154,8 @@ async def metadata(request: web.Request) -> web.Response:
 @routes.get("/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    current = await node.store.read.keys("current")
-    upcoming = await node.store.read.keys("next")
+    current = await node.publisher.keys("current")
+    upcoming = await node.publisher.keys("next")
     return json_response(
         {"keys": [k.public_jwk for k in (*current, *upcoming)]},
         headers={"Cache-Control": "public, max-age=60"},
@@ -186,12 +186,12 @@ async def readyz(request: web.Request) -> web.Response:
     node = request.app[NODE]
     checks: dict[str, Any] = {}
     ready = True
-    if not await node.store.ping():
+    if not await node.healthy():
         checks["database"] = {"ok": False, "detail": "database not reachable"}
         ready = False
     else:
         checks["database"] = {"ok": True}
-    latest = await node.store.read.latest_version(with_body=False)
+    latest = await node.publisher.latest(with_body=False)
     now = to_numeric_date(node.clock())
     if latest is None:
         checks["trust_list"] = {"ok": False, "detail": "no list published"}
@@ -227,7 +227,7 @@ async def peers(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    latest = await node.store.read.latest_version(with_body=False)
+    latest = await node.publisher.latest(with_body=False)
     node.metrics.own = None if latest is None else OwnList(latest.seq, latest.iat, latest.exp)
     body = node.metrics.render()
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})

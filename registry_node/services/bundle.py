@@ -16,16 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from registry_node.config import NodeConfig
 from registry_node.core.acceptance import accept
 from registry_node.core.errors import ConfigError, Rejected
 from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws
 from registry_node.core.timeutil import Clock, format_rfc3339
-from registry_node.services.federation import in_use
+from registry_node.services.federation import Federation, in_use
 from registry_node.services.index import Snapshot, TrustIndex, source_index
-from registry_node.services.node import Node
+from registry_node.services.store import Store
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_VERSION = 1
@@ -37,7 +38,23 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-async def save(node: Node, folder: Path) -> dict[str, Any]:
+class Holder(Protocol):
+    """What a bundle is saved from (the node, services/node.py, provides it)."""
+
+    @property
+    def config(self) -> NodeConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def federation(self) -> Federation: ...
+
+
+async def save(node: Holder, folder: Path) -> dict[str, Any]:
     """Write the bundle into ``folder``; ``bundle.json`` last, so a bundle is whole or absent."""
     folder.mkdir(parents=True, exist_ok=True)
     config = node.config

@@ -255,6 +255,10 @@ class Federation:
     def peer(self, peer_id: str) -> PeerConfig:
         return self.peers.peer(peer_id)
 
+    async def failures(self, peer_id: str) -> int:
+        """Consecutive failed syncs of the peer."""
+        return (await self.store.read.peer_sync(peer_id)).failures
+
     async def load_metrics(self) -> None:
         """Prime the gauges from the database (at start-up, and after a reload)."""
         lists = await self.store.read.peer_lists()

@@ -17,6 +17,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, system_clock
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
 from registry_node.services.fetcher import Fetcher, new_session
@@ -49,6 +50,7 @@ class Node:
     metrics: Metrics
     resolver: Resolver
     receipts: Receipts
+    audit: AuditLog
     verifier: Verifier
 
     @classmethod
@@ -100,6 +102,7 @@ class Node:
                 metrics=metrics,
                 resolver=resolver,
                 receipts=Receipts(config, store, keystore, clock),
+                audit=AuditLog(store),
                 verifier=Verifier(
                     resolver,
                     config.federation.clock_skew,
@@ -148,8 +151,12 @@ class Node:
         )
         return result
 
+    async def healthy(self) -> bool:
+        """Is the database open and answering?"""
+        return await self.store.ping()
+
     async def describe(self) -> dict[str, Any]:
-        current = await self.store.read.keys("current")
+        current = await self.publisher.keys("current")
         return {
             "node_id": self.config.node_id,
             "jurisdiction": self.config.jurisdiction,

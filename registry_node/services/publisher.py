@@ -63,6 +63,22 @@ class Publisher:
 
     # -- keys ---------------------------------------------------------------------------
 
+    # -- what is published (for the edges, which never read the store) -------------------
+
+    async def latest_seq(self) -> int:
+        """The newest published seq, 0 before the first publication."""
+        return await self.store.read.latest_seq()
+
+    async def latest(self, *, with_body: bool = True) -> Version | None:
+        return await self.store.read.latest_version(with_body=with_body)
+
+    async def version(self, seq: int) -> Version | None:
+        return await self.store.read.version(seq)
+
+    async def keys(self, *states: str) -> list[KeyRecord]:
+        """The node's signing keys in ``states`` (all when none is given)."""
+        return await self.store.read.keys(*states)
+
     async def ensure_signing_key(self, actor: str = "system") -> KeyRecord:
         """On first start, generate the node's signing key; afterwards check it is usable."""
         current = await self.store.read.keys("current")

@@ -11,16 +11,39 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from registry_node.services.federation import backoff_delay, with_jitter
-from registry_node.services.node import Node
+from registry_node.config import NodeConfig
+from registry_node.core.timeutil import Clock
+from registry_node.services.federation import Federation, backoff_delay, with_jitter
+from registry_node.services.publisher import Publisher
+from registry_node.services.resolver import Resolver
 
 log = logging.getLogger("registry_node.scheduler")
 
 PUBLISH_CHECK = timedelta(seconds=1)
 FIRST_SYNC_SPREAD = timedelta(seconds=5)
+
+
+class Services(Protocol):
+    """What the jobs run (the node, services/node.py, provides it)."""
+
+    @property
+    def config(self) -> NodeConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+    @property
+    def federation(self) -> Federation: ...
+
+    @property
+    def resolver(self) -> Resolver: ...
 
 
 def job_id(peer_id: str) -> str:
@@ -31,7 +54,7 @@ class Jobs:
     def __init__(
         self,
         scheduler: AsyncIOScheduler,
-        node: Node,
+        node: Services,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.scheduler = scheduler
@@ -98,7 +121,7 @@ class Jobs:
         peer = federation.peers.get(peer_id)
         if peer is None:  # removed while it ran
             return
-        failures = (await self.node.store.read.peer_sync(peer_id)).failures
+        failures = await federation.failures(peer_id)
         ceiling = self.node.config.federation.backoff_max
         delay = with_jitter(backoff_delay(failures, peer.refresh, ceiling), self.rand)
         self._schedule(peer_id, delay)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from registry_node.core.errors import InvalidInput, NotFound
 from registry_node.core.timeutil import Clock, format_rfc3339
@@ -24,6 +25,10 @@ class TokenService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+
+    async def list(self) -> list[dict[str, Any]]:
+        """Every token's id, name and dates (never the token or its hash)."""
+        return await self.store.read.tokens()
 
     async def create(self, name: str, actor: str) -> tuple[int, str]:
         name = name.strip()
