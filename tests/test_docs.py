@@ -58,7 +58,10 @@ def test_every_answer_reason_and_query_problem_code_is_in_the_protocol_document(
     from registry_node.core import trust
 
     reasons = {*trust.VETOES, *trust.REFUSALS, "active", "not_listed", "sources_stale"}
-    source = (ROOT / "registry_node" / "http" / "queries.py").read_text()
+    source = "\n".join(
+        (ROOT / "registry_node" / part).read_text()
+        for part in ("http/queries.py", "services/trqp.py")
+    )
     codes = set(
         re.findall(r'"(bad_[a-z_]+|[a-z_]+_not_found|unknown_parameter|batch_too_large)"', source)
     )

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from registry_node.core import schema
-from registry_node.core.errors import Malformed, NotFound, RequestSchemaInvalid, SchemaInvalid
+from registry_node.core.errors import Malformed, RequestSchemaInvalid, SchemaInvalid
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
-from registry_node.core.trust import TRUSTED, UNKNOWN, Question
+from registry_node.core.trust import Question
 from registry_node.http.appkeys import NODE
 from registry_node.http.problems import json_response, read_body
 from registry_node.services.index import BrowseFilter, decode_cursor, encode_cursor
@@ -224,10 +224,6 @@ async def browse(request: web.Request) -> web.Response:
 
 # -- TRQP v2 HTTPS binding ----------------------------------------------------------------
 
-TRQP_ISSUE = "issue"
-TRQP_RECOGNIZE = ("recognize", "issue")
-
-
 #: The TRQP members that name what is asked; the official schemas allow them empty.
 _TRQP_NAMES = ("entity_id", "authority_id", "action", "resource")
 
@@ -262,97 +258,26 @@ def _trqp_common(doc: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
 async def trqp_authorization(request: web.Request) -> web.Response:
     resolver = _resolver(request)
     doc = await _trqp_body(request, "trqp-authorization-request.json", "TRQP authorization request")
-    authority = doc["authority_id"]
-    config = request.app[NODE].config
-    if authority != config.node_id and not resolver.is_authority(authority):
-        raise NotFound(
-            f"authority_id: {authority!r} is neither this node, a peer, nor their jurisdiction",
-            code="authority_not_found",
-            field="authority_id",
-        )
-    if doc["action"] != TRQP_ISSUE:
-        raise NotFound(
-            f"action: {doc['action']!r} is not recognised; this registry answers {TRQP_ISSUE!r}",
-            code="action_not_found",
-            field="action",
-        )
-    resource = doc["resource"]
     at = _at(doc.get("context", {}).get("time"), "context.time")
-    scope = None if authority == config.node_id else authority
     name = _issuer_id(doc["entity_id"], "entity_id")
-    answer = _ask_resource(resolver, name, resource, at, scope)
-    # A trusted answer proves the resource known; only a refusal needs the (costlier) check.
-    if answer["outcome"] != TRUSTED and not resolver.knows_resource(resource):
-        raise NotFound(
-            f"resource: {resource!r} is not a credential type, achievement type or CTID that "
-            "any list names",
-            code="resource_not_found",
-            field="resource",
-        )
-    if answer["outcome"] == UNKNOWN:
-        raise NotFound(
-            f"entity_id: {name!r} is not known to {authority!r}: {answer['detail']}",
-            code="entity_not_found",
-            field="entity_id",
-        )
+    verdict = request.app[NODE].trqp.authorize(
+        name, doc["authority_id"], doc["action"], doc["resource"], at
+    )
     out = _trqp_common(doc, resolver)
-    out["authorized"] = answer["outcome"] == TRUSTED
-    out["message"] = f"{answer['outcome']} ({answer['reason']}): {answer['detail']}"
+    out["authorized"] = verdict.granted
+    out["message"] = verdict.message
     return json_response(out)
-
-
-def _ask_resource(
-    resolver: Resolver, name: str, resource: str, at: datetime | None, authority: str | None
-) -> Mapping[str, Any]:
-    """Ask about ``resource`` as a credential type, then as an achievement type; the first
-    answer that is not ``not_authorized`` stands."""
-    when = (at or resolver.clock()).timestamp()
-    now = at is None
-
-    def ask(**kind: str) -> Mapping[str, Any]:
-        return resolver.decision(Question(name, when, at_now=now, **kind), authority)
-
-    if _PATTERNS["ctid"].fullmatch(resource):
-        return ask(ctid=resource)
-    answer = ask(credential_type=resource)
-    # Not a credential type any source is trusted for: ask again as an achievement type.
-    unsure = ("not_authorized", "not_listed")
-    if answer["outcome"] != TRUSTED and answer["reason"] in unsure:
-        other = ask(achievement_type=resource)
-        if other["reason"] not in unsure or answer["reason"] == "not_listed":
-            return other
-    return answer
 
 
 @routes.post("/trqp/recognition")
 async def trqp_recognition(request: web.Request) -> web.Response:
-    node = request.app[NODE]
     resolver = _resolver(request)
     doc = await _trqp_body(request, "trqp-recognition-request.json", "TRQP recognition request")
-    config = node.config
-    if doc["authority_id"] not in (config.node_id, config.jurisdiction):
-        raise NotFound(
-            f"authority_id: this node answers recognition questions only as {config.node_id!r}",
-            code="authority_not_found",
-            field="authority_id",
-        )
-    if doc["action"] not in TRQP_RECOGNIZE:
-        raise NotFound(
-            f"action: {doc['action']!r} is not recognised; use 'recognize'",
-            code="action_not_found",
-            field="action",
-        )
-    entity = doc["entity_id"]
-    peer = node.federation.peers.by_authority(entity)
-    if peer is None:
-        raise NotFound(
-            f"entity_id: {entity!r} is not a peer of this node",
-            code="entity_not_found",
-            field="entity_id",
-        )
     _at(doc.get("context", {}).get("time"), "context.time")
-    recognized, message = resolver.recognizes(peer, doc["resource"])
+    verdict = request.app[NODE].trqp.recognize(
+        doc["entity_id"], doc["authority_id"], doc["action"], doc["resource"]
+    )
     out = _trqp_common(doc, resolver)
-    out["recognized"] = recognized
-    out["message"] = message
+    out["recognized"] = verdict.granted
+    out["message"] = verdict.message
     return json_response(out)

@@ -30,6 +30,7 @@ from registry_node.services.receipts import Receipts
 from registry_node.services.resolver import Resolver
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
+from registry_node.services.trqp import Trqp
 from registry_node.services.verifier import Verifier
 
 log = logging.getLogger("registry_node.node")
@@ -51,6 +52,7 @@ class Node:
     resolver: Resolver
     receipts: Receipts
     audit: AuditLog
+    trqp: Trqp
     verifier: Verifier
 
     @classmethod
@@ -103,6 +105,7 @@ class Node:
                 resolver=resolver,
                 receipts=Receipts(config, store, keystore, clock),
                 audit=AuditLog(store),
+                trqp=Trqp(config, resolver, peers),
                 verifier=Verifier(
                     resolver,
                     config.federation.clock_skew,

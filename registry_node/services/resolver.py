@@ -19,7 +19,7 @@ from registry_node.config import NodeConfig
 from registry_node.core.model import digest
 from registry_node.core.peers import PeerConfig
 from registry_node.core.signing import parse_jws
-from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
+from registry_node.core.timeutil import Clock
 from registry_node.core.trust import Interner, Source, listing
 from registry_node.services.changes import (
     Change,
@@ -194,26 +194,3 @@ class Resolver(TrustIndex):
                 changes.append(PeerListRefreshed(peer_id, accepted.fetched_at))
         if changes:
             await self.on_commit(changes)
-
-    def recognizes(self, peer: PeerConfig, resource: str) -> tuple[bool, str]:
-        """Whether this node recognises ``peer`` for ``resource`` now: configured, holding a
-        fresh list from it, and the peer's scope admits the resource (section 12.2)."""
-        index = self.snapshot.sources.get(peer.id)
-        if index is None or not self.current(index):
-            return False, f"no list from {peer.jurisdiction} is held under today's terms"
-        if index.info.exp <= to_numeric_date(self.clock()):
-            expired = format_rfc3339(from_numeric_date(index.info.exp))
-            return False, f"the list held from {peer.jurisdiction} is stale (expired {expired})"
-        types = peer.scope.credential_types
-        in_scope = types is None or resource in types
-        if not in_scope:
-            in_scope = resource in index.resources()
-        if not in_scope:
-            return (
-                False,
-                f"{resource!r} is outside the scope this node trusts {peer.jurisdiction} for",
-            )
-        return True, (
-            f"{peer.jurisdiction} is a peer with a fresh list (seq {index.info.seq}, "
-            f"expires {format_rfc3339(from_numeric_date(index.info.exp))})"
-        )

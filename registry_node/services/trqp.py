@@ -1,0 +1,141 @@
+"""The Trust over IP TRQP v2 binding's logic (docs/protocol.md section 12): which authority a
+question is put to, how a TRQP ``resource`` maps to the node's questions, and when a peer is
+recognised. The HTTP edge (http/queries.py) parses and validates the request and renders the
+answer; the questions themselves are answered by the lookup index."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from registry_node.config import NodeConfig
+from registry_node.core.errors import NotFound
+from registry_node.core.timeutil import format_rfc3339, from_numeric_date, to_numeric_date
+from registry_node.core.trust import TRUSTED, UNKNOWN, Question
+from registry_node.services.peers import PeerRegistry
+from registry_node.services.resolver import Resolver
+
+ISSUE = "issue"
+RECOGNIZE = ("recognize", "issue")
+CTID = re.compile(r"ce-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A TRQP answer: authorized (or recognized), and a message for people."""
+
+    granted: bool
+    message: str
+
+
+class Trqp:
+    def __init__(self, config: NodeConfig, resolver: Resolver, peers: PeerRegistry) -> None:
+        self.config = config
+        self.resolver = resolver
+        self.peers = peers
+
+    def authorize(
+        self, entity: str, authority: str, action: str, resource: str, at: datetime | None
+    ) -> Verdict:
+        """Is ``entity`` authorised by ``authority`` (this node, a peer, or a jurisdiction)
+        to ``action`` the ``resource``? Raises NotFound for what the registry does not know."""
+        resolver = self.resolver
+        if authority != self.config.node_id and not resolver.is_authority(authority):
+            raise NotFound(
+                f"authority_id: {authority!r} is neither this node, a peer, nor their jurisdiction",
+                code="authority_not_found",
+                field="authority_id",
+            )
+        if action != ISSUE:
+            raise NotFound(
+                f"action: {action!r} is not recognised; this registry answers {ISSUE!r}",
+                code="action_not_found",
+                field="action",
+            )
+        scope = None if authority == self.config.node_id else authority
+        answer = self._ask_resource(entity, resource, at, scope)
+        # A trusted answer proves the resource known; only a refusal needs the (costlier) check.
+        if answer["outcome"] != TRUSTED and not resolver.knows_resource(resource):
+            raise NotFound(
+                f"resource: {resource!r} is not a credential type, achievement type or CTID "
+                "that any list names",
+                code="resource_not_found",
+                field="resource",
+            )
+        if answer["outcome"] == UNKNOWN:
+            raise NotFound(
+                f"entity_id: {entity!r} is not known to {authority!r}: {answer['detail']}",
+                code="entity_not_found",
+                field="entity_id",
+            )
+        return Verdict(
+            answer["outcome"] == TRUSTED,
+            f"{answer['outcome']} ({answer['reason']}): {answer['detail']}",
+        )
+
+    def _ask_resource(
+        self, name: str, resource: str, at: datetime | None, authority: str | None
+    ) -> Mapping[str, Any]:
+        """Ask about ``resource`` as a credential type, then as an achievement type; the
+        first answer that is not ``not_authorized`` (or ``not_listed``) stands."""
+        resolver = self.resolver
+        when = (at or resolver.clock()).timestamp()
+        now = at is None
+
+        def ask(**kind: str) -> Mapping[str, Any]:
+            return resolver.decision(Question(name, when, at_now=now, **kind), authority)
+
+        if CTID.fullmatch(resource):
+            return ask(ctid=resource)
+        answer = ask(credential_type=resource)
+        # Not a credential type any source is trusted for: ask again as an achievement type.
+        unsure = ("not_authorized", "not_listed")
+        if answer["outcome"] != TRUSTED and answer["reason"] in unsure:
+            other = ask(achievement_type=resource)
+            if other["reason"] not in unsure or answer["reason"] == "not_listed":
+                return other
+        return answer
+
+    def recognize(self, entity: str, authority: str, action: str, resource: str) -> Verdict:
+        """Does this node recognise the peer ``entity`` for ``resource`` (section 12.2)?"""
+        config = self.config
+        if authority not in (config.node_id, config.jurisdiction):
+            raise NotFound(
+                f"authority_id: this node answers recognition questions only as {config.node_id!r}",
+                code="authority_not_found",
+                field="authority_id",
+            )
+        if action not in RECOGNIZE:
+            raise NotFound(
+                f"action: {action!r} is not recognised; use 'recognize'",
+                code="action_not_found",
+                field="action",
+            )
+        peer = self.peers.by_authority(entity)
+        if peer is None:
+            raise NotFound(
+                f"entity_id: {entity!r} is not a peer of this node",
+                code="entity_not_found",
+                field="entity_id",
+            )
+        index = self.resolver.snapshot.sources.get(peer.id)
+        if index is None or not self.resolver.current(index):
+            return Verdict(False, f"no list from {peer.jurisdiction} is held under today's terms")
+        if index.info.exp <= to_numeric_date(self.resolver.clock()):
+            expired = format_rfc3339(from_numeric_date(index.info.exp))
+            return Verdict(
+                False, f"the list held from {peer.jurisdiction} is stale (expired {expired})"
+            )
+        types = peer.scope.credential_types
+        if not (types is None or resource in types or resource in index.resources()):
+            return Verdict(
+                False, f"{resource!r} is outside the scope this node trusts {peer.jurisdiction} for"
+            )
+        return Verdict(
+            True,
+            f"{peer.jurisdiction} is a peer with a fresh list (seq {index.info.seq}, "
+            f"expires {format_rfc3339(from_numeric_date(index.info.exp))})",
+        )
