@@ -23,9 +23,9 @@ from registry_node import config as configmod
 from registry_node.config import NodeConfig
 from registry_node.core import strictjson
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
-from registry_node.core.model import status_at
 from registry_node.core.strictjson import StrictJSONError
 from registry_node.core.timeutil import format_rfc3339, from_numeric_date
+from registry_node.core.trust import listing
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
@@ -177,9 +177,9 @@ def cmd_issuers_list(args: argparse.Namespace, config: NodeConfig) -> int:
         if args.json:
             _print_json(issuers)
             return 0
-        now = node.clock()
+        now = node.clock().timestamp()
         for entry in issuers:
-            status = status_at(entry["status_history"], now)
+            status = listing(entry).status_at(now)  # the one rule: core/trust.py
             label = status.status if status else "not yet in force"
             print(f"{entry['id']}\t{label}\t{entry['org_type']}\t{entry['name']}")
         print(f"{len(issuers)} issuers", file=sys.stderr)

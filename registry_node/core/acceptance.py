@@ -7,7 +7,6 @@ Like a TUF client's trusted metadata set, it only ever returns a decision or rai
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from registry_node.core import schema
 from registry_node.core.errors import InvalidInput, Rejected, SchemaInvalid
 from registry_node.core.jsonspans import PayloadError, parse_payload
 from registry_node.core.keys import PublicKey, import_public_jwk
-from registry_node.core.model import digest
+from registry_node.core.model import digest, first_out_of_order, first_reused_name
 from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws, verify_signatures
 from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
@@ -157,21 +156,15 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _check_entries(entries: list[dict[str, Any]]) -> None:
-    names: set[str] = set()
+    reused = first_reused_name(entries)
+    if reused is not None:
+        index, name, _ = reused
+        raise Rejected(f"issuers[{index}]: {name!r} appears twice", code="duplicate_issuer_id")
     for index, entry in enumerate(entries):
-        for name in (entry["id"], *entry.get("aka", ())):
-            if name in names:
-                raise Rejected(
-                    f"issuers[{index}]: {name!r} appears twice", code="duplicate_issuer_id"
-                )
-            names.add(name)
-        history = entry["status_history"]
-        if len(history) > 1:
-            instants = [parse_rfc3339(h["from"]) for h in history]
-            if any(b < a for a, b in itertools.pairwise(instants)):
-                raise Rejected(
-                    f"issuers[{index}]: status_history out of order", code="history_unordered"
-                )
+        if first_out_of_order(entry["status_history"]) is not None:
+            raise Rejected(
+                f"issuers[{index}]: status_history out of order", code="history_unordered"
+            )
 
 
 def _steps(history: Iterable[Mapping[str, Any]]) -> list[tuple[str, datetime, str | None]]:

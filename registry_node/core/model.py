@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from registry_node.core import schema
@@ -51,27 +50,6 @@ def digest(body: bytes) -> str:
     return b64url(hashlib.sha256(body).digest())
 
 
-@dataclass(frozen=True)
-class Status:
-    status: str
-    since: datetime
-    reason: str
-
-
-def status_at(history: Sequence[Mapping[str, Any]], when: datetime) -> Status | None:
-    """The status in force at ``when``: the last entry whose ``from`` is not after ``when``.
-
-    Each entry holds until the next one; before the first entry the issuer had no status (None).
-    """
-    current: Status | None = None
-    for entry in history:
-        since = parse_rfc3339(entry["from"])
-        if since > when:
-            break
-        current = Status(entry["status"], since, entry.get("reason", ""))
-    return current
-
-
 def normalize_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Entries with ``from`` in UTC (``Z``), stably sorted by that instant, so that the same
     entry always reads the same (equal instants keep their order)."""
@@ -84,15 +62,13 @@ def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = 
     (as a path below ``prefix`` when the entry sits inside a larger document)."""
     schema.validate(schema.ISSUER, entry, where, prefix)
     dot = f"{prefix}." if prefix else ""
-    history = entry["status_history"]
-    instants = [parse_rfc3339(e["from"]) for e in history]
-    for i in range(1, len(instants)):
-        if instants[i] < instants[i - 1]:
-            raise InvalidInput(
-                f"{where}: status_history[{i}].from: entries must be in time order",
-                code="history_unordered",
-                field=f"{dot}status_history[{i}].from",
-            )
+    late = first_out_of_order(entry["status_history"])
+    if late is not None:
+        raise InvalidInput(
+            f"{where}: status_history[{late}].from: entries must be in time order",
+            code="history_unordered",
+            field=f"{dot}status_history[{late}].from",
+        )
     if (
         "valid_from" in entry
         and "valid_until" in entry
@@ -111,19 +87,37 @@ def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = 
         )
 
 
-def check_unique_ids(entries: Iterable[Mapping[str, Any]], where: str = "") -> None:
-    """No id or aka may name two different issuers. ``where`` prefixes the message."""
+def first_out_of_order(history: Sequence[Mapping[str, Any]]) -> int | None:
+    """The index of the first status record whose ``from`` is before the previous one's
+    (section 3.3, rule 1), or None. The one statement of the rule, for the node's own entries
+    and for peers' lists."""
+    instants = [parse_rfc3339(h["from"]) for h in history]
+    return next((i for i in range(1, len(instants)) if instants[i] < instants[i - 1]), None)
+
+
+def first_reused_name(entries: Iterable[Mapping[str, Any]]) -> tuple[int, str, int] | None:
+    """The first (index, name, index of its first use) where an ``id`` or ``aka`` names a
+    second issuer, or an entry twice; None when every name is used once."""
     owner: dict[str, int] = {}
-    lead = f"{where}: " if where else ""
     for index, entry in enumerate(entries):
         for name in (entry["id"], *entry.get("aka", ())):
-            if name in owner and owner[name] != index:
-                raise InvalidInput(
-                    f"{lead}issuers[{index}]: {name!r} is already used by issuers[{owner[name]}]",
-                    code="duplicate_issuer_id",
-                    field=f"issuers[{index}].id",
-                )
+            if name in owner:
+                return index, name, owner[name]
             owner[name] = index
+    return None
+
+
+def check_unique_ids(entries: Iterable[Mapping[str, Any]], where: str = "") -> None:
+    """No id or aka may name two different issuers. ``where`` prefixes the message."""
+    reused = first_reused_name(entries)
+    if reused is not None:
+        index, name, first = reused
+        lead = f"{where}: " if where else ""
+        raise InvalidInput(
+            f"{lead}issuers[{index}]: {name!r} is already used by issuers[{first}]",
+            code="duplicate_issuer_id",
+            field=f"issuers[{index}].id",
+        )
 
 
 @dataclass(frozen=True)

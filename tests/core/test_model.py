@@ -12,8 +12,8 @@ from registry_node.core.model import (
     check_issuer,
     check_unique_ids,
     digest,
-    status_at,
 )
+from registry_node.core.trust import listing
 from tests.helpers import issuer
 
 HISTORY = [
@@ -41,15 +41,15 @@ def at(text: str) -> datetime:
     ],
 )
 def test_status_follows_history(instant: str, expected: str | None) -> None:
-    found = status_at(HISTORY, at(instant))
+    found = listing(issuer(status_history=HISTORY)).status_at(at(instant).timestamp())
     assert (found.status if found else None) == expected
 
 
 def test_status_carries_reason_and_since() -> None:
-    found = status_at(HISTORY, at("2023-06-15T00:00:00"))
+    found = listing(issuer(status_history=HISTORY)).status_at(at("2023-06-15T00:00:00").timestamp())
     assert found is not None
     assert found.reason == "audit"
-    assert found.since == at("2023-05-01T00:00:00")
+    assert found.since == at("2023-05-01T00:00:00").timestamp()
 
 
 def test_history_must_be_in_time_order() -> None:
