@@ -21,6 +21,7 @@ from registry_node.core.model import digest, first_out_of_order, first_reused_na
 from registry_node.core.peers import PeerConfig, Scope
 from registry_node.core.signing import parse_jws, verify_signatures
 from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
+from registry_node.core.wire import Authorization, IssuerEntry
 
 #: Refusals meaning no key trusted under the peer's terms signed the list (``threshold_not_met``
 #: is not one: some trusted key did). When the operator re-pins a peer and the held list fails
@@ -110,7 +111,7 @@ def _signature_failure(problems: list[tuple[str, str]], verified: int, threshold
     )
 
 
-def _narrow(auth: dict[str, Any], scope: Scope) -> dict[str, Any] | None:
+def _narrow(auth: Authorization, scope: Scope) -> Authorization | None:
     """The part of one authorization that the scope allows, or None."""
     if auth["jurisdiction"] not in scope.jurisdictions:
         return None
@@ -125,15 +126,15 @@ def _narrow(auth: dict[str, Any], scope: Scope) -> dict[str, Any] | None:
 
 
 def in_scope(
-    entries: Iterable[dict[str, Any]], scope: Scope
-) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    entries: Iterable[IssuerEntry], scope: Scope
+) -> tuple[list[tuple[int, IssuerEntry]], int]:
     """Keep what the scope allows: authorizations in the scope's jurisdictions, credential
     types narrowed to the scope's.
     Returns ((index, entry) kept, number dropped); a narrowed entry is a new object.
 
     An entry with no authorization in scope (none at all, or none left) vouches for nothing
     this node trusts the peer for, and its status counts for nothing either: it is dropped."""
-    kept: list[tuple[int, dict[str, Any]]] = []
+    kept: list[tuple[int, IssuerEntry]] = []
     dropped = 0
     for index, entry in enumerate(entries):
         auths = entry.get("authorizations")
@@ -155,7 +156,7 @@ def in_scope(
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _check_entries(entries: list[dict[str, Any]]) -> None:
+def _check_entries(entries: list[IssuerEntry]) -> None:
     reused = first_reused_name(entries)
     if reused is not None:
         index, name, _ = reused
@@ -180,7 +181,7 @@ def _contains_in_order(
 
 
 def _check_history_grows(
-    issuers: list[dict[str, Any]], texts: list[str], previous: Mapping[str, str]
+    issuers: list[IssuerEntry], texts: list[str], previous: Mapping[str, str]
 ) -> None:
     """Compared with the held version, no issuer is dropped and no status record is removed
     or altered (section 3.3 rule 5). ``previous`` maps each held entry's id to its stored
@@ -305,7 +306,7 @@ def accept(
         )
 
     # 6. names, histories, and history only growing since the held version
-    issuers = payload["issuers"]
+    issuers: list[IssuerEntry] = payload["issuers"]
     assert texts is not None  # the schema guarantees an issuers array
     _check_entries(issuers)
     if previous_entries and not rejudge:

@@ -13,11 +13,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from registry_node.core import schema
 from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
+from registry_node.core.wire import IssuerEntry, ListPayload
 
 FORMAT_VERSION = 1
 
@@ -137,7 +138,7 @@ def build_payload(
     keys: Sequence[Mapping[str, Any]],
     next_keys: Sequence[Mapping[str, Any]],
     issuers: Sequence[Mapping[str, Any]],
-) -> dict[str, Any]:
+) -> ListPayload:
     """The payload of protocol v1 (docs/protocol.md section 3). Issuers sorted by id."""
     if seq < 1 or exp <= iat:
         raise ValueError("seq must be positive and exp after iat")
@@ -152,5 +153,5 @@ def build_payload(
         "prev": prev,
         "keys": [dict(k) for k in keys],
         "next_keys": [dict(k) for k in next_keys],
-        "issuers": sorted((dict(i) for i in issuers), key=lambda i: i["id"]),
+        "issuers": sorted((cast(IssuerEntry, dict(i)) for i in issuers), key=lambda i: i["id"]),
     }

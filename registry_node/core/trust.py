@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
+from registry_node.core.wire import Answer
 
 TRUSTED = "trusted"
 NOT_TRUSTED = "not_trusted"
@@ -332,7 +333,7 @@ def decide(
     q: Question,
     listings: Sequence[tuple[Source, Listing]],
     unavailable: Sequence[Source] = (),
-) -> dict[str, Any]:
+) -> Answer:
     """The answer from every usable listing of the issuer (docs/protocol.md section 11.2),
     leaving out the sources whose scope does not cover the credential type asked about:
 

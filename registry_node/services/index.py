@@ -28,6 +28,7 @@ from registry_node.core.timeutil import (
     to_numeric_date,
 )
 from registry_node.core.trust import Interner, Listing, Question, Source, decide, listing
+from registry_node.core.wire import Answer
 
 #: An answer holds for an hour at most (and never past the lists it rests on).
 ANSWER_MAX_SECONDS = 3600
@@ -101,7 +102,7 @@ def names_of(aliases: Mapping[str, Sequence[str]], ids: Iterable[str]) -> dict[s
 class Decision:
     """The part of an answer that does not change with the clock, rendered once."""
 
-    answer: dict[str, Any]
+    answer: Answer
     body: bytes  # the JSON members of ``answer``, without the enclosing braces
     exp: int | None  # earliest exp of the lists in decided_by
     until: float  # the answer may change from this instant
@@ -297,7 +298,7 @@ class TrustIndex:
         exp = limit if decision.exp is None else min(limit, decision.exp)
         return at, evaluated, self._text(exp)
 
-    def decision(self, q: Question, authority: str | None = None) -> Mapping[str, Any]:
+    def decision(self, q: Question, authority: str | None = None) -> Answer:
         """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the
         members that change with the clock). Read only: it is shared."""
         return self._decision(q, authority, self.clock()).answer
@@ -306,18 +307,19 @@ class TrustIndex:
         """Now, as RFC 3339 text to the second."""
         return self._text(int(self.clock().timestamp()))
 
-    def ask(self, q: Question, authority: str | None = None) -> dict[str, Any]:
+    def ask(self, q: Question, authority: str | None = None) -> Answer:
         """The answer to ``q``, from every source (``authority`` None) or from the one source
         whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
         now = self.clock()
         decision = self._decision(q, authority, now)
         at, evaluated, expires = self._stamps(q, decision, now)
-        return {
+        answer: Answer = {
             "question": q.as_json(at),
             **decision.answer,
             "evaluated_at": evaluated,
             "expires": expires,
         }
+        return answer
 
     def ask_json(self, q: Question) -> bytes:
         """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
@@ -434,7 +436,7 @@ class TrustIndex:
                 found[source.id] = entry.methods()
         return found
 
-    def ask_among(self, q: Question, sources: frozenset[str]) -> dict[str, Any]:
+    def ask_among(self, q: Question, sources: frozenset[str]) -> Answer:
         """:meth:`ask`, from only the sources whose node id is in ``sources``: those whose
         key verified a credential. A source that is no longer usable (stale under ``on_stale:
         reject``, or a peer no longer configured) is not consulted, as in :meth:`ask`. Not
@@ -457,4 +459,10 @@ class TrustIndex:
         exps = [s.exp for s, _ in listings if s.id in decided]
         decision = Decision(answer, b"", min(exps, default=None), math.inf)
         at, evaluated, expires = self._stamps(q, decision, now)
-        return {"question": q.as_json(at), **answer, "evaluated_at": evaluated, "expires": expires}
+        asked: Answer = {
+            "question": q.as_json(at),
+            **answer,
+            "evaluated_at": evaluated,
+            "expires": expires,
+        }
+        return asked

@@ -44,6 +44,7 @@ from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import TRUSTED, VETOES, Question
+from registry_node.core.wire import Answer
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.index import TrustIndex
 
@@ -137,7 +138,7 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     return frozenset(signer.sources)
 
 
-def _ask(index: TrustIndex, q: Question, among: frozenset[str] | None) -> dict[str, Any]:
+def _ask(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Answer:
     """The answer to ``q`` from the sources ``among`` (None: all), except that a revocation or
     suspension by any usable source decides."""
     everyone = index.ask(q)
@@ -152,10 +153,10 @@ def _judge(
     at: datetime,
     at_now: bool,
     among: frozenset[str] | None,
-) -> dict[str, Any]:
+) -> Answer:
     """The first set of answers that trusts the issuer for one of the credential's types, or
     else the first answer that does not."""
-    first_refusal: dict[str, Any] | None = None
+    first_refusal: Answer | None = None
     for questions in _questions(report, at, at_now):
         answers = [_ask(index, q, among) for q in questions]
         refused = next((a for a in answers if a["outcome"] != TRUSTED), None)
