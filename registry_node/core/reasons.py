@@ -142,8 +142,8 @@ _ALL = (
         "connection_failed",
         "fetch",
         FAILED,
-        "Same curl -v check. For TLS errors, the peer's certificate must be valid for the "
-        "URL's host and chain to a CA that this host trusts.",
+        "Try curl -v <url> from the node's host. For TLS errors, the peer's certificate must "
+        "be valid for the URL's host and chain to a CA that this host trusts.",
     ),
     _reason(
         "http_status",
@@ -172,7 +172,7 @@ _ALL = (
         "not_json",
         "list",
         REJECTED,
-        "curl the URL and correct it; it must be the peer's /trust-list.",
+        "Fetch the URL with curl and correct it; it must be the peer's /trust-list.",
     ),
     _reason("jws_malformed", "list", REJECTED, "Correct the URL; otherwise tell the peer."),
     _reason("payload_not_json", "list", REJECTED, "The publisher has a bug: tell the peer."),
