@@ -128,6 +128,9 @@ _UNKNOWN_KEY = (
     "and reload. Never re-pin only because the peer's /.well-known says so."
 )
 _SCHEMA_LIST = "Tell the peer, with the detail. The publisher may speak an incompatible version."
+_SCHEMA_REQUEST = (
+    "Correct the document where field and errors (or the detail) say, and send it again."
+)
 _PROOF = "Ask the issuer to re-issue the credential with a conforming proof."
 _KEY = "Ask the issuer which key signs its credentials, and its state to pin that key."
 _ISSUE = "Ask the issuer to correct the credential and issue it again."
@@ -180,8 +183,9 @@ _ALL = (
         "schema_invalid",
         "request",
         422,
-        "Correct the document where field and errors (or the detail) say, and send it again.",
-        Use("request", 400, "Correct the request where field and errors say."),
+        _SCHEMA_REQUEST,
+        # the query and TRQP endpoints answer 400 (docs/protocol.md 11.4, 12)
+        Use("request", 400, _SCHEMA_REQUEST),
         Use("list", REJECTED, _SCHEMA_LIST),
     ),
     _reason("key_invalid", "list", REJECTED, _TELL_PEER),
@@ -640,7 +644,8 @@ _ALL = (
         "rotation_too_early",
         "rotation",
         "command_refused",
-        "Wait until every peer has had a full validity period to learn the next key.",
+        "Wait until the time the detail names: peers must see the announced key for one list "
+        "validity period first.",
     ),
     _reason(
         "no_rotation",
