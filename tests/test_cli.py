@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from registry_node.cli import main
+from registry_node.core import reasons
 from tests.helpers import issuer
 
 
@@ -138,11 +139,12 @@ def test_a_bad_source_file_gets_one_line_naming_file_entry_and_field(
     )
     code, out, err = run(capsys, "issuers", "import", str(source))
     assert code == 2
-    assert len(err.strip().splitlines()) == 1
-    assert err.startswith(
+    error, hint = err.strip().splitlines()  # one line for the error, one for what to do
+    assert error.startswith(
         f"registry-node: error: {source}: issuers[1] (did:web:bad.indiana.example): "
         "status_history[0].status: 'actve' is not one of"
     )
+    assert hint == f"registry-node: hint: {reasons.hint('schema_invalid')}"
     code, out, _ = run(capsys, "issuers", "list")
     assert out == ""  # nothing from the file was written
 

@@ -2,17 +2,24 @@
 
 Each family means one thing and every error carries a stable reason ``code`` that appears in
 logs, metrics, the peers status endpoint and Problem Details bodies, plus a ``hint`` that tells
-an operator what to do. Programmer errors stay ``RuntimeError``/``ValueError``.
+an operator what to do. Every code is registered in core/reasons.py; an error raised without a
+``hint`` takes the registry's hint for its code (for the use that matches the family's
+``reason_family``). Programmer errors stay ``RuntimeError``/``ValueError``.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from registry_node.core import reasons
 
 
 class RegistryError(Exception):
     """Base of every domain error. ``code`` is stable; ``detail`` is for humans."""
 
     default_code = "error"
-    default_hint = ""
+    #: Which use of a shared code this family means (core/reasons.py); None: the main use.
+    reason_family: ClassVar[reasons.Family | None] = None
 
     def __init__(
         self,
@@ -25,7 +32,7 @@ class RegistryError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.default_code
-        self.hint = hint if hint is not None else self.default_hint
+        self.hint = hint if hint is not None else reasons.hint(self.code, family=self.reason_family)
         self.field = field
 
     def diagnostics(self) -> str:
@@ -80,18 +87,21 @@ class ConfigError(RegistryError):
     """A configuration mistake (node.yaml, peers.yaml, key files). Stops the node at start-up."""
 
     default_code = "config_invalid"
+    reason_family = "config"
 
 
 class Rejected(RegistryError):
     """A peer's list that must not be accepted (bad signature, rollback, expired, ...)."""
 
     default_code = "rejected"
+    reason_family = "list"
 
 
 class FetchFailed(RegistryError):
     """Fetching a peer's list failed before its content could be judged."""
 
     default_code = "fetch_failed"
+    reason_family = "fetch"
 
 
 class FetchTimeout(FetchFailed, TimeoutError):

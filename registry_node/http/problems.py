@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from registry_node.core import strictjson
+from registry_node.core import reasons, strictjson
 from registry_node.core.errors import (
     ConfigError,
     Conflict,
@@ -71,6 +71,8 @@ def problem(
     }
     if instance:
         body["instance"] = instance
+    if extra.get("hint") is None:  # the registry's hint for the code (core/reasons.py)
+        extra["hint"] = reasons.hint(code, leads_to=status) or None
     body.update({k: v for k, v in extra.items() if v is not None})
     return web.Response(
         status=status,

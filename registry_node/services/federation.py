@@ -22,6 +22,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from registry_node.config import NodeConfig
+from registry_node.core import reasons
 from registry_node.core.acceptance import (
     ALARM_CODES,
     UNSIGNED_CODES,
@@ -519,6 +520,7 @@ class Federation:
                 "outcome": outcome,
                 "code": code,
                 "detail": detail,
+                "hint": reasons.hint(code, leads_to=outcome),
                 "failures": failures,
             },
         )
@@ -548,7 +550,11 @@ class Federation:
                 "consecutive_failures": sync.failures,
                 "last_error": None
                 if sync.last_error_code is None or sync.failures == 0
-                else {"code": sync.last_error_code, "detail": sync.last_error_detail},
+                else {
+                    "code": sync.last_error_code,
+                    "detail": sync.last_error_detail,
+                    "hint": reasons.hint(sync.last_error_code, leads_to=sync.last_outcome),
+                },
                 "withdrawn": None,
                 "seq": None,
                 "iat": None,

@@ -103,10 +103,13 @@ async def test_failing_peer_is_reported_with_its_reason(
     peer = (await (await fed_client.get("/v1/peers")).json())["peers"][0]
     assert peer["state"] == "failing"
     assert peer["last_error"]["code"] == "http_status"
+    assert peer["last_error"]["hint"] == (
+        "Check the url in peers.yaml; otherwise tell the peer's operator."
+    )  # docs/operations.md section 6
     assert peer["seq"] == 1  # the last good list is kept
     ready = await (await fed_client.get("/readyz")).json()
     assert ready["status"] == "degraded"
-    assert ready["checks"]["peers"]["degraded"][0]["last_error"]["code"] == "http_status"
+    assert ready["checks"]["peers"]["degraded"][0]["last_error"] == peer["last_error"]
 
 
 async def test_resolver_answers_from_local_and_peer_lists(

@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from registry_node.config import FederationConfig
-from registry_node.core import keys
+from registry_node.core import keys, reasons
 from registry_node.core.peers import parse_peers
 from registry_node.core.yamlsafe import dump_yaml
 from registry_node.services.federation import FAULT_POINTS, Federation, SyncResult
@@ -325,7 +325,7 @@ TABLE = [
 
 
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: r.name)
-async def test_scenario(world: World, row: Row) -> None:
+async def test_scenario(world: World, row: Row, caplog: pytest.LogCaptureFixture) -> None:
     if row.baseline:
         first = await world.sync()
         assert first.outcome == "accepted", first
@@ -337,7 +337,13 @@ async def test_scenario(world: World, row: Row) -> None:
     assert await world.held_seq() == row.held
     status = await world.status()
     if row.outcome in ("rejected", "failed"):
+        assert row.code is not None
         assert status["last_error"]["code"] == row.code
+        # what to do, from the registry, for this outcome's use of the code
+        hint = reasons.get(row.code).use(leads_to=row.outcome).hint
+        assert hint and status["last_error"]["hint"] == hint
+        logged = [r for r in caplog.records if getattr(r, "code", None) == row.code]
+        assert [getattr(r, "hint", None) for r in logged] == [hint]
         assert status["consecutive_failures"] == 1
         assert status["state"] == ("failing" if row.held else "never_synced")
     else:
