@@ -322,7 +322,7 @@ def peer_line(peer: dict[str, Any]) -> str:
 
 def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
     async def work(node: Node) -> int:
-        peers = await node.federation.status()
+        peers = [p.as_json() for p in await node.federation.status()]
         if args.json:
             _print_json(peers)
             return 0

@@ -125,7 +125,8 @@ async def _not_federated(nodes: Sequence[Node]) -> list[str]:
     """What keeps the nodes from being federated: each peer list that is not ``fresh``."""
     problems = []
     for node in nodes:
-        for peer in await node.federation.status():
+        for status in await node.federation.status():
+            peer = status.as_json()
             if peer["state"] == "fresh":
                 continue
             error = peer["last_error"]

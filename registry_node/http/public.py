@@ -206,7 +206,7 @@ async def readyz(request: web.Request) -> web.Response:
         if not fresh:
             checks["trust_list"]["detail"] = "the published list is about to expire"
             ready = False
-    peers = await node.federation.status()
+    peers = [p.as_json() for p in await node.federation.status()]
     troubled = [p for p in peers if p["state"] != "fresh"]
     checks["peers"] = {
         "ok": not troubled,
@@ -221,7 +221,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/v1/peers")
 async def peers(request: web.Request) -> web.Response:
-    return json_response({"peers": await request.app[NODE].federation.status()})
+    peers = await request.app[NODE].federation.status()
+    return json_response({"peers": [p.as_json() for p in peers]})
 
 
 @routes.get("/metrics")

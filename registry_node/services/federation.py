@@ -44,6 +44,7 @@ from registry_node.services.changes import (
 from registry_node.services.fetcher import Fetcher
 from registry_node.services.metrics import Metrics
 from registry_node.services.peers import PeerRegistry
+from registry_node.services.status import HeldListStatus, PeerError, PeerStatus, Withdrawal
 from registry_node.services.store import PeerList, PeerSync, Store
 
 log = logging.getLogger("registry_node.federation")
@@ -80,7 +81,7 @@ class SyncResult:
 
 
 #: A held list judged under other terms than the peer's current ones, not yet judged again
-_PENDING = {
+_PENDING: dict[str, Any] = {
     "code": "terms_changed",
     "detail": "the peer's terms changed; the held list is not used until judged again",
     "at": None,
@@ -528,7 +529,7 @@ class Federation:
 
     # -- reporting ----------------------------------------------------------------------
 
-    async def status(self) -> list[dict[str, Any]]:
+    async def status(self) -> list[PeerStatus]:
         """Per configured peer: what was last accepted, when, and how the last attempt went."""
         now = to_numeric_date(self.clock())
         lists = await self.store.read.peer_lists()
@@ -537,51 +538,50 @@ class Federation:
         for peer_id, peer in self.peers.items():
             accepted = lists.get(peer_id)
             sync = syncs.get(peer_id, PeerSync(peer_id))
-            doc: dict[str, Any] = {
-                "id": peer_id,
-                "jurisdiction": peer.jurisdiction,
-                "url": peer.url,
-                "state": peer_state(peer, accepted, sync, now),
-                "on_stale": peer.on_stale,
-                "threshold": peer.threshold,
-                "last_attempt": sync.last_attempt,
-                "last_success": sync.last_success,
-                "last_outcome": sync.last_outcome,
-                "consecutive_failures": sync.failures,
-                "last_error": None
-                if sync.last_error_code is None or sync.failures == 0
-                else {
-                    "code": sync.last_error_code,
-                    "detail": sync.last_error_detail,
-                    "hint": reasons.hint(sync.last_error_code, leads_to=sync.last_outcome),
-                },
-                "withdrawn": None,
-                "seq": None,
-                "iat": None,
-                "exp": None,
-                "entries": {"accepted": 0, "dropped_scope": 0, "narrowed_scope": 0},
-                "trusted_keys": sorted(peer.pinned_thumbprints),
-            }
+            error = None
+            if sync.last_error_code is not None and sync.failures:
+                error = PeerError(
+                    sync.last_error_code,
+                    sync.last_error_detail or "",
+                    reasons.hint(sync.last_error_code, leads_to=sync.last_outcome),
+                )
+            held = withdrawal = None
+            trusted = sorted(peer.pinned_thumbprints)
             if accepted is not None:
-                doc.update(
-                    seq=accepted.seq,
-                    digest=accepted.digest,
-                    iat=format_rfc3339(from_numeric_date(accepted.iat)),
-                    exp=format_rfc3339(from_numeric_date(accepted.exp)),
-                    accepted_at=accepted.accepted_at,
-                    fetched_at=accepted.fetched_at,
-                    entries={
-                        "accepted": accepted.entries,
-                        "dropped_scope": accepted.dropped,
-                        "narrowed_scope": accepted.narrowed,
-                    },
+                held = HeldListStatus(
+                    accepted.seq,
+                    accepted.digest,
+                    format_rfc3339(from_numeric_date(accepted.iat)),
+                    format_rfc3339(from_numeric_date(accepted.exp)),
+                    accepted.accepted_at,
+                    accepted.fetched_at,
+                    accepted.entries,
+                    accepted.dropped,
+                    accepted.narrowed,
                 )
                 if accepted.pins_id == peer.pins_id and accepted.binds:
-                    doc["trusted_keys"] = sorted(k["kid"] for k in accepted.trusted_keys)
+                    trusted = sorted(k["kid"] for k in accepted.trusted_keys)
                 if not in_use(peer, accepted):
-                    doc["withdrawn"] = {
-                        **(accepted.withdrawn or _PENDING),
-                        "new_epoch": not accepted.binds,
-                    }
-            out.append(doc)
+                    why = accepted.withdrawn or _PENDING
+                    withdrawal = Withdrawal(
+                        why["code"], why["detail"], why["at"], not accepted.binds
+                    )
+            out.append(
+                PeerStatus(
+                    id=peer_id,
+                    jurisdiction=peer.jurisdiction,
+                    url=peer.url,
+                    state=peer_state(peer, accepted, sync, now),
+                    on_stale=peer.on_stale,
+                    threshold=peer.threshold,
+                    last_attempt=sync.last_attempt,
+                    last_success=sync.last_success,
+                    last_outcome=sync.last_outcome,
+                    consecutive_failures=sync.failures,
+                    last_error=error,
+                    withdrawn=withdrawal,
+                    trusted_keys=tuple(trusted),
+                    held=held,
+                )
+            )
         return out

@@ -70,7 +70,7 @@ class World:
         return None if held is None else held.seq
 
     async def status(self) -> dict[str, Any]:
-        return (await self.federation.status())[0]
+        return (await self.federation.status())[0].as_json()
 
 
 async def make_world(
@@ -538,7 +538,7 @@ async def test_one_peer_down_while_two_others_sync(
         assert results[sims[0].peer_id].code == "timeout"
         assert results[sims[1].peer_id].outcome == "accepted"
         assert results[sims[2].peer_id].outcome == "accepted"
-        states = {s["id"]: s["state"] for s in await world.federation.status()}
+        states = {s.id: s.state for s in await world.federation.status()}
         assert states == {
             "https://registry.indiana.example": "never_synced",
             "https://registry.michigan.example": "fresh",
