@@ -311,7 +311,11 @@ class TrustIndex:
         """The answer to ``q``, from every source (``authority`` None) or from the one source
         whose node id or jurisdiction is ``authority`` (docs/protocol.md section 11)."""
         now = self.clock()
-        decision = self._decision(q, authority, now)
+        return self._stamped(q, self._decision(q, authority, now), now)
+
+    def _stamped(self, q: Question, decision: Decision, now: datetime) -> Answer:
+        """The decision as a whole answer: the question, and the instants it was made at and
+        holds until."""
         at, evaluated, expires = self._stamps(q, decision, now)
         answer: Answer = {
             "question": q.as_json(at),
@@ -458,11 +462,4 @@ class TrustIndex:
         decided = set(answer["decided_by"])
         exps = [s.exp for s, _ in listings if s.id in decided]
         decision = Decision(answer, b"", min(exps, default=None), math.inf)
-        at, evaluated, expires = self._stamps(q, decision, now)
-        asked: Answer = {
-            "question": q.as_json(at),
-            **answer,
-            "evaluated_at": evaluated,
-            "expires": expires,
-        }
-        return asked
+        return self._stamped(q, decision, now)
