@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,23 +175,24 @@ def serve(out: Path, port: int) -> None:
 # -- the node (a separate process, so that its peak memory is its own) ---------------------
 
 
-class WriterTimer:
-    """Wraps ``Store.write``: the longest time one transaction held the writer (from its
-    BEGIN IMMEDIATE to the end of its listeners), since the last ``take``."""
+class WriterTimer(asyncio.Lock):
+    """Stands in for the store's writer lock: the longest time one holder kept it (its
+    transaction, and whatever the store does before handing the writer on), since the last
+    ``take``."""
 
     def __init__(self, store: Any) -> None:
-        self.longest = 0.0
-        write = store.write
+        super().__init__()
+        self.longest = self._since = 0.0
+        store._lock = self
 
-        @asynccontextmanager
-        async def timed() -> AsyncIterator[Any]:
-            async with write() as tx:
-                started = time.perf_counter()
-                yield tx
-            # write()'s exit commits and runs the listeners, still holding the writer
-            self.longest = max(self.longest, time.perf_counter() - started)
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self._since = time.perf_counter()
+        return True
 
-        store.write = timed
+    def release(self) -> None:
+        self.longest = max(self.longest, time.perf_counter() - self._since)
+        super().release()
 
     def take(self) -> float:
         longest, self.longest = self.longest, 0.0

@@ -43,7 +43,7 @@ from registry_node.services.changes import (
 from registry_node.services.fetcher import Fetcher
 from registry_node.services.metrics import Metrics
 from registry_node.services.peers import PeerRegistry
-from registry_node.services.store import PeerList, PeerSync, Store
+from registry_node.services.store import PeerEntries, PeerList, PeerSync, Store
 
 log = logging.getLogger("registry_node.federation")
 
@@ -424,10 +424,11 @@ class Federation:
             narrowed=decision.narrowed,
             verified_kids=tuple(sorted(decision.verified_kids)),
         )
+        rows = PeerEntries.of(entries, decision.aliases)  # the CPU work, before the writer
         async with self.store.write() as tx:
             await tx.put_peer_list(record)
             self._fault("list_written")
-            written, deleted = await tx.sync_peer_entries(peer.id, entries, decision.aliases)
+            written, deleted = await tx.sync_peer_entries(peer.id, rows)
             self._fault("entries_written")
             held = HeldList(
                 state.seq, state.digest, state.iat, state.exp, record.fetched_at, state.terms_id
