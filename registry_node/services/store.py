@@ -154,9 +154,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX peer_names_by_issuer ON peer_names(peer_id, issuer_id);
     """,
     # 4: each stored peer entry carries the digest of its text, so that a sync finds what
-    # changed by reading digests, not every entry's text (NULL until an entry is next written)
+    # changed by reading digests, not every entry's text (NULL until an entry is next written);
+    # a held list's body (some MB) lives in a table of its own: a row is read and rewritten
+    # whole, and the list's numbers are read and updated at every sync
     """
     ALTER TABLE peer_entries ADD COLUMN hash BLOB;
+    CREATE TABLE peer_list_bodies (
+        peer_id TEXT PRIMARY KEY,
+        body BLOB NOT NULL
+    );
+    INSERT INTO peer_list_bodies(peer_id, body) SELECT peer_id, body FROM peer_lists;
+    ALTER TABLE peer_lists DROP COLUMN body;
     """,
 ]
 
@@ -251,6 +259,8 @@ _PEER_LIST_COLS = (
     "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, terms_id, etag, accepted_at, "
     "fetched_at, entries, dropped, narrowed, verified_kids, withdrawn, binds"
 )
+#: the held list's body, from its own table (migration 4)
+_BODY = "(SELECT b.body FROM peer_list_bodies b WHERE b.peer_id = peer_lists.peer_id)"
 _PEER_SYNC_COLS = (
     "peer_id, last_attempt, last_success, last_outcome, last_error_code, last_error_detail, "
     "failures"
@@ -397,8 +407,11 @@ class Queries:
         return [{"id": r[0], "name": r[1], "created_at": r[2], "revoked_at": r[3]} for r in rows]
 
     async def peer_list(self, peer_id: str, *, with_body: bool = False) -> PeerList | None:
-        cols = _PEER_LIST_COLS if with_body else _PEER_LIST_COLS.replace("body", "NULL")
-        row = await self._one(f"SELECT {cols} FROM peer_lists WHERE peer_id = ?", (peer_id,))
+        body = _BODY if with_body else "NULL"
+        row = await self._one(
+            f"SELECT {_PEER_LIST_COLS.replace('body', body)} FROM peer_lists WHERE peer_id = ?",
+            (peer_id,),
+        )
         return None if row is None else _peer_list(row, with_body)
 
     async def peer_lists(self) -> dict[str, PeerList]:
@@ -573,13 +586,12 @@ class Tx(Queries):
 
     async def put_peer_list(self, record: PeerList) -> None:
         await self.conn.execute(
-            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS.replace('body, ', '')}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.peer_id,
                 record.seq,
                 record.digest,
-                record.body,
                 record.iat,
                 record.exp,
                 canonical_json(list(record.trusted_keys)).decode(),
@@ -595,6 +607,10 @@ class Tx(Queries):
                 _json_or_none(record.withdrawn),
                 int(record.binds),
             ),
+        )
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO peer_list_bodies(peer_id, body) VALUES (?, ?)",
+            (record.peer_id, record.body),
         )
 
     async def withdraw_peer_list(

@@ -67,9 +67,10 @@ async def test_names_follow_the_entries_that_changed_or_went(store: Store) -> No
     assert set(await store.read.peer_entries(PEER)) == {"did:web:i1.example"}
 
 
-async def test_entries_stored_before_their_digests_are_written_again_once(tmp_path: Path) -> None:
-    # A database of schema 3 (entries without digests) is migrated: its entries compare as
-    # changed once, are rewritten with their digests, and compare equal from then on.
+async def test_a_database_of_schema_3_is_migrated(tmp_path: Path) -> None:
+    # A database of schema 3 (entries without digests, bodies inside peer_lists) is migrated:
+    # its entries compare as changed once, are rewritten with their digests, and compare
+    # equal from then on.
     path = tmp_path / "node.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -79,9 +80,24 @@ async def test_entries_stored_before_their_digests_are_written_again_once(tmp_pa
         "INSERT INTO peer_entries(peer_id, issuer_id, doc) VALUES (?, ?, ?)",
         (PEER, "did:web:i1.example", _text(1, "A")),
     )
+    conn.execute(
+        "INSERT INTO peer_lists(peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, "
+        "terms_id, etag, accepted_at, fetched_at, entries, dropped, narrowed, verified_kids) "
+        "VALUES (?, 7, 'sha-256:x', ?, 1, 2, '[]', 'p', 't', NULL, 'a', 'f', 1, 0, 0, '[]')",
+        (PEER, b"the signed list"),
+    )
     conn.close()
     store = await Store.open(path)
     try:
+        # The held list's body moved to a table of its own, and reads as before.
+        held = await store.read.peer_list(PEER, with_body=True)
+        assert held is not None and (held.seq, held.body) == (7, b"the signed list")
+        listed = await store.read.peer_lists()
+        assert listed[PEER].body == b"" and listed[PEER].seq == 7
+        async with store.write() as tx:
+            await tx.touch_peer_list(PEER, "later", None)
+        held = await store.read.peer_list(PEER, with_body=True)
+        assert held is not None and (held.fetched_at, held.body) == ("later", b"the signed list")
         entries = _entries((1, "A", ()))
         assert await _sync(store, entries) == (1, 0)
         assert await _sync(store, entries) == (0, 0)
