@@ -4,7 +4,12 @@ Measures, in one run, a node syncing N simulated peers of M issuers each:
   - initial sync wall time
   - re-sync when nothing changed (conditional GETs answered 304)
   - re-sync when 1% of every peer's entries changed
-  - the syncing process's peak memory (its own maximum RSS)
+  - re-sync when every entry of every peer changed (its ceiling: the initial sync, which writes
+    as many rows into an empty database)
+  - the longest time one transaction held the database's single writer, per phase
+  - an admin write's latency (an issuer update through IssuerService, one after another)
+    while the 100% re-sync commits, beside the same write's latency on the idle node
+  - the syncing process's peak memory (its own maximum RSS) and that of its judging worker
 and prints them next to the floor: the time for this machine to only parse and verify the
 signatures of the same bodies, one after another, with the node's own core functions.
 
@@ -77,7 +82,8 @@ def entry(state: str, n: int, revision: int = 0) -> dict[str, Any]:
 
 
 def build(out: Path, peers: int, issuers: int) -> list[dict[str, Any]]:
-    """Write v1 and v2 (1% changed) bodies of every peer; return their peers.yaml entries."""
+    """Write v1, v2 (1% changed) and v3 (every entry changed) bodies of every peer; return
+    their peers.yaml entries."""
     now = int(time.time())
     docs = []
     for p in range(peers):
@@ -100,8 +106,12 @@ def build(out: Path, peers: int, issuers: int) -> list[dict[str, Any]]:
             entries[n] = entry(state, n, revision=2)
         v2_payload = {**base, "seq": 2, "prev": digest(v1), "issuers": entries}
         v2 = sign_list(canonical_json(v2_payload), [key])
+        entries = [entry(state, n, revision=3) for n in range(issuers)]  # 100% change
+        v3_payload = {**base, "seq": 3, "prev": digest(v2), "issuers": entries}
+        v3 = sign_list(canonical_json(v3_payload), [key])
         (out / f"peer{p}-1.jws").write_bytes(v1)
         (out / f"peer{p}-2.jws").write_bytes(v2)
+        (out / f"peer{p}-3.jws").write_bytes(v3)
         docs.append(
             {
                 "id": base["iss"],
@@ -165,6 +175,50 @@ def serve(out: Path, port: int) -> None:
 # -- the node (a separate process, so that its peak memory is its own) ---------------------
 
 
+class WriterTimer(asyncio.Lock):
+    """Stands in for the store's writer lock: the longest time one holder kept it (its
+    transaction, and whatever the store does before handing the writer on), since the last
+    ``take``."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__()
+        self.longest = self._since = 0.0
+        store._lock = self
+
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self._since = time.perf_counter()
+        return True
+
+    def release(self) -> None:
+        self.longest = max(self.longest, time.perf_counter() - self._since)
+        super().release()
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+
+async def admin_writes(node: Any, stop: asyncio.Event, latencies: list[float]) -> None:
+    """Update the node's own bench issuer, one write after another, until ``stop``."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        doc = {**BENCH_ISSUER, "name": f"Bench Provider, edit {n}"}
+        started = time.perf_counter()
+        await node.issuers.update(BENCH_ISSUER["id"], doc, "bench")
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+
+
+BENCH_ISSUER = {**entry("US-BN", 1), "authorizations": []}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 async def node_phases(workdir: Path, port: int) -> dict[str, Any]:
     import aiohttp
 
@@ -178,15 +232,46 @@ async def node_phases(workdir: Path, port: int) -> dict[str, Any]:
         federation=FederationConfig(deadline=__import__("datetime").timedelta(seconds=120)),
     )
     node = await Node.open(config)
+    timer = WriterTimer(node.store)
     results: dict[str, Any] = {}
     try:
-        for phase in ("initial", "unchanged", "changed_1pct"):
-            if phase == "changed_1pct":
+        await node.issuers.create(BENCH_ISSUER, "bench")
+        idle: list[float] = []
+        for _ in range(20):  # the ceiling: the same write with nothing else to do
+            started = time.perf_counter()
+            await node.issuers.update(BENCH_ISSUER["id"], {**BENCH_ISSUER, "name": "x"}, "b")
+            await node.issuers.update(BENCH_ISSUER["id"], BENCH_ISSUER, "bench")
+            idle.append((time.perf_counter() - started) / 2)
+        results["admin_idle_ms"] = sorted(idle)[len(idle) // 2] * 1000
+        timer.take()
+        phases = (
+            ("initial", 1),
+            ("unchanged", 1),
+            ("changed_1pct", 2),
+            ("changed_100pct", 3),
+        )
+        for phase, version in phases:
+            if version > 1 and phase != "unchanged":
                 async with aiohttp.ClientSession() as http:
-                    await http.post(f"http://127.0.0.1:{port}/control?version=2")
+                    await http.post(f"http://127.0.0.1:{port}/control?version={version}")
+            stop, latencies = asyncio.Event(), []
+            writer = None
+            if phase == "changed_100pct":
+                writer = asyncio.create_task(admin_writes(node, stop, latencies))
             started = time.perf_counter()
             outcome = await node.federation.sync_all()
             results[phase] = time.perf_counter() - started
+            if writer is not None:
+                stop.set()
+                await writer
+                latencies.sort()
+                results["admin_during_sync_ms"] = {
+                    "writes": len(latencies),
+                    "p50": latencies[len(latencies) // 2] * 1000,
+                    "max": latencies[-1] * 1000,
+                }
+            results[f"{phase}_writer_held"] = timer.take()
+            results[f"{phase}_rss_after_mib"] = rss_mib()
             kinds = sorted({r.outcome for r in outcome})
             results[f"{phase}_outcomes"] = kinds
             failed = [r for r in outcome if r.outcome in ("failed", "rejected")]
@@ -275,8 +360,31 @@ def main() -> None:
         f"  ({result['changed_1pct'] / floor_s:.1f}x floor)  {result['changed_1pct_outcomes']}"
     )
     print(
-        f"peak memory of the syncing process:     {result['peak_rss_mib']:8.0f} MiB"
-        f"  (+ {result.get('worker_peak_rss_mib', 0):.0f} MiB in its list-judging worker)"
+        f"re-sync, 100% of entries changed:       {result['changed_100pct']:8.2f} s"
+        f"  ({result['changed_100pct'] / result['initial']:.2f}x the initial sync, target 1.5x)"
+        f"  {result['changed_100pct_outcomes']}"
+    )
+    held = ", ".join(
+        f"{phase} {result[f'{phase}_writer_held'] * 1000:.0f} ms"
+        for phase in ("initial", "unchanged", "changed_1pct", "changed_100pct")
+    )
+    print(f"longest hold of the database writer:    {held}")
+    admin = result["admin_during_sync_ms"]
+    print(
+        f"admin write during the 100% re-sync:    {admin['max']:8.0f} ms max,"
+        f" {admin['p50']:.0f} ms median of {admin['writes']} (idle node:"
+        f" {result['admin_idle_ms']:.1f} ms; target max < 1000 ms)"
+    )
+    after = ", ".join(
+        f"{phase} {result[f'{phase}_rss_after_mib']:.0f}"
+        for phase in ("initial", "unchanged", "changed_1pct", "changed_100pct")
+    )
+    print(f"resident memory after each phase (MiB): {after}")
+    node_peak, worker_peak = result["peak_rss_mib"], result.get("worker_peak_rss_mib", 0)
+    print(
+        f"peak memory of the syncing process:     {node_peak:8.0f} MiB"
+        f"  (+ {worker_peak:.0f} MiB in its list-judging worker"
+        f" = {node_peak + worker_peak:.0f} MiB; target < 600 MiB)"
     )
 
 

@@ -63,8 +63,9 @@ class Decision:
 
     kind: Literal["new", "unchanged"]
     state: AcceptedState
-    #: issuer id -> the entry's JSON text: exactly as signed, or re-encoded where scope narrowed it
-    entries: dict[str, str] = field(default_factory=dict)
+    #: issuer id -> the entry's JSON text: exactly as signed, or re-encoded where scope narrowed
+    #: it (a dict; core/packed.py packs it where it crosses to the node's process)
+    entries: Mapping[str, str] = field(default_factory=dict)
     #: issuer id -> its other names (``aka``), for the entries that have any
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     dropped: int = 0  # entries outside the peer's scope

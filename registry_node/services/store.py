@@ -11,11 +11,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE peer_lists ADD COLUMN binds INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX peer_names_by_issuer ON peer_names(peer_id, issuer_id);
     """,
+    # 4: each stored peer entry carries the digest of its text, so that a sync finds what
+    # changed by reading digests, not every entry's text (NULL until an entry is next written);
+    # a held list's body (some MB) lives in a table of its own: a row is read and rewritten
+    # whole, and the list's numbers are read and updated at every sync
+    """
+    ALTER TABLE peer_entries ADD COLUMN hash BLOB;
+    CREATE TABLE peer_list_bodies (
+        peer_id TEXT PRIMARY KEY,
+        body BLOB NOT NULL
+    );
+    INSERT INTO peer_list_bodies(peer_id, body) SELECT peer_id, body FROM peer_lists;
+    ALTER TABLE peer_lists DROP COLUMN body;
+    """,
 ]
 
 
@@ -245,6 +259,8 @@ _PEER_LIST_COLS = (
     "peer_id, seq, digest, body, iat, exp, trusted_keys, pins_id, terms_id, etag, accepted_at, "
     "fetched_at, entries, dropped, narrowed, verified_kids, withdrawn, binds"
 )
+#: the held list's body, from its own table (migration 4)
+_BODY = "(SELECT b.body FROM peer_list_bodies b WHERE b.peer_id = peer_lists.peer_id)"
 _PEER_SYNC_COLS = (
     "peer_id, last_attempt, last_success, last_outcome, last_error_code, last_error_detail, "
     "failures"
@@ -294,6 +310,25 @@ def _version(row: Sequence[Any]) -> Version:
 
 def _key(row: Sequence[Any]) -> KeyRecord:
     return KeyRecord(row[0], row[1], json.loads(row[2]), *row[3:])
+
+
+def entry_hash(text: str) -> bytes:
+    """The digest a stored peer entry is compared by (16 bytes of BLAKE2b of its text)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class PeerEntries:
+    """A peer list's entries made ready to store: issuer id -> (digest, text), and issuer id
+    -> its ``aka`` names. Built before the write transaction (:meth:`of`), so that the
+    transaction holding the single writer only compares digests and writes rows."""
+
+    rows: Mapping[str, tuple[bytes, str]]
+    aliases: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, entries: Mapping[str, str], aliases: Mapping[str, tuple[str, ...]]) -> PeerEntries:
+        return cls({i: (entry_hash(text), text) for i, text in entries.items()}, aliases)
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -372,8 +407,11 @@ class Queries:
         return [{"id": r[0], "name": r[1], "created_at": r[2], "revoked_at": r[3]} for r in rows]
 
     async def peer_list(self, peer_id: str, *, with_body: bool = False) -> PeerList | None:
-        cols = _PEER_LIST_COLS if with_body else _PEER_LIST_COLS.replace("body", "NULL")
-        row = await self._one(f"SELECT {cols} FROM peer_lists WHERE peer_id = ?", (peer_id,))
+        body = _BODY if with_body else "NULL"
+        row = await self._one(
+            f"SELECT {_PEER_LIST_COLS.replace('body', body)} FROM peer_lists WHERE peer_id = ?",
+            (peer_id,),
+        )
         return None if row is None else _peer_list(row, with_body)
 
     async def peer_lists(self) -> dict[str, PeerList]:
@@ -548,13 +586,12 @@ class Tx(Queries):
 
     async def put_peer_list(self, record: PeerList) -> None:
         await self.conn.execute(
-            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS.replace('body, ', '')}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.peer_id,
                 record.seq,
                 record.digest,
-                record.body,
                 record.iat,
                 record.exp,
                 canonical_json(list(record.trusted_keys)).decode(),
@@ -570,6 +607,10 @@ class Tx(Queries):
                 _json_or_none(record.withdrawn),
                 int(record.binds),
             ),
+        )
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO peer_list_bodies(peer_id, body) VALUES (?, ?)",
+            (record.peer_id, record.body),
         )
 
     async def withdraw_peer_list(
@@ -589,42 +630,69 @@ class Tx(Queries):
             (fetched_at, etag, peer_id),
         )
 
-    async def sync_peer_entries(
-        self, peer_id: str, entries: dict[str, str], aliases: dict[str, tuple[str, ...]]
-    ) -> tuple[int, int]:
+    async def sync_peer_entries(self, peer_id: str, entries: PeerEntries) -> tuple[int, int]:
         """Make the stored entries (and their ``aka`` names) equal ``entries``, writing only
-        the difference. Returns (entries written, entries deleted)."""
-        existing = await self.peer_entries(peer_id)
-        gone = [(peer_id, issuer_id) for issuer_id in existing.keys() - entries.keys()]
-        changed = [
-            (peer_id, issuer_id, doc)
-            for issuer_id, doc in entries.items()
-            if existing.get(issuer_id) != doc
-        ]
-        if existing:
-            stale_names = gone + [(peer_id, issuer_id) for _, issuer_id, _ in changed]
-            await self.conn.executemany(
-                "DELETE FROM peer_names WHERE peer_id = ? AND issuer_id = ?", stale_names
+        the difference: it reads the stored digests and names, never the stored texts.
+        Returns (entries written, entries deleted)."""
+        existing = {
+            issuer_id: stored
+            for issuer_id, stored in await self._all(
+                "SELECT issuer_id, hash FROM peer_entries WHERE peer_id = ?", (peer_id,)
             )
+        }
+        rows = entries.rows
+        gone = [issuer_id for issuer_id in existing.keys() - rows.keys()]
+        added: list[tuple[str, str, str, bytes]] = []
+        changed: list[tuple[str, bytes, str, str]] = []
+        for issuer_id, (entry_digest, text) in rows.items():
+            if issuer_id not in existing:
+                added.append((peer_id, issuer_id, text, entry_digest))
+            elif existing[issuer_id] != entry_digest:
+                changed.append((text, entry_digest, peer_id, issuer_id))
         if gone:
             await self.conn.executemany(
-                "DELETE FROM peer_entries WHERE peer_id = ? AND issuer_id = ?", gone
+                "DELETE FROM peer_entries WHERE peer_id = ? AND issuer_id = ?",
+                [(peer_id, issuer_id) for issuer_id in gone],
             )
         if changed:
+            # An UPDATE of the text leaves the keys and their indexes alone (a REPLACE would
+            # delete and insert the row and each of its index entries).
             await self.conn.executemany(
-                "INSERT OR REPLACE INTO peer_entries(peer_id, issuer_id, doc) VALUES (?, ?, ?)",
+                "UPDATE peer_entries SET doc = ?, hash = ? WHERE peer_id = ? AND issuer_id = ?",
                 changed,
             )
-            names = [
-                (peer_id, name, issuer_id)
-                for _, issuer_id, _ in changed
-                for name in aliases.get(issuer_id, ())
-            ]
+        if added:
             await self.conn.executemany(
-                "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
-                names,
+                "INSERT INTO peer_entries(peer_id, issuer_id, doc, hash) VALUES (?, ?, ?, ?)",
+                added,
             )
-        return len(changed), len(gone)
+        if gone or changed or added:
+            # The names of the entries written or deleted; most entries that change keep theirs.
+            touched = {*gone, *(r[3] for r in changed), *(r[1] for r in added)}
+            stored_names = {
+                (name, issuer_id)
+                for name, issuer_id in await self._all(
+                    "SELECT name, issuer_id FROM peer_names WHERE peer_id = ?", (peer_id,)
+                )
+                if issuer_id in touched
+            }
+            wanted = {
+                (name, issuer_id)
+                for issuer_id in touched
+                for name in entries.aliases.get(issuer_id, ())
+                if issuer_id in rows
+            }
+            if stale := stored_names - wanted:
+                await self.conn.executemany(
+                    "DELETE FROM peer_names WHERE peer_id = ? AND name = ?",
+                    [(peer_id, name) for name, _ in stale],
+                )
+            if fresh := wanted - stored_names:
+                await self.conn.executemany(
+                    "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
+                    [(peer_id, name, issuer_id) for name, issuer_id in fresh],
+                )
+        return len(changed) + len(added), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:
         await self.conn.execute(
@@ -679,6 +747,7 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
+        self._notifying = asyncio.Lock()
         self.read = Queries(reader)
         #: Called with ``Tx.changes`` after each commit that noted any, in commit order.
         self.listeners: list[Callable[[Sequence[Change]], Awaitable[None]]] = []
@@ -708,7 +777,10 @@ class Store:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
-        """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error."""
+        """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error.
+        The listeners run after the commit, once the next transaction may begin (a peer's
+        list of 10,000 entries takes the index some milliseconds to follow), but always in
+        commit order, and before this context exits."""
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             tx = Tx(self._writer)
@@ -718,11 +790,18 @@ class Store:
                 await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
-            for listener in self.listeners if tx.changes else ():
+            if not tx.changes:
+                return
+            # Taken before the writer is handed on: listeners see commits in their order.
+            await self._notifying.acquire()
+        try:
+            for listener in self.listeners:
                 try:
                     await listener(tx.changes)
                 except Exception:
                     log.exception("a listener failed after a commit")
+        finally:
+            self._notifying.release()
 
     async def ping(self) -> bool:
         try:

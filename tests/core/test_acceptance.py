@@ -21,6 +21,7 @@ from registry_node.core import keys
 from registry_node.core.acceptance import AcceptedState, Decision, accept
 from registry_node.core.errors import ConfigError, Rejected
 from registry_node.core.model import b64url, canonical_json
+from registry_node.core.packed import PackedTexts, accept_packed
 from registry_node.core.peers import PeerConfig, parse_peers
 from registry_node.core.signing import sign_list
 from tests.helpers import FakeClock
@@ -464,3 +465,14 @@ def test_16_scope_drops_entries_without_an_authorization_in_scope() -> None:
     assert (decision.dropped, decision.narrowed) == (5, 1)
     kept = json.loads(decision.entries[mixed["id"]])
     assert kept["authorizations"][0]["credential_types"] == ["ClrCredential"]
+
+
+def test_accept_packed_keeps_the_same_entries_packed() -> None:
+    case = new_case()
+    decision = case.judge()
+    packed = accept_packed(
+        case.body, case.peer, None, case.clock(), max_bytes=LIMIT, clock_skew=SKEW
+    )
+    assert isinstance(packed.entries, PackedTexts)
+    assert packed.entries == decision.entries and packed.aliases == decision.aliases
+    assert replace(packed, entries=decision.entries) == decision

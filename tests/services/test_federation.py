@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from registry_node.config import FederationConfig
 from registry_node.core import keys, reasons
+from registry_node.core.packed import PackedTexts
 from registry_node.core.peers import parse_peers
 from registry_node.core.yamlsafe import dump_yaml
 from registry_node.services.federation import FAULT_POINTS, Federation, SyncResult
@@ -418,6 +419,10 @@ async def test_lists_are_judged_in_a_worker_process(
     world = await make_world(tmp_path, clock, aiohttp_server, PeerSimulator(clock), processes=1)
     try:
         assert (await world.sync()).outcome == "accepted"
+        # The kept entries cross back packed; stored and indexed, they are the signed texts.
+        stored = await world.node.store.read.peer_entries(world.sim.peer_id)
+        indexed = world.node.resolver.snapshot.sources[world.sim.peer_id].texts
+        assert isinstance(indexed, PackedTexts) and indexed == stored and stored
         world.sim.signers = [keys.generate()]
         world.sim.publish()
         assert (await world.sync()).code == "unknown_key"  # Rejected crosses the boundary
