@@ -80,7 +80,7 @@ async def save(node: Holder, folder: Path) -> dict[str, Any]:
         )
     for _, peer in node.federation.peers.items():
         held = await node.store.read.peer_list(peer.id, with_body=True)
-        if not in_use(peer, held) or held is None:
+        if held is None or not in_use(peer, held):
             continue  # a withdrawn list, or one not judged under today's terms, is left out
         name = f"{peer.jurisdiction.lower()}.jws"
         _write(folder / name, held.body)

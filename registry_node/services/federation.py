@@ -110,7 +110,7 @@ def held_state(accepted: PeerList | None) -> AcceptedState | None:
 def in_use(peer: PeerConfig, accepted: PeerList | None) -> bool:
     """Is the held list a source of answers under the peer's current terms?"""
     return (
-        accepted is not None and accepted.withdrawn is None and (accepted.terms_id == peer.terms_id)
+        accepted is not None and accepted.withdrawn is None and accepted.terms_id == peer.terms_id
     )
 
 
@@ -196,12 +196,11 @@ class Federation:
         return results
 
     async def _rejudge(self, peer: PeerConfig, actor: str) -> SyncResult | None:
-        # Every sync asks first: the body (some MB) is read only to be judged again.
-        held = await self.store.read.peer_list(peer.id)
-        if held is None or held.terms_id == peer.terms_id:
-            return None
+        """Judge the held list again under ``peer``'s terms (the caller saw they changed and
+        holds the peer's lock; None when a sync judged it meanwhile). Its body (some MB) is
+        read only here."""
         held = await self.store.read.peer_list(peer.id, with_body=True)
-        if held is None:
+        if held is None or held.terms_id == peer.terms_id:
             return None
         now = self.clock()
         stamp = format_rfc3339(now)
@@ -299,12 +298,14 @@ class Federation:
         peer = self.peer(peer_id)
         lock = self._locks.setdefault(peer_id, asyncio.Lock())
         async with lock, self._slots:
-            await self._rejudge(peer, "sync")  # terms changed without a reload: judge first
-            return await self._sync(peer)
+            accepted = await self.store.read.peer_list(peer.id)
+            if accepted is not None and accepted.terms_id != peer.terms_id:
+                await self._rejudge(peer, "sync")  # terms changed without a reload: judge first
+                accepted = await self.store.read.peer_list(peer.id)
+            return await self._sync(peer, accepted)
 
-    async def _sync(self, peer: PeerConfig) -> SyncResult:
+    async def _sync(self, peer: PeerConfig, accepted: PeerList | None) -> SyncResult:
         now = self.clock()
-        accepted = await self.store.read.peer_list(peer.id)
         previous = held_state(accepted)
         # A conditional GET only while the held list is in use under the current terms;
         # otherwise the same bytes must be fetched and judged again.
