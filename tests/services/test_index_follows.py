@@ -171,3 +171,29 @@ class Scenario:
 def test_the_index_equals_one_rebuilt_from_the_database(steps: list[tuple[str, str, int]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(Scenario(Path(folder)).run(steps))
+
+
+async def test_an_accepted_list_reaches_the_index_without_a_read_back(
+    tmp_path: Path, clock: FakeClock, aiohttp_server: Any, monkeypatch: Any
+) -> None:
+    """The commit hands the index the entries it wrote: the index reads nothing back."""
+    from tests.services.test_federation import make_world
+
+    world = await make_world(tmp_path, clock, aiohttp_server, PeerSimulator(clock))
+    try:
+        assert (await world.sync()).outcome == "accepted"
+        resolver = world.node.resolver
+
+        async def no_read(peer_id: str) -> None:
+            raise AssertionError(f"the index read {peer_id}'s list back from the database")
+
+        monkeypatch.setattr(resolver, "_read_peer", no_read)
+        clock.advance(minutes=5)
+        world.sim.issuers.append(sim_issuer(77))
+        world.sim.publish()
+        assert (await world.sync()).outcome == "accepted"
+        held = resolver.snapshot.sources[world.sim.peer_id]
+        assert held.info.seq == 2
+        assert "did:web:issuer77.us-in.example" in held.names
+    finally:
+        await world.node.close()
