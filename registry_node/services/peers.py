@@ -76,6 +76,3 @@ class PeerRegistry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._peers))
-
-    def __len__(self) -> int:
-        return len(self._peers)
