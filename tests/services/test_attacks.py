@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from registry_node.cli import peer_line
+from registry_node.cli.peers import peer_line
 from registry_node.core import keys
 from registry_node.core.model import canonical_json
 from registry_node.core.signing import sign_list
