@@ -153,11 +153,8 @@ async def metadata(request: web.Request) -> web.Response:
 
 @routes.get("/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    current = await node.publisher.keys("current")
-    upcoming = await node.publisher.keys("next")
     return json_response(
-        {"keys": [k.public_jwk for k in (*current, *upcoming)]},
+        await request.app[NODE].publisher.jwks(),
         headers={"Cache-Control": "public, max-age=60"},
     )
 
