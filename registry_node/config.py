@@ -63,6 +63,8 @@ class NodeConfig:
     federation: FederationConfig = field(default_factory=FederationConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
+    #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
+    governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
 
     @property
@@ -141,6 +143,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         log_level=doc.get("log_level", defaults.log_level),
         federation=federation,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
+        governance_framework=doc.get("governance_framework"),
         source=source,
     )
     if config.list_validity < timedelta(minutes=10):

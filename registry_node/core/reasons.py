@@ -483,6 +483,13 @@ _ALL = (
     ),
     _reason("not_found", "request", 404, "Check the path; GET /openapi.json lists them."),
     _reason(
+        "not_implemented",
+        "request",
+        501,
+        "This node does not offer that Ayra TRQP profile extension; GET /trqp/metadata "
+        "describes the registry, POST /trqp/authorization and /trqp/recognition answer.",
+    ),
+    _reason(
         "method_not_allowed",
         "request",
         405,

@@ -116,6 +116,9 @@ def _endpoints(base: str) -> dict[str, str]:
         "peers": f"{base}/v1/peers",
         "issuer": f"{base}/v1/issuers/{{id}}",
         "metrics": f"{base}/metrics",
+        "trqp_authorization": f"{base}/trqp/authorization",
+        "trqp_recognition": f"{base}/trqp/recognition",
+        "trqp_metadata": f"{base}/trqp/metadata",
     }
 
 
