@@ -285,3 +285,48 @@ async def test_the_retiring_key_stays_while_its_version_is_the_newest(
     assert each["ok"], each
     await publisher.publish("at last")
     assert old_kid not in [k["kid"] for k in (await _jwks(web))["keys"]]
+
+
+# -- the examples of docs/protocol.md section 11.3 run as written --------------------------
+
+PROTOCOL = (HERE.parents[1] / "docs" / "protocol.md").read_text()
+DOC_URL = "https://registry.ohio.example/jwks.json"
+
+
+def _example(language: str) -> str:
+    section = PROTOCOL.split("Checking a fresh receipt in a few lines", 1)[1]
+    code = section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+    assert DOC_URL in code
+    return code
+
+
+async def test_the_protocol_s_python_example_checks_a_receipt(
+    web: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "receipt.jwt").write_text(await _receipt(web) + "\n")
+    monkeypatch.chdir(tmp_path)
+    code = _example("python").replace(DOC_URL, str(web.make_url("/jwks.json")))
+    printed: list[str] = []
+    scope = {"print": lambda *args: printed.append(" ".join(map(str, args)))}
+    await asyncio.to_thread(exec, compile(code, "protocol.md", "exec"), scope)
+    assert printed == [f"https://registry.ohio.example {ISSUER} trusted"]
+
+
+async def test_the_protocol_s_javascript_example_checks_a_receipt(
+    web: TestClient, tmp_path: Path
+) -> None:
+    token = await _receipt(web)
+    code = _example("js").replace(DOC_URL, str(web.make_url("/jwks.json")))
+    script = HERE / f"example-{tmp_path.name}.mjs"  # beside node_modules, to find `jose`
+    script.write_text(f"const token = {json.dumps(token)};\n{code}")
+    try:
+        node = shutil.which("node")
+        assert node
+        proc = await asyncio.create_subprocess_exec(
+            node, str(script), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        script.unlink()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().strip() == f"https://registry.ohio.example {ISSUER} trusted"
