@@ -116,6 +116,7 @@ def _endpoints(base: str) -> dict[str, str]:
         "peers": f"{base}/v1/peers",
         "issuer": f"{base}/v1/issuers/{{id}}",
         "metrics": f"{base}/metrics",
+        "openid_federation": f"{base}/.well-known/openid-federation",
     }
 
 
