@@ -138,8 +138,9 @@ class OpenIdFederation:
         for found in deciding:
             index = sources[found["source"]]
             listing = index.listing(found["entry"]["id"])
-            rests_on += [index.info.exp, listing.next_change(now.timestamp())]
-            authorizations += _in_scope(listing.authorizations, index.info.scope_types)
+            rests_on.append(listing.next_change(now.timestamp()))  # expires: the lists' exp
+            # A peer's entries were narrowed to its scope when its list was accepted.
+            authorizations += _plain(listing.authorizations)
         primary = sources[deciding[0]["source"]].entry(deciding[0]["entry"]["id"])
         metadata = oidfed.issuer_metadata(
             primary, evidence=oidfed.vouched_by(deciding), authorizations=authorizations
@@ -351,18 +352,9 @@ class OpenIdFederation:
         return await self._sign(claims, oidfed.JWKS_TYP)
 
 
-def _in_scope(
-    authorizations: Iterable[Mapping[str, Any]], scope_types: frozenset[str] | None
-) -> list[dict[str, Any]]:
-    """The authorizations a source vouches for as this node trusts it: credential types
-    outside a peer's scope are left out (an authorization with none left, whole)."""
-    out = []
-    for auth in authorizations:
-        item = {k: list(v) if isinstance(v, tuple) else v for k, v in auth.items()}
-        if scope_types is not None:
-            item["credential_types"] = [t for t in item["credential_types"] if t in scope_types]
-            if not item["credential_types"]:
-                continue
-        if item not in out:
-            out.append(item)
-    return out
+def _plain(authorizations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The authorizations as JSON values (lists, not the index's shared tuples)."""
+    return [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in auth.items()}
+        for auth in authorizations
+    ]

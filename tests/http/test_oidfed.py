@@ -59,7 +59,9 @@ def _status(n: int, status: str) -> dict[str, Any]:
 
 SUSPENDED, REVOKED, RETIRED = _status(2, "suspended"), _status(3, "revoked"), _status(4, "retired")
 PEER_ISSUER = sim_issuer(1)["id"]
-PEER_OTHERS = [sim_issuer(0)["id"], sim_issuer(2)["id"]]  # the simulator's other issuers
+PEER_WIDE = sim_issuer(9, types=["OpenBadgeCredential", "ClrCredential"])
+#: the simulator's other issuers
+PEER_OTHERS = [sim_issuer(0)["id"], sim_issuer(2)["id"], PEER_WIDE["id"]]
 PEER_SUSPENDS_OURS = issuer(5)  # active here, suspended by Indiana
 LATER = issuer(6, status_history=[{"status": "active", "from": "2030-01-01T00:00:00Z"}])
 
@@ -70,7 +72,7 @@ async def sim(clock: FakeClock) -> PeerSimulator:
     veto = sim_issuer(8)
     veto["id"] = PEER_SUSPENDS_OURS["id"]
     veto["status_history"].append({"status": "suspended", "from": "2025-01-01T00:00:00Z"})
-    peer.issuers.append(veto)
+    peer.issuers += [veto, PEER_WIDE]
     peer.publish(seq=1)
     return peer
 
@@ -272,6 +274,48 @@ async def test_a_statement_is_issued_exactly_when_the_node_trusts_now(
     assert status[IN].state == "withdrawn"
     # Indiana's suspension no longer counts either: board 5 is trusted on Ohio's list alone.
     await check({ACTIVE["id"], "https://board1.ohio.example", PEER_SUSPENDS_OURS["id"]})
+    # Nor is Indiana's node vouched for while its list is withdrawn.
+    assert (await fetch(fed, IN)).status == 404
+    assert IN not in await (await fed.get("/federation/list")).json()
+    _, claims = await configuration(fed)
+    assert "authority_hints" not in claims
+
+
+async def test_statements_expire_with_the_lists_they_rest_on(
+    fed: TestClient, clock: FakeClock
+) -> None:
+    node = fed.app[NODE]
+    own = await node.store.read.latest_version()
+    held = await node.store.read.peer_list(IN)
+    assert own is not None and held is not None
+    clock.advance(seconds=own.exp - to_numeric_date(clock()) - 600)  # ten minutes left
+    _, anchor = await configuration(fed)
+    assert anchor["exp"] == own.exp
+    _, claims = parts(await (await fetch(fed, ACTIVE["id"])).text())
+    assert claims["exp"] == own.exp
+    _, claims = parts(await (await fetch(fed, PEER_ISSUER)).text())
+    assert claims["exp"] == min(held.exp, own.exp)
+    _, claims = parts(await (await fetch(fed, IN)).text())
+    assert claims["exp"] == min(held.exp, own.exp)
+    await node.publisher.publish("fresh again")  # the own list renewed; Indiana's is not
+    for sub in (PEER_ISSUER, IN):
+        _, claims = parts(await (await fetch(fed, sub)).text())
+        assert claims["exp"] == held.exp < to_numeric_date(clock()) + 3600
+
+
+async def test_a_peers_issuer_is_stated_within_the_peers_scope(
+    fed: TestClient, config: NodeConfig, sim: PeerSimulator, sim_url: str
+) -> None:
+    def types(claims: dict[str, Any]) -> list[list[str]]:
+        auths = claims["metadata"]["ler_issuer"]["authorizations"]
+        return [a["credential_types"] for a in auths]
+
+    _, claims = parts(await (await fetch(fed, PEER_WIDE["id"])).text())
+    assert types(claims) == [["OpenBadgeCredential", "ClrCredential"]]
+    await _peers_file(config, sim, sim_url, scope={"credential_types": ["OpenBadgeCredential"]})
+    await fed.app[NODE].federation.reload("test")
+    _, claims = parts(await (await fetch(fed, PEER_WIDE["id"])).text())
+    assert types(claims) == [["OpenBadgeCredential"]]
 
 
 async def test_an_own_list_past_its_exp_stops_every_answer(
