@@ -81,8 +81,10 @@ class OpenIdFederation:
             signer = self._signer = self.keystore.load(record.file, record.alg, record.kid)
         return signer
 
-    async def _sign(self, claims: Mapping[str, Any], typ: str) -> Statement:
-        signer = await self._current_signer()
+    async def _sign(
+        self, claims: Mapping[str, Any], typ: str, signer: SigningKey | None = None
+    ) -> Statement:
+        signer = signer or await self._current_signer()
         return Statement(sign_compact(canonical_json(claims), signer, typ), claims)
 
     def _now(self) -> int:
@@ -287,11 +289,13 @@ class OpenIdFederation:
             )
         chunk, following = found
         items = []
+        signer = await self._current_signer()  # one key for the whole page
         for entity_id in chunk:
             try:
-                statement = await self.fetch(entity_id)
+                claims = await self._claims(entity_id)
             except FederationError:
                 continue  # changed while the page was made
+            statement = await self._sign(claims, oidfed.STATEMENT_TYP, signer)
             items.append({"id": entity_id, "entity_statement": statement.jwt})
         out: dict[str, Any] = {"immediate_subordinate_entities": items}
         if following is not None:
