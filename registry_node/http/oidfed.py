@@ -131,8 +131,27 @@ async def fetch(request: web.Request) -> web.Response:
     _only(request, frozenset({"sub"}))
     sub = _one(request, "sub", required=True)
     assert sub is not None
-    statement = await _federation(request).fetch(sub)
+    federation = _federation(request)
+    try:
+        statement = await federation.fetch(sub)
+    except FederationError as exc:
+        # A client that does not encode sub (the DCC registry client) sends a did:web with a
+        # port as ``did:web:host%3A8443``: the id as its list has it, which decoding changed.
+        raw = _raw(request, "sub")
+        if exc.error != "not_found" or raw is None or raw == sub:
+            raise
+        statement = await federation.fetch(raw)
     return _jwt(request, statement, oidfed.STATEMENT_MEDIA)
+
+
+def _raw(request: web.Request, name: str) -> str | None:
+    """The value of the one ``name`` parameter as sent, not percent-decoded."""
+    values = [
+        part.partition("=")[2]
+        for part in request.rel_url.raw_query_string.split("&")
+        if part.partition("=")[0] == name
+    ]
+    return values[0] if len(values) == 1 and "+" not in values[0] else None
 
 
 @routes.get(oidfed.PATHS["list"])

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from joserfc import jws
 from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
+from yarl import URL
 
 from registry_node.config import NodeConfig
 from registry_node.core import keys as corekeys
@@ -64,6 +65,7 @@ PEER_WIDE = sim_issuer(9, types=["OpenBadgeCredential", "ClrCredential"])
 PEER_OTHERS = [sim_issuer(0)["id"], sim_issuer(2)["id"], PEER_WIDE["id"]]
 PEER_SUSPENDS_OURS = issuer(5)  # active here, suspended by Indiana
 LATER = issuer(6, status_history=[{"status": "active", "from": "2030-01-01T00:00:00Z"}])
+PORT_DID = "did:web:board7.ohio.example%3A8443"  # a did:web with a port, as its list has it
 
 
 @pytest.fixture
@@ -95,7 +97,15 @@ async def fed(
     await _peers_file(config, sim, sim_url)
     client: TestClient = await aiohttp_client(create_app(config, clock, run_scheduler=False))
     node = client.app[NODE]
-    for entry in (ACTIVE, SUSPENDED, REVOKED, RETIRED, PEER_SUSPENDS_OURS, LATER):
+    for entry in (
+        ACTIVE,
+        SUSPENDED,
+        REVOKED,
+        RETIRED,
+        PEER_SUSPENDS_OURS,
+        LATER,
+        issuer(7, id=PORT_DID),
+    ):
         await node.issuers.create(entry, "test")
     await node.publisher.publish("test")
     await node.federation.sync(IN)
@@ -240,7 +250,7 @@ async def test_a_statement_is_issued_exactly_when_the_node_trusts_now(
         PEER_ISSUER,
         "did:web:nobody.example",
     ]
-    expected = {ACTIVE["id"], "https://board1.ohio.example", PEER_ISSUER}
+    expected = {ACTIVE["id"], "https://board1.ohio.example", PEER_ISSUER, PORT_DID}
 
     async def check(trusted: set[str]) -> None:
         for name in names:
@@ -260,7 +270,7 @@ async def test_a_statement_is_issued_exactly_when_the_node_trusts_now(
     await node.publisher.publish("keep the own list fresh")
     answer = await (await fed.get("/v1/issuers/" + quote(PEER_ISSUER, safe=""))).json()
     assert (answer["outcome"], answer["stale"]) == ("trusted", True)
-    await check({ACTIVE["id"], "https://board1.ohio.example"})
+    await check({ACTIVE["id"], "https://board1.ohio.example", PORT_DID})
     # Fresh again, then withdrawn: re-pinned to a key that did not sign the held list.
     sim.publish()
     await node.federation.sync(IN)
@@ -273,7 +283,7 @@ async def test_a_statement_is_issued_exactly_when_the_node_trusts_now(
     status = {p.id: p for p in await node.federation.status()}
     assert status[IN].state == "withdrawn"
     # Indiana's suspension no longer counts either: board 5 is trusted on Ohio's list alone.
-    await check({ACTIVE["id"], "https://board1.ohio.example", PEER_SUSPENDS_OURS["id"]})
+    await check({ACTIVE["id"], "https://board1.ohio.example", PORT_DID, PEER_SUSPENDS_OURS["id"]})
     # Nor is Indiana's node vouched for while its list is withdrawn.
     assert (await fetch(fed, IN)).status == 404
     assert IN not in await (await fed.get("/federation/list")).json()
@@ -352,6 +362,15 @@ async def test_sub_is_read_percent_decoded_and_https_ids_work(fed: TestClient) -
     assert parts(await raw.text())[1]["sub"] == parts(await encoded.text())[1]["sub"]
     https = await fed.get("/federation/fetch?sub=https%3A%2F%2Fboard1.ohio.example")
     assert https.status == 200
+    # A did:web with a port: encoded once, it decodes to the id; sent as the list has it (as
+    # a client that does not encode sends it), the id as sent is found.
+    for sent in (quote(PORT_DID, safe=""), PORT_DID):
+        url = URL(f"{fed.make_url('/federation/fetch')}?sub={sent}", encoded=True)
+        resp = await fed.session.get(url)
+        assert resp.status == 200, sent
+        assert parts(await resp.text())[1]["sub"] == PORT_DID
+    # Decoding still comes first: a name that decodes to nothing known stays unknown.
+    assert (await fed.get("/federation/fetch?sub=did:web:nobody.example%3A1")).status == 404
 
 
 @pytest.mark.parametrize(
@@ -391,9 +410,9 @@ async def test_peer_node_statement_carries_its_pinned_keys(
 
 async def test_list_filters(fed: TestClient) -> None:
     everything = await (await fed.get("/federation/list")).json()
-    assert everything == sorted([ACTIVE["id"], PEER_ISSUER, *PEER_OTHERS, IN])
+    assert everything == sorted([ACTIVE["id"], PORT_DID, PEER_ISSUER, *PEER_OTHERS, IN])
     issuers = await (await fed.get("/federation/list?entity_type=ler_issuer")).json()
-    assert issuers == sorted([ACTIVE["id"], PEER_ISSUER, *PEER_OTHERS])
+    assert issuers == sorted([ACTIVE["id"], PORT_DID, PEER_ISSUER, *PEER_OTHERS])
     registries = await (await fed.get("/federation/list?entity_type=ler_trust_registry")).json()
     assert registries == [IN]
     assert await (await fed.get("/federation/list?intermediate=true")).json() == [IN]
