@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from registry_node.core import oidfed
+from registry_node.core.model import b64url_decode
 from tests import credential_factory
 from tests.e2e_harness import Federation, NodeProcess, federation
 
@@ -200,3 +202,67 @@ async def test_statements_and_chains_verify_with_jose(fed: Federation) -> None:
     assert peer["chain"] == [INDIANA_UNIVERSITY, indiana.id, ohio.id]
     assert peer["name"] == "Hoosier State University" and peer["max_path_length"] == 0
     assert ohio.id in peer["peer_hints"] and peer["exp_ok"] is True
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_resolver_through_the_states_graph_ends_and_keeps_to_the_constraints(
+    fed: Federation,
+) -> None:
+    """The nodes' authority_hints point both ways (a graph with loops): the search of
+    core/oidfed.py ends, and of its paths only those whose every hop has a statement, that
+    keep to the statements' max_path_length and to the metadata policies of the statements
+    about peers remain: Ohio directly, or through Indiana, whose list vouches for it."""
+    by_id = {node.id: node for node in fed.nodes.values()}
+    hints: dict[str, list[str]] = {}
+    for node in fed.nodes.values():
+        async with fed.http.get(ec_url(node)) as resp:
+            claims = json.loads(b64url_decode((await resp.text()).split(".")[1]))
+        hints[node.id] = claims.get("authority_hints", [])
+    assert all(len(h) == 2 for h in hints.values())  # each state names the other two
+
+    async def statement(superior: str, subject: str) -> dict[str, Any] | None:
+        url = f"{by_id[superior].url}/federation/fetch"
+        async with fed.http.get(url, params={"sub": subject}) as resp:
+            if resp.status != 200:
+                return None
+            claims: dict[str, Any] = json.loads(b64url_decode((await resp.text()).split(".")[1]))
+            return claims
+
+    leaf, ohio = INDIANA_UNIVERSITY, fed.oh.id
+    # A leaf's superiors are the nodes that answer for it (it has no configuration).
+    vouching = [n for n in by_id if await statement(n, leaf) is not None]
+    assert sorted(vouching) == sorted(by_id)  # every state trusts Indiana's university
+    paths = oidfed.chains(leaf, ohio, lambda e: vouching if e == leaf else hints[e])
+    assert [leaf, fed.in_.id, fed.mi.id, ohio] in paths  # a loop-free walk through two states
+    statements = {
+        (path[i + 1], path[i]): await statement(path[i + 1], path[i])
+        for path in paths
+        for i in range(len(path) - 1)
+    }
+
+    def policy_holds(path: list[str]) -> bool:
+        """The superiors' metadata policies, applied to what the leaf's superior states."""
+        metadata = (statements[(path[1], path[0])] or {}).get("metadata", {})
+        for i in range(1, len(path) - 1):
+            policy = (statements[(path[i + 1], path[i])] or {}).get("metadata_policy", {})
+            metadata = oidfed.apply_policy(metadata, policy)
+            if metadata is None:
+                return False
+        return True
+
+    def limit(superior: str, subject: str) -> int | None:
+        found = statements[(superior, subject)] or {}
+        value = found.get("constraints", {}).get("max_path_length")
+        return value if isinstance(value, int) else None
+
+    valid = [
+        path
+        for path in paths
+        if all(statements[(path[i + 1], path[i])] for i in range(len(path) - 1))
+        and oidfed.within_constraints(path, limit)
+    ]
+    # Michigan answers for Indiana's university too, from Indiana's list: a chain through
+    # Michigan keeps to max_path_length, and only Ohio's policy on Michigan refuses it.
+    assert [leaf, fed.mi.id, ohio] in valid
+    valid = [path for path in valid if policy_holds(path)]
+    assert valid == [[leaf, ohio], [leaf, fed.in_.id, ohio]]

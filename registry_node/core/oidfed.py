@@ -212,12 +212,14 @@ def issuer_metadata(
     *,
     evidence: Sequence[Mapping[str, Any]],
     authorizations: Sequence[Mapping[str, Any]],
+    listed_by: str,
 ) -> dict[str, Any]:
     """The metadata of an issuer's Subordinate Statement, from its entry in the list that
     decided the answer: what the DCC registry client reads (``federation_entity``,
     ``institution_additional_information``, ``credential_registry_entity``, ``ror_entity``)
     and this profile's ``ler_issuer`` (its credential-signing keys, what it is authorised for,
-    which lists vouch for it)."""
+    which lists vouch for it, and ``listed_by``: the node whose list the entry is from, which
+    a superior's metadata policy can require, :func:`peer_policy`)."""
     entity: dict[str, Any] = {"organization_name": entry["name"]}
     if "url" in entry:
         entity["homepage_uri"] = entry["url"]
@@ -236,6 +238,9 @@ def issuer_metadata(
         "org_type": entry["org_type"],
         "identifiers": [dict(i) for i in entry.get("identifiers", ())],
         "authorizations": [dict(a) for a in authorizations],
+        "jurisdictions": sorted({a["jurisdiction"] for a in authorizations}),
+        "credential_types": sorted({t for a in authorizations for t in a["credential_types"]}),
+        "listed_by": listed_by,
         "vouched_by": list(evidence),
     }
     if entry.get("aka"):
@@ -284,6 +289,51 @@ def peer_metadata(jurisdiction: str, list_url: str) -> dict[str, Any]:
         FEDERATION_ENTITY: entity,
         REGISTRY_TYPE: {"jurisdiction": jurisdiction, "trust_list": list_url},
     }
+
+
+def peer_policy(
+    peer_id: str, jurisdictions: Iterable[str], credential_types: Iterable[str] | None
+) -> dict[str, Any]:
+    """The metadata policy of the statement about a peer's node: below it, an issuer is
+    accepted only as listed by the peer's own list (not as the peer's answer from a third
+    state's list, which this node may not trust), and only for the jurisdictions and credential
+    types this node trusts the peer for."""
+    issuer: dict[str, Any] = {
+        "listed_by": {"one_of": [peer_id], "essential": True},
+        "jurisdictions": {"subset_of": sorted(jurisdictions), "essential": True},
+    }
+    if credential_types is not None:
+        issuer["credential_types"] = {"subset_of": sorted(credential_types), "essential": True}
+    return {ISSUER_TYPE: issuer}
+
+
+def apply_policy(metadata: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``metadata`` with ``policy`` applied (the ``one_of``, ``subset_of`` and ``essential``
+    operators of OpenID Federation 1.0 section 6.1), or None when it violates the policy: a
+    value not ``one_of`` those allowed, an essential parameter absent or, after
+    ``subset_of``, empty. Any other operator is a violation (fail closed)."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in metadata.items()}
+    for entity_type, parameters in policy.items():
+        values = out.get(entity_type)
+        for name, operators in parameters.items():
+            if set(operators) - {"one_of", "subset_of", "essential"}:
+                return None
+            present = isinstance(values, dict) and name in values
+            if not present:
+                if operators.get("essential"):
+                    return None
+                continue
+            assert isinstance(values, dict)
+            value = values[name]
+            if "one_of" in operators and value not in operators["one_of"]:
+                return None
+            if "subset_of" in operators:
+                if not isinstance(value, list):
+                    return None
+                value = values[name] = [v for v in value if v in operators["subset_of"]]
+                if not value and operators.get("essential"):
+                    return None
+    return out
 
 
 # -- listing --------------------------------------------------------------------------------
@@ -370,6 +420,20 @@ def chains(
     return found
 
 
+def within_constraints(
+    path: Sequence[str], max_path_length: Callable[[str, str], int | None]
+) -> bool:
+    """Does the chain ``path`` (leaf first, anchor last) respect every ``max_path_length``
+    that a superior on it sets for its subject (``max_path_length(superior, subject)``, None
+    for none)? A statement about ``path[i]`` allows at most that many intermediates between
+    ``path[i]`` and the leaf (OpenID Federation 1.0 section 6.2)."""
+    for i in range(1, len(path) - 1):
+        limit = max_path_length(path[i + 1], path[i])
+        if limit is not None and i - 1 > limit:
+            return False
+    return True
+
+
 __all__ = [
     "CE_RESOURCE",
     "ISSUER_TYPE",
@@ -377,6 +441,7 @@ __all__ = [
     "PATHS",
     "RESOLVE_MEDIA",
     "STATEMENT_MEDIA",
+    "apply_policy",
     "chains",
     "credential_jwks",
     "endpoints",
@@ -384,7 +449,9 @@ __all__ = [
     "error_body",
     "issuer_metadata",
     "page",
+    "peer_policy",
     "resolve_claims",
     "statement_exp",
     "subordinate_statement",
+    "within_constraints",
 ]

@@ -145,7 +145,10 @@ class OpenIdFederation:
             authorizations += _plain(listing.authorizations)
         primary = sources[deciding[0]["source"]].entry(deciding[0]["entry"]["id"])
         metadata = oidfed.issuer_metadata(
-            primary, evidence=oidfed.vouched_by(deciding), authorizations=authorizations
+            primary,
+            evidence=oidfed.vouched_by(deciding),
+            authorizations=authorizations,
+            listed_by=deciding[0]["source"],
         )
         iat = int(now.timestamp())
         return oidfed.subordinate_statement(
@@ -182,8 +185,9 @@ class OpenIdFederation:
         iat = self._now()
         metadata = oidfed.peer_metadata(peer.jurisdiction, peer.url)
         types = peer.scope.credential_types
+        jurisdictions = peer.scope.jurisdictions or {peer.jurisdiction}
         metadata[oidfed.REGISTRY_TYPE]["scope"] = {
-            "jurisdictions": sorted(peer.scope.jurisdictions or {peer.jurisdiction}),
+            "jurisdictions": sorted(jurisdictions),
             "credential_types": None if types is None else sorted(types),
         }
         claims = oidfed.subordinate_statement(
@@ -195,8 +199,10 @@ class OpenIdFederation:
             metadata=metadata,
             source_endpoint=self.config.base_url + oidfed.PATHS["fetch"],
         )
-        # The peer's subordinates are its issuers, leaves: no longer path runs through it.
+        # The peer's subordinates are its issuers, leaves: no longer path runs through it;
+        # and below it only what its own list says, within what this node trusts it for.
         claims["constraints"] = {"max_path_length": 0}
+        claims["metadata_policy"] = oidfed.peer_policy(peer.id, jurisdictions, types)
         return claims
 
     async def _claims(self, sub: str) -> dict[str, Any]:

@@ -47,6 +47,39 @@ def test_chains_end_on_a_graph_with_loops() -> None:
     assert oidfed.chains("leaf", "OH", lambda e: hints.get(e, []), max_length=2) == []
 
 
+def test_max_path_length_stops_chains_of_more_than_one_state() -> None:
+    limits = {("OH", "IN"): 0, ("OH", "MI"): 0, ("MI", "IN"): 0, ("IN", "MI"): 0}
+
+    def limit(superior: str, subject: str) -> int | None:
+        return limits.get((superior, subject))
+
+    assert oidfed.within_constraints(["leaf", "OH"], limit)
+    assert oidfed.within_constraints(["leaf", "IN", "OH"], limit)
+    assert not oidfed.within_constraints(["leaf", "IN", "MI", "OH"], limit)
+    assert oidfed.within_constraints(["leaf", "IN", "MI", "OH"], lambda a, b: None)
+
+
+def test_a_peer_policy_admits_only_what_the_peers_own_list_says_within_scope() -> None:
+    policy = oidfed.peer_policy("MI", ["US-MI"], ["OpenBadgeCredential"])
+
+    def stated(listed_by: str, jurisdictions: list[str], types: list[str]) -> dict[str, Any]:
+        issuer = {"listed_by": listed_by, "jurisdictions": jurisdictions}
+        return {"ler_issuer": {**issuer, "credential_types": types}}
+
+    ok = oidfed.apply_policy(stated("MI", ["US-MI", "US-IN"], ["OpenBadgeCredential"]), policy)
+    assert ok is not None and ok["ler_issuer"]["jurisdictions"] == ["US-MI"]
+    # Michigan's answer from Indiana's list, out of Michigan's scope: refused.
+    assert oidfed.apply_policy(stated("IN", ["US-MI"], ["OpenBadgeCredential"]), policy) is None
+    assert oidfed.apply_policy(stated("MI", ["US-IN"], ["OpenBadgeCredential"]), policy) is None
+    assert oidfed.apply_policy(stated("MI", ["US-MI"], ["ClrCredential"]), policy) is None
+    assert oidfed.apply_policy({"federation_entity": {}}, policy) is None  # essential
+    unknown = {"ler_issuer": {"listed_by": {"regexp": ".*"}}}
+    assert oidfed.apply_policy(stated("MI", ["US-MI"], []), unknown) is None
+    # Without credential types in scope, any type passes.
+    wide = oidfed.peer_policy("MI", ["US-MI"], None)
+    assert oidfed.apply_policy(stated("MI", ["US-MI"], ["ClrCredential"]), wide) is not None
+
+
 def test_issuer_metadata_from_an_entry() -> None:
     entry: dict[str, Any] = issuer(
         1,
@@ -60,7 +93,12 @@ def test_issuer_metadata_from_an_entry() -> None:
             {"id": "did:web:board1.ohio.example#k", "type": "Multikey", "publicKeyMultibase": KEY}
         ],
     )
-    meta = oidfed.issuer_metadata(entry, evidence=[{"source": "x"}], authorizations=[])
+    meta = oidfed.issuer_metadata(
+        entry, evidence=[{"source": "x"}], authorizations=entry["authorizations"], listed_by="x"
+    )
+    assert meta["ler_issuer"]["listed_by"] == "x"
+    assert meta["ler_issuer"]["jurisdictions"] == ["US-OH"]
+    assert meta["ler_issuer"]["credential_types"] == ["OpenBadgeCredential"]
     assert meta["federation_entity"]["logo_uri"] == entry["logo"]
     assert meta["institution_additional_information"] == {"legal_name": "Legal"}
     assert meta["credential_registry_entity"]["ce_url"].endswith(entry["identifiers"][0]["value"])
@@ -72,7 +110,7 @@ def test_issuer_metadata_from_an_entry() -> None:
         "kid": "did:web:board1.ohio.example#k",
         "use": "sig",
     }
-    bare = oidfed.issuer_metadata(issuer(2), evidence=[], authorizations=[])
+    bare = oidfed.issuer_metadata(issuer(2), evidence=[], authorizations=[], listed_by="x")
     assert set(bare) == {"federation_entity", "ler_issuer"}
     assert "jwks" not in bare["ler_issuer"]
 

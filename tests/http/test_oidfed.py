@@ -186,6 +186,7 @@ async def test_own_issuer_statement(fed: TestClient) -> None:
     (jwk,) = ler["jwks"]["keys"]
     assert (jwk["kty"], jwk["crv"], jwk["kid"]) == ("OKP", "Ed25519", ACTIVE["keys"][0]["id"])
     assert ler["verification_methods"] == ACTIVE["keys"]
+    assert ler["listed_by"] == OH
     (vouch,) = ler["vouched_by"]
     latest = await fed.app[NODE].store.read.latest_version()
     assert latest is not None
@@ -403,6 +404,9 @@ async def test_peer_node_statement_carries_its_pinned_keys(
     assert (claims["iss"], claims["sub"]) == (OH, IN)
     assert [k["kid"] for k in claims["jwks"]["keys"]] == sim.pins
     assert claims["constraints"] == {"max_path_length": 0}
+    policy = claims["metadata_policy"]["ler_issuer"]
+    assert policy["listed_by"] == {"one_of": [IN], "essential": True}
+    assert policy["jurisdictions"] == {"subset_of": ["US-IN"], "essential": True}
     assert claims["metadata"]["ler_trust_registry"]["jurisdiction"] == "US-IN"
     held = await fed.app[NODE].store.read.peer_list(IN)
     assert held is not None and claims["exp"] <= held.exp
