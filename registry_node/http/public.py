@@ -119,6 +119,7 @@ def _endpoints(base: str) -> dict[str, str]:
         "trqp_authorization": f"{base}/trqp/authorization",
         "trqp_recognition": f"{base}/trqp/recognition",
         "trqp_metadata": f"{base}/trqp/metadata",
+        "openid_federation": f"{base}/.well-known/openid-federation",
     }
 
 

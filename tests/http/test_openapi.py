@@ -50,6 +50,13 @@ PROBLEM_REQUIRED = {"type", "title", "status", "detail", "code"}
 PROBLEM_MEMBERS = PROBLEM_REQUIRED | {"instance", "field", "errors", "hint"}
 PROBLEM_MEDIA = "application/problem+json"
 ADMIN_PREFIX = "/admin/v1/"
+OIDF_PATHS = ("/federation/", "/.well-known/openid-federation")
+#: the claims schema of each signed OpenID Federation answer
+OIDF_CLAIMS = {
+    "application/entity-statement+jwt": "EntityStatementClaims",
+    "application/resolve-response+jwt": "ResolveResponseClaims",
+    "application/jwk-set+jwt": "HistoricalKeysClaims",
+}
 EMBEDDED = {
     "trust-list-v1.json",
     "issuer-source-v1.json",
@@ -313,6 +320,12 @@ def test_rules_the_official_schema_cannot_express() -> None:
             if status.startswith(("4", "5")) or status == "default":
                 if path == "/readyz" and status == "503":
                     continue  # the readiness body, by design (docs/protocol.md section 7)
+                if path.startswith(OIDF_PATHS) and status != "default":
+                    # OpenID Federation clients read its error body (docs/protocol.md 14)
+                    assert list(response["content"]) == ["application/json"], where
+                    federation_error = response["content"]["application/json"]["schema"]
+                    assert federation_error == {"$ref": "#/components/schemas/FederationError"}
+                    continue
                 assert list(response["content"]) == [PROBLEM_MEDIA], f"{where} {status}"
                 problem_schema = response["content"][PROBLEM_MEDIA]["schema"]
                 assert problem_schema == {"$ref": "#/components/schemas/Problem"}
@@ -406,7 +419,8 @@ class Conformance:
             return None
         media = resp.content_type
         assert media in response["content"], f"{where}: {media} not documented"
-        value: Any = body.decode() if media in ("application/jwt", "text/plain") else None
+        texts = ("application/jwt", "text/plain", *OIDF_CLAIMS)
+        value: Any = body.decode() if media in texts else None
         if value is None:
             value = json.loads(body)
         errors = validation_errors(value, f"{at}/content/{escape(media)}/schema")
@@ -421,6 +435,13 @@ class Conformance:
             claims = b64url_json(value.split(".")[1])
             errors = validation_errors(claims, "#/components/schemas/TrustReceiptClaims")
             assert not errors, f"{where} claims:\n" + "\n".join(errors)
+        if media in OIDF_CLAIMS:
+            assert resp.headers["Content-Type"] == media, where  # no parameters at all
+            claims = b64url_json(value.split(".")[1])
+            errors = validation_errors(claims, f"#/components/schemas/{OIDF_CLAIMS[media]}")
+            assert not errors, f"{where} claims:\n" + "\n".join(errors)
+        if media == "application/json" and "error" in value and status >= 400:
+            assert f"`{value['error']}`" in response["description"], f"{where}: {value['error']}"
         # An operation that documents no success (a profile extension answered 501) counts
         # once its one answer has been seen.
         succeeds = any(code.startswith("2") for code in operation["responses"])
@@ -613,6 +634,31 @@ async def test_answers_match_the_document(
     verdict = await c.call("post", "/v1/verify", "/v1/verify", 200, json=credential)
     assert verdict["credential"]["trust"]["now"]["reason"] == "not_listed"
     await c.call("post", "/v1/verify", "/v1/verify", 400, json=["not", "a", "credential"])
+
+    # OpenID Federation (docs/protocol.md section 14)
+    ec = "/.well-known/openid-federation"
+    await c.call("get", ec, ec, 200)
+    fetch = "/federation/fetch"
+    await c.call("get", fetch, f"{fetch}?sub={quote(one['id'], safe='')}", 200)
+    await c.call("get", fetch, f"{fetch}?sub=https://issuer7.indiana.example", 200)
+    await c.call("get", fetch, f"{fetch}?sub={quote(sim.peer_id, safe='')}", 200)
+    await c.call("get", fetch, f"{fetch}?sub=did:web:nobody.example", 404)
+    await c.call("get", fetch, fetch, 400)
+    await c.call("get", fetch, f"{fetch}?sub=x&colour=red", 400)
+    listed = await c.call("get", "/federation/list", "/federation/list?entity_type=ler_issuer", 200)
+    assert one["id"] in listed
+    await c.call("get", "/federation/list", "/federation/list?intermediate=maybe", 400)
+    extended = "/federation/list-extended"
+    page = await c.call("get", extended, f"{extended}?limit=1", 200)
+    assert page["next_entity_id"]
+    await c.call("get", extended, f"{extended}?from_entity_id=did:web:nobody.example", 400)
+    resolve = "/federation/resolve"
+    anchor = quote(node_id, safe="")
+    await c.call("get", resolve, f"{resolve}?sub={quote(one['id'])}&trust_anchor={anchor}", 200)
+    await c.call("get", resolve, f"{resolve}?sub=x&trust_anchor=https://x.example", 404)
+    await c.call("get", resolve, f"{resolve}?sub=x", 400)
+    keys = "/federation/historical-keys"
+    await c.call("get", keys, keys, 200)
 
     assert c.exercised == documented_operations(), "every operation answered successfully once"
 
