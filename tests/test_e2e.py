@@ -71,6 +71,12 @@ async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) 
         (ROOT / "trust_lists" / "us-oh.yaml").read_bytes()
     )
     port = free_port()
+    cli(
+        tmp_path,
+        "init",
+        *("--node-id", "https://registry.ohio.example", "--jurisdiction", "US-OH"),
+        *("--name", "Ohio LER Trust Registry"),
+    )
     async with running_node(tmp_path, port) as (url, _), aiohttp.ClientSession() as http:
         async with http.get(f"{url}/trust-list") as resp:
             assert resp.status == 200

@@ -31,9 +31,23 @@ def _print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
-async def _with_node(config: NodeConfig, work: Callable[[Node], Awaitable[int]]) -> int:
+#: What a command needs (``set_defaults(access=...)``; docs/adr/0014): ``none`` (init, demo,
+#: peers check, verify with --node or --bundle), ``read`` (opens an existing database read-only
+#: and never creates a file), ``write`` (changes the registry: may create it on a first start)
+#: and ``serve``. Every command but ``none`` needs a configuration file.
+ACCESS = ("none", "read", "write", "serve")
+
+
+async def _with_node(
+    config: NodeConfig, work: Callable[[Node], Awaitable[int]], *, read_only: bool = False
+) -> int:
     node = await Node.open(
-        config, clock_from_env(), import_source=False, publish=False, judge_peers=False
+        config,
+        clock_from_env(),
+        import_source=False,
+        publish=False,
+        judge_peers=False,
+        read_only=read_only,
     )
     try:
         return await work(node)

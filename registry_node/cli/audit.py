@@ -20,11 +20,11 @@ def cmd_audit(args: argparse.Namespace, config: NodeConfig) -> int:
             print(json.dumps(record.as_json(), ensure_ascii=False))
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("audit", help="print the audit log, one JSON object a line")
     p.add_argument("--after", type=int, default=0)
     p.add_argument("--limit", type=int, default=100)
-    p.set_defaults(func=cmd_audit)
+    p.set_defaults(func=cmd_audit, access="read")

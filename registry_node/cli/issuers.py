@@ -59,7 +59,7 @@ def cmd_issuers_list(args: argparse.Namespace, config: NodeConfig) -> int:
         print(f"{len(issuers)} issuers", file=sys.stderr)
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_issuers_show(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -67,7 +67,7 @@ def cmd_issuers_show(args: argparse.Namespace, config: NodeConfig) -> int:
         _print_json(await node.issuers.get(args.issuer_id))
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_issuers_set_status(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -109,19 +109,19 @@ def register(sub: Any) -> None:
     p.add_argument("--org-type", dest="org_type")
     p.add_argument("--url")
     p.add_argument("--aka", action="append")
-    p.set_defaults(func=cmd_issuers_add)
+    p.set_defaults(func=cmd_issuers_add, access="write")
     p = issuers.add_parser("list", help="list issuers with their status now")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_issuers_list)
+    p.set_defaults(func=cmd_issuers_list, access="read")
     p = issuers.add_parser("show", help="show one issuer")
     p.add_argument("issuer_id")
-    p.set_defaults(func=cmd_issuers_show)
+    p.set_defaults(func=cmd_issuers_show, access="read")
     p = issuers.add_parser("set-status", help="change an issuer's status")
     p.add_argument("issuer_id")
     p.add_argument("status", choices=["active", "suspended", "revoked", "retired"])
     p.add_argument("--reason", required=True)
     p.add_argument("--from", dest="effective", help="RFC 3339 time it takes effect (default now)")
-    p.set_defaults(func=cmd_issuers_set_status)
+    p.set_defaults(func=cmd_issuers_set_status, access="write")
     p = issuers.add_parser("import", help="import a YAML file of issuers")
     p.add_argument("file")
-    p.set_defaults(func=cmd_issuers_import)
+    p.set_defaults(func=cmd_issuers_import, access="write")

@@ -44,7 +44,7 @@ def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
             print(f"no peers configured in {config.peers_file}", file=sys.stderr)
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -80,9 +80,9 @@ def register(sub: Any) -> None:
     )
     p = peers.add_parser("status", help="each peer's last sync, list and state")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_peers_status)
+    p.set_defaults(func=cmd_peers_status, access="read")
     p = peers.add_parser("sync", help="fetch and verify peers' lists now")
     p.add_argument("--peer", help="only this peer (its id)")
-    p.set_defaults(func=cmd_peers_sync)
+    p.set_defaults(func=cmd_peers_sync, access="write")
     p = peers.add_parser("check", help="validate peers.yaml without starting the node")
-    p.set_defaults(func=cmd_peers_check)
+    p.set_defaults(func=cmd_peers_check, access="none")

@@ -62,7 +62,7 @@ def create_app(
     app.add_routes(admin.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
-        node = await Node.open(config, clock)
+        node = await Node.open(config, clock, exclusive=True)  # one node per data folder
         app[NODE] = node
         app[LIST_CACHE] = ListCache(node.publisher)
         log.info("node ready", extra=await node.describe())
