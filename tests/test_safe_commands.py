@@ -236,6 +236,14 @@ def test_a_write_command_with_a_configuration_creates_the_registry(
     assert code == 0
     assert out.startswith("rnt_")
     assert len(list((configured / "data" / "keys").glob("*.pem"))) == 1
+    # With no node serving the folder, a change says so instead of promising a publication.
+    args = ["--id", "did:web:x.ohio.example", "--name", "X", "--org-type", "other"]
+    code, out, _ = run(capsys, "issuers", "add", *args)
+    assert code == 0
+    assert out.strip() == (
+        f"added did:web:x.ohio.example; change saved; no node is serving {configured / 'data'} "
+        "now: it is published when the node starts, or now with `registry-node publish`"
+    )
 
 
 # -- never a quiet new identity --------------------------------------------------------------

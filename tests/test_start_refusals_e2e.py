@@ -186,8 +186,10 @@ async def test_one_serve_per_data_folder(node: NodeProcess) -> None:
     )
     ready, body = await node.readyz()
     assert (ready, body["status"]) == (200, "ready")
-    # Admin commands still work alongside the running node.
+    # Admin commands still work alongside the running node, and know that it runs.
     assert "\tcurrent\t" in await node.cli("keys", "list")
+    add = ["issuers", "add", "--id", "did:web:x.ohio.example", "--name", "X", "--org-type", "other"]
+    assert "it is published by the running node within" in await node.cli(*add)
     # The kernel drops the lock with the process, however it ends.
     await node.stop(signal.SIGKILL)
     await node.start()

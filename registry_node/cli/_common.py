@@ -12,6 +12,7 @@ from typing import Any
 from registry_node.config import NodeConfig
 from registry_node.core.errors import InvalidInput
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services import datafolder
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
 
@@ -56,6 +57,11 @@ async def _with_node(
 
 
 def _pending_note(config: NodeConfig) -> str:
+    if not datafolder.serving(config.data_dir):
+        return (
+            f"change saved; no node is serving {config.data_dir} now: it is published when "
+            f"the node starts, or now with `{PROG} publish`"
+        )
     return (
         "change saved; it is published by the running node within "
         f"{config.publish_debounce}, or now with `{PROG} publish`"

@@ -592,6 +592,19 @@ _ALL = (
         Use("config", "start_refused", _PEERS_FIX),
     ),
     _reason(
+        "database_unwritable",
+        "admin",
+        503,
+        "Free disk space or make the database's filesystem writable again; /readyz turns ready "
+        "once a write succeeds. Nothing was written: send the request again then.",
+        Use(
+            "admin",
+            "command_refused",
+            "Free disk space or make the database's filesystem writable again, then run the "
+            "command again; nothing was written.",
+        ),
+    ),
+    _reason(
         "token_not_found",
         "admin",
         "command_refused",

@@ -72,6 +72,22 @@ def check_identity(recorded: str | None, node_id: str, db_path: Path) -> None:
         )
 
 
+def serving(data_dir: Path) -> bool:
+    """Does a ``serve`` process hold the data folder's lock now? (Opens the lock file read-only
+    and never creates it.)"""
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class DataLock:
     """An exclusive ``flock`` on the data folder's lock file, held until :meth:`release`."""
 

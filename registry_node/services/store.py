@@ -24,7 +24,7 @@ from typing import Any
 
 import aiosqlite
 
-from registry_node.core.errors import ConfigError
+from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.model import canonical_json
 from registry_node.services.changes import Change
 from registry_node.services.datafolder import database_present
@@ -896,22 +896,26 @@ class Store:
         await self._reader.close()
         await self._writer.close()
 
-    def _note(self, exc: BaseException) -> None:
+    def _note(self, exc: BaseException) -> StorageUnavailable | None:
+        """Note a write the database refused for want of a writable database; the error to
+        raise instead of SQLite's (None for any other error)."""
         failure = _unwritable(exc)
-        if failure is not None:
-            if self.write_failure is None:
-                log.error(
-                    "the database refused a write",
-                    extra={"path": str(self.path), "error": failure.error, "detail": str(exc)},
-                )
-            self.write_failure = failure
+        if failure is None:
+            return None
+        if self.write_failure is None:
+            log.error(
+                "the database refused a write",
+                extra={"path": str(self.path), "error": failure.error, "detail": str(exc)},
+            )
+        self.write_failure = failure
+        return StorageUnavailable(f"{self.path}: the database refuses writes: {exc}")
 
     async def _rollback(self) -> None:
         if self._writer.in_transaction:  # SQLite may have rolled back already (disk full)
             try:
                 await self._writer.execute("ROLLBACK")
             except sqlite3.Error as exc:
-                self._note(exc)
+                self._note(exc)  # noted for readiness; the caller's error stands
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
@@ -924,20 +928,25 @@ class Store:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                self._note(exc)
+                if refused := self._note(exc):
+                    raise refused from exc
                 raise
             tx = Tx(self._writer)
             try:
                 yield tx
             except BaseException as exc:
-                self._note(exc)
+                refused = self._note(exc)
                 await self._rollback()
+                if refused:
+                    raise refused from exc
                 raise
             try:
                 await self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._note(exc)
+                refused = self._note(exc)
                 await self._rollback()
+                if refused:
+                    raise refused from exc
                 raise
             if self.write_failure is not None:
                 log.info("the database takes writes again", extra={"path": str(self.path)})
@@ -960,7 +969,7 @@ class Store:
         try:
             async with self.write() as tx:
                 await tx.set_meta("write_check", stamp)
-        except sqlite3.Error:
+        except (StorageUnavailable, sqlite3.Error):
             return False
         return True
 

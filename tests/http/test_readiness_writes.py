@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from registry_node.core import reasons
+from registry_node.core.errors import StorageUnavailable
 from registry_node.http.appkeys import NODE
 from registry_node.services.store import Store
 from tests.helpers import issuer
@@ -41,7 +43,13 @@ async def test_a_refused_write_turns_readyz_not_ready_until_writes_succeed(
 
     await _refuse_writes(client, True)
     resp = await client.post("/admin/v1/issuers", json=issuer(1), headers=auth)
-    assert resp.status == 500
+    assert resp.status == 503
+    problem = await resp.json()
+    assert problem["code"] == "database_unwritable"
+    assert problem["detail"].endswith(
+        "registry.sqlite3: the database refuses writes: attempt to write a readonly database"
+    )
+    assert problem["hint"] == reasons.hint("database_unwritable")
     for _ in range(2):  # each look tries a small write, which the database still refuses
         status, body = await _ready(client)
         assert status == 503
@@ -62,7 +70,7 @@ async def test_a_refused_write_turns_readyz_not_ready_until_writes_succeed(
 async def test_a_failed_publication_turns_readyz_not_ready(client: TestClient) -> None:
     node = client.app[NODE]
     await _refuse_writes(client, True)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StorageUnavailable):
         await node.publisher.publish("test")
     status, body = await _ready(client)
     assert status == 503
@@ -89,7 +97,7 @@ async def test_a_full_database_is_noted_and_cleared_by_the_next_commit(tmp_path:
             await tx.set_meta("a", "1")
         pages = await (await store._writer.execute("PRAGMA page_count")).fetchone()
         await store._writer.execute(f"PRAGMA max_page_count = {pages[0]}")
-        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        with pytest.raises(StorageUnavailable, match="refuses writes: database or disk is full"):
             async with store.write() as tx:
                 await tx.set_meta("big", "x" * 200_000)
         assert store.write_failure is not None
