@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from registry_node.cli import main
+from registry_node.cli import build_parser, main
+from registry_node.cli._common import ACCESS
 from registry_node.core import reasons
 
 #: Every command that changes a registry, with arguments that would otherwise be valid.
@@ -41,6 +44,31 @@ READ_COMMANDS = [
     ["audit"],
     ["bundle", "save", "out"],
 ]
+
+
+def leaves(
+    parser: argparse.ArgumentParser, words: tuple[str, ...] = ()
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every command of the parser (``issuers add``, ...) and its own parser."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield " ".join(words), parser
+    for action in subs:
+        for name, child in action.choices.items():
+            yield from leaves(child, (*words, name))
+
+
+def test_every_command_declares_what_it_needs() -> None:
+    declared = {name: child.get_default("access") for name, child in leaves(build_parser())}
+    assert all(access in ACCESS for access in declared.values()), declared
+    listed = {
+        " ".join(argv[:2]) if " ".join(argv[:2]) in declared else argv[0]
+        for argv in WRITE_COMMANDS + READ_COMMANDS
+    }
+    needs_registry = {n for n, access in declared.items() if access in ("read", "write", "serve")}
+    assert needs_registry == listed  # each one is tried without a configuration below
+    nothing = {n for n, access in declared.items() if access == "none"}
+    assert nothing == {"init", "demo", "peers check", "verify", "receipt verify"}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -318,3 +346,29 @@ def test_a_database_of_another_node_id_is_refused(
             "https://registry.indiana.example, but the configuration names "
             "https://registry.michigan.example"
         )
+
+
+def test_receipt_verify_with_no_keys_to_check_with_says_what_it_needs(
+    nowhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (nowhere / "receipt.jwt").write_text("eyJhbGciOiJFZERTQSJ9.e30.c2ln\n")
+    before = tree(nowhere)
+    code, out, err = run(capsys, "receipt", "verify", "receipt.jwt")
+    assert code == 2
+    assert out == ""
+    assert errors(err) == [
+        f"registry-node: error: receipt.jwt: no keys to check it with: no node.yaml in "
+        f"{nowhere}, and neither --node nor --bundle given",
+        f"registry-node: hint: {reasons.hint('verify_needs_lists')}",
+    ]
+    assert tree(nowhere) == before
+
+
+def test_receipt_verify_on_a_node_that_never_ran_creates_nothing(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (configured / "receipt.jwt").write_text("eyJhbGciOiJFZERTQSJ9.e30.c2ln\n")
+    code, _, err = run(capsys, "receipt", "verify", "receipt.jwt")
+    assert code == 2
+    assert "no database here" in errors(err)[0]
+    assert not (configured / "data").exists()

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        access = getattr(args, "access", "none")
+        access = getattr(args, "access", "write")  # undeclared: the strictest rule
         if access != "none" and configmod.locate(args.config) is None:
             words = [args.command] + [
                 value

@@ -35,7 +35,8 @@ def _print_json(doc: Any) -> None:
 #: What a command needs (``set_defaults(access=...)``; docs/adr/0014): ``none`` (init, demo,
 #: peers check, verify with --node or --bundle), ``read`` (opens an existing database read-only
 #: and never creates a file), ``write`` (changes the registry: may create it on a first start)
-#: and ``serve``. Every command but ``none`` needs a configuration file.
+#: and ``serve``. Every command but ``none`` needs a configuration file; a command that
+#: declares nothing is treated as ``write``.
 ACCESS = ("none", "read", "write", "serve")
 
 
