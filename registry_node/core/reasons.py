@@ -230,8 +230,9 @@ _ALL = (
         "rollback",
         "list",
         REJECTED,
-        "Tell the peer. Their restore procedure (docs/operations.md section 10) publishes past "
-        "your seq; the seq you hold is in your /v1/peers.",
+        "Tell the peer. Their restore procedure (docs/operations.md section 10.2) takes back "
+        "the newest list you hold of them (GET /v1/peers/list); the seq you hold is in your "
+        "/v1/peers.",
     ),
     _reason(
         "equivocation",

@@ -22,6 +22,7 @@ docs/adr/0015 gives the reasons.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -146,21 +147,26 @@ class Recovery:
         trusted = await self._own_keys()
         found: dict[str, tuple[int, bytes, dict[str, Any]]] = {}
         outcome = Attempt(False, "")
-        for peer_id, peer in peers:
-            url = held_list_url(peer.url, self.config.node_id)
+
+        async def ask(peer_id: str, list_url: str) -> None:
+            url = held_list_url(list_url, self.config.node_id)
             try:
                 result = await self.fetcher.fetch(url, missing_ok=True)
                 if result.status == 404:
                     outcome.peers[peer_id] = "none held"
-                    continue
+                    return
                 payload = own_list(
                     result.body, self.config.node_id, self.config.jurisdiction, trusted
                 )
             except (FetchFailed, Rejected) as exc:
                 outcome.peers[peer_id] = exc.diagnostics()
-                continue
+                return
             found[peer_id] = (int(payload["seq"]), result.body, payload)
             outcome.peers[peer_id] = f"seq {payload['seq']}"
+
+        # All at once: each is bounded by the fetch deadline, so a start waits one deadline.
+        await asyncio.gather(*(ask(peer_id, peer.url) for peer_id, peer in peers))
+        outcome.peers = dict(sorted(outcome.peers.items()))
         failed = sorted(
             p for p, said in outcome.peers.items() if p not in found and said != "none held"
         )

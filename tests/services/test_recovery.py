@@ -24,6 +24,7 @@ from registry_node.core.errors import ConfigError, Conflict
 from registry_node.core.model import canonical_json, digest
 from registry_node.core.signing import parse_jws, sign_list
 from registry_node.core.yamlsafe import dump_yaml
+from registry_node.http.app import create_app
 from registry_node.http.queries import question
 from registry_node.services import backup
 from registry_node.services.node import Node
@@ -238,3 +239,25 @@ def test_the_held_list_is_asked_for_beside_the_trust_list() -> None:
     assert held_list_url("https://r.example/lists/current.jws", node).startswith(
         "https://r.example/v1/peers/list?"
     )
+
+
+async def test_readiness_and_the_list_say_why_while_unconfirmed(
+    story: Story, aiohttp_client: Any
+) -> None:
+    from tests.http.test_openapi import validation_errors
+
+    story.holders[1].status = 500
+    client = await aiohttp_client(create_app(story.config, story.clock, run_scheduler=False))
+    ready = await client.get("/readyz")
+    assert ready.status == 503
+    doc = await ready.json()
+    assert doc["status"] == "not_ready"
+    check = doc["checks"]["trust_list"]
+    assert check["ok"] is False and "restored from a backup" in check["detail"]
+    assert check["restore"]["last_attempt"]["peers"][HOLDERS[1]].startswith("http_status")
+    assert validation_errors(doc, "#/components/schemas/Readiness") == []
+    current = await client.get("/trust-list")
+    assert current.status == 503
+    assert (await current.json())["code"] == "restore_unconfirmed"
+    # History is still history: the restored version itself stays fetchable by its seq.
+    assert (await client.get(f"/trust-list/{story.backup_seq}")).status == 200
