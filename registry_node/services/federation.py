@@ -539,6 +539,14 @@ class Federation:
 
     # -- reporting ----------------------------------------------------------------------
 
+    async def held_body(self, peer_id: str) -> PeerList | None:
+        """The list held of configured peer ``peer_id`` (with its body) while it binds, or
+        None. A list that no longer binds (a new trust epoch) is not handed out."""
+        if peer_id not in self.peers:
+            return None
+        held = await self.store.read.peer_list(peer_id, with_body=True)
+        return held if held is not None and held.binds else None
+
     async def status(self) -> list[PeerStatus]:
         """Per configured peer: what was last accepted, when, and how the last attempt went."""
         now = to_numeric_date(self.clock())

@@ -165,28 +165,32 @@ class IssuerService:
 
     async def import_entries(self, entries: list[dict[str, Any]], actor: str) -> ImportResult:
         """Upsert many issuers in one transaction; histories are merged, never shortened."""
+        async with self.store.write() as tx:
+            return await self.merge_in(tx, entries, actor)
+
+    async def merge_in(self, tx: Tx, entries: list[dict[str, Any]], actor: str) -> ImportResult:
+        """:meth:`import_entries` inside the caller's transaction."""
         now = self.clock()
         stamp = format_rfc3339(now)
         created = updated = unchanged = 0
-        async with self.store.write() as tx:
-            for entry in entries:
-                before = await tx.issuer(entry["id"])
-                if before is None:
-                    after = dict(entry, status_history=normalize_history(entry["status_history"]))
-                else:
-                    history = _merge_history(before["status_history"], entry["status_history"])
-                    after = dict(entry, status_history=history)
-                if after == before:
-                    unchanged += 1
-                    continue
-                # A merged history is new data: it must pass the schema too (size limits).
-                check_issuer(after, f"issuer {after['id']}")
-                await self._check_names(tx, after)
-                await tx.put_issuer(after, stamp, created=before is None)
-                action = "issuer.create" if before is None else "issuer.update"
-                await tx.add_audit(stamp, actor, action, after["id"], before, after)
-                created += before is None
-                updated += before is not None
-            if created or updated:
-                await mark_changed(tx, now)
+        for entry in entries:
+            before = await tx.issuer(entry["id"])
+            if before is None:
+                after = dict(entry, status_history=normalize_history(entry["status_history"]))
+            else:
+                history = _merge_history(before["status_history"], entry["status_history"])
+                after = dict(entry, status_history=history)
+            if after == before:
+                unchanged += 1
+                continue
+            # A merged history is new data: it must pass the schema too (size limits).
+            check_issuer(after, f"issuer {after['id']}")
+            await self._check_names(tx, after)
+            await tx.put_issuer(after, stamp, created=before is None)
+            action = "issuer.create" if before is None else "issuer.update"
+            await tx.add_audit(stamp, actor, action, after["id"], before, after)
+            created += before is None
+            updated += before is not None
+        if created or updated:
+            await mark_changed(tx, now)
         return ImportResult(created, updated, unchanged)

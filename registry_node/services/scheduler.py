@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,11 +19,17 @@ from registry_node.config import NodeConfig
 from registry_node.core.timeutil import Clock
 from registry_node.services.federation import Federation, backoff_delay, with_jitter
 from registry_node.services.publisher import Publisher
+from registry_node.services.recovery import Recovery
 from registry_node.services.resolver import Resolver
+from registry_node.services.retention import Retention
 
 log = logging.getLogger("registry_node.scheduler")
 
 PUBLISH_CHECK = timedelta(seconds=1)
+#: how often old version bodies are pruned (docs/adr/0015)
+PRUNE_EVERY = timedelta(hours=1)
+#: how often a restored node asks its peers again to confirm the restore
+RECOVERY_EVERY = timedelta(seconds=15)
 FIRST_SYNC_SPREAD = timedelta(seconds=5)
 
 
@@ -44,6 +50,12 @@ class Services(Protocol):
 
     @property
     def resolver(self) -> Resolver: ...
+
+    @property
+    def retention(self) -> Retention: ...
+
+    @property
+    def recovery(self) -> Recovery: ...
 
 
 def job_id(peer_id: str) -> str:
@@ -70,6 +82,23 @@ class Jobs:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_EVERY.total_seconds(),
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + FIRST_SYNC_SPREAD,  # soon after a start
+        )
+        self.scheduler.add_job(
+            self.recover,
+            "interval",
+            seconds=RECOVERY_EVERY.total_seconds(),
+            id="recovery",
+            max_instances=1,
+            coalesce=True,
+        )
         self.apply_peers()
         self.scheduler.start()
 
@@ -82,6 +111,19 @@ class Jobs:
             await self.node.resolver.catch_up()
         except Exception:
             log.exception("the lookup index could not catch up with the database")
+
+    async def prune(self) -> None:
+        try:
+            await self.node.retention.prune()
+        except Exception:
+            log.exception("pruning old version bodies failed")
+
+    async def recover(self) -> None:
+        """While a restore is unconfirmed, ask the peers again (nothing to do otherwise)."""
+        try:
+            await self.node.recovery.attempt()
+        except Exception:
+            log.exception("confirming the restore failed")
 
     async def reload_peers(self, actor: str) -> dict[str, list[str]]:
         """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""
