@@ -17,7 +17,9 @@ from registry_node.services.node import Node
 
 
 def peer_line(peer: dict[str, Any]) -> str:
-    """One tab-separated line of ``peers status`` for a peer's status document."""
+    """One tab-separated line of ``peers status`` for a peer's status document: id,
+    jurisdiction, state, the held list's seq and expiry ("never synced" before the first),
+    its entries, and why it is not used or failing."""
     error = peer["last_error"]
     why = f"\t{error['code']}: {error['detail']}" if error else ""
     withdrawn = peer["withdrawn"]
@@ -25,9 +27,13 @@ def peer_line(peer: dict[str, Any]) -> str:
         epoch = " (new trust epoch)" if withdrawn["new_epoch"] else ""
         why = f"\tnot used{epoch}: {withdrawn['code']}: {withdrawn['detail']}{why}"
     counts = peer["entries"]
+    if peer["seq"] is None:
+        held = "never synced\tno list held"
+    else:
+        held = f"seq {peer['seq']}\texpires {peer['exp']}"
     return (
-        f"{peer['id']}\t{peer['jurisdiction']}\t{peer['state']}\tseq {peer['seq']}"
-        f"\texp {peer['exp']}\t{counts['accepted']} entries"
+        f"{peer['id']}\t{peer['jurisdiction']}\t{peer['state']}\t{held}"
+        f"\t{counts['accepted']} entries"
         f" ({counts['dropped_scope']} dropped for scope){why}"
     )
 
@@ -55,7 +61,8 @@ def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
             results = await node.federation.sync_all()
         for result in results:
             detail = f"\t{result.code}: {result.detail}" if result.code else ""
-            print(f"{result.peer_id}\t{result.outcome}\tseq {result.seq}{detail}")
+            seq = "no list accepted" if result.seq is None else f"seq {result.seq}"
+            print(f"{result.peer_id}\t{result.outcome}\t{seq}{detail}")
         return 0 if all(r.outcome not in ("failed", "rejected") for r in results) else 1
 
     return asyncio.run(_with_node(config, work))
@@ -79,7 +86,9 @@ def register(sub: Any) -> None:
         dest="peers_command", required=True, metavar="ACTION"
     )
     p = peers.add_parser("status", help="each peer's last sync, list and state")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json", action="store_true", help="the status documents, as GET /v1/peers gives them"
+    )
     p.set_defaults(func=cmd_peers_status)
     p = peers.add_parser("sync", help="fetch and verify peers' lists now")
     p.add_argument("--peer", help="only this peer (its id)")

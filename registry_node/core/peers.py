@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,13 @@ MIN_REFRESH = timedelta(seconds=30)
 #: ``list_validity`` must fit it (config.py).
 DEFAULT_MAX_VALIDITY = timedelta(days=3)
 MAX_MAX_VALIDITY = timedelta(days=31)
+#: A pin written as a string: an RFC 7638 thumbprint (SHA-256, base64url without padding)
+PIN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+#: What a pin looks like, for the error that refuses one that does not
+PIN_FORM = (
+    "a pin is 43 base64url characters: the RFC 7638 SHA-256 thumbprint of the neighbour's "
+    "key, as printed by `registry-node peers invite` (or the key itself as a public JWK)"
+)
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,28 @@ def _label(entry: dict[str, Any], index: int, source: str) -> str:
     return f"{source}: peers[{index}]" + (f" ({ident})" if isinstance(ident, str) else "")
 
 
+def _check_pins(entry: dict[str, Any], index: int, source: str) -> None:
+    """A pin that is neither a thumbprint nor a JWK gets an error that says what a pin looks
+    like (the schema alone would say only that it matches neither form)."""
+    pins = entry.get("keys")
+    if not isinstance(pins, list):
+        return
+    for pos, pin in enumerate(pins):
+        if isinstance(pin, dict) or (isinstance(pin, str) and PIN_PATTERN.fullmatch(pin)):
+            continue
+        if isinstance(pin, str):
+            shown = f"{pin[:60]!r} ({len(pin)} characters)"
+        else:
+            shown = f"{type(pin).__name__} {str(pin)[:60]!r}"
+        raise ConfigError(
+            f"{_label(entry, index, source)}: keys[{pos}]: {shown} is not a pin; {PIN_FORM}",
+            code="peers_invalid",
+            field=f"peers[{index}].keys[{pos}]",
+        )
+
+
 def _check_entry(entry: dict[str, Any], index: int, source: str) -> None:
+    _check_pins(entry, index, source)
     try:
         schema.validate(
             schema.PEERS + "#/$defs/peer", entry, _label(entry, index, source), f"peers[{index}]"
