@@ -86,6 +86,17 @@ class PeerConfig:
         return hashlib.sha256(data).hexdigest()[:16]
 
 
+def refetch_needed(before: PeerConfig | None, after: PeerConfig) -> bool:
+    """Does a reload from ``before`` to ``after`` call for fetching the peer's list at once,
+    whatever its backoff? Yes when where the list comes from or the keys that must sign it
+    changed: the operator has just fixed or re-pinned the peer, and the failures counted under
+    the old settings say nothing about the new ones. (Other changes of terms need no fetch:
+    the held list is judged again from its stored bytes.)"""
+    return before is not None and (
+        before.url != after.url or before.pinned_thumbprints != after.pinned_thumbprints
+    )
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

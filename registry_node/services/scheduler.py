@@ -16,6 +16,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
+from registry_node.core.peers import refetch_needed
 from registry_node.core.timeutil import Clock
 from registry_node.services.federation import Federation, backoff_delay, with_jitter
 from registry_node.services.publisher import Publisher
@@ -84,10 +85,28 @@ class Jobs:
             log.exception("the lookup index could not catch up with the database")
 
     async def reload_peers(self, actor: str) -> dict[str, list[str]]:
-        """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""
-        diff = await self.node.federation.reload(actor)
+        """Re-read peers.yaml and make the jobs match. A bad file changes nothing. A peer
+        whose URL or pins changed is synced at once, whatever its backoff."""
+        federation = self.node.federation
+        before = {peer_id: peer for peer_id, peer in federation.peers.items()}
+        diff = await federation.reload(actor)
         self.apply_peers()
+        for peer_id in diff["changed"]:
+            if refetch_needed(before.get(peer_id), federation.peer(peer_id)):
+                self.sync_soon(peer_id)
         return diff
+
+    def sync_soon(self, peer_id: str) -> None:
+        """Run the peer's job now (the scheduler's own time: the node's clock may be offset
+        in tests); it plans its next run from the outcome as ever."""
+        self.scheduler.add_job(
+            self.run_peer,
+            "date",
+            args=[peer_id],
+            id=job_id(peer_id),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
     def apply_peers(self) -> None:
         """Make the jobs match the configured peers: new peers start soon, removed ones stop."""
