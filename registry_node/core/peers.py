@@ -106,6 +106,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def url_allowed(url: str, *, allow_http_loopback: bool = True) -> bool:
+    """May the node fetch from ``url``? https, or plain http to a loopback address when
+    ``allow_http_loopback`` (section 9.1)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname or "")
+    )
+
+
 def parse_peers(doc: Any, source: str, *, allow_http_loopback: bool = True) -> list[PeerConfig]:
     """Validate a whole peers document; raise ConfigError naming the peer and the field."""
     if doc is None:
@@ -179,8 +188,7 @@ def _peer(entry: dict[str, Any], index: int, source: str, allow_http_loopback: b
             f"{where}: {member}: {why}", code="peers_invalid", field=f"peers[{index}].{member}"
         )
 
-    url = urlsplit(entry["url"])
-    if url.scheme != "https" and not (allow_http_loopback and _is_loopback(url.hostname or "")):
+    if not url_allowed(entry["url"], allow_http_loopback=allow_http_loopback):
         raise fail("url", "must be https (plain http is allowed only to a loopback address)")
     thumbprints: set[str] = set()
     jwks: list[dict[str, Any]] = []
