@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,21 @@ async def test_a_date_alone_gets_a_hint_in_the_problem(
     assert problem["code"] == "bad_query"
     assert problem["field"] == "at"
     assert problem["hint"] == f"an RFC 3339 date-time is expected, e.g. {example}"
+
+
+# -- the README's quick start, as pasted ------------------------------------------------------
+
+
+def test_the_quick_start_publishes_before_it_syncs_and_its_files_exist() -> None:
+    """The suspension example cannot race the publication (tests/test_demo.py runs it), and
+    every repository file the README's commands name exists."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    start = readme.index("Suspend an Ohio issuer and watch Indiana follow")
+    snippet = readme[start : readme.index("```\n", readme.index("```sh", start) + 5)]
+    publish = snippet.index("http://127.0.0.1:8081/admin/v1/publish")
+    assert snippet.index("/status") < publish < snippet.index("/admin/v1/peers/sync")
+    named = set(re.findall(r"@?(examples/[\w./-]+)", readme))
+    assert named == {"examples/badge.json"}
+    for name in named:
+        assert (root / name).is_file(), name

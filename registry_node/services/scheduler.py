@@ -7,11 +7,13 @@ same code outside the schedule.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -61,6 +63,29 @@ class Jobs:
         self.scheduler = scheduler
         self.node = node
         self.rand = rand
+        #: jobs running now: :meth:`stop` waits for them, so none outlives the database
+        self._running: set[asyncio.Future[Any]] = set()
+        self._stopped = False
+
+    async def stop(self) -> None:
+        """Stop scheduling, and wait for the jobs that are running to finish."""
+        self._stopped = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[bool]:
+        """Around a job's body: yields False once stopping (the job then does nothing)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield not self._stopped
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -75,6 +100,11 @@ class Jobs:
         self.scheduler.start()
 
     async def _publish(self) -> None:
+        with self._job() as go:
+            if go:
+                await self._publish_now()
+
+    async def _publish_now(self) -> None:
         try:
             await self.node.publisher.tick()
         except Exception:
@@ -130,6 +160,11 @@ class Jobs:
         )
 
     async def run_peer(self, peer_id: str) -> None:
+        with self._job() as go:
+            if go:
+                await self._run_peer(peer_id)
+
+    async def _run_peer(self, peer_id: str) -> None:
         federation = self.node.federation
         if peer_id not in federation.peers:
             return
@@ -143,4 +178,5 @@ class Jobs:
         failures = await federation.failures(peer_id)
         ceiling = self.node.config.federation.backoff_max
         delay = with_jitter(backoff_delay(failures, peer.refresh, ceiling), self.rand)
-        self._schedule(peer_id, delay)
+        if not self._stopped:
+            self._schedule(peer_id, delay)

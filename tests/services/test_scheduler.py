@@ -3,6 +3,7 @@ jobs that follow peers.yaml. The scheduler is started paused: nothing runs on it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,8 @@ async def jobs(
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.start(paused=True)
     yield Jobs(scheduler, world.node, rand=lambda: 0.5), world
-    scheduler.shutdown(wait=False)
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
     await world.node.close()
 
 
@@ -132,3 +134,31 @@ async def test_a_reload_that_re_pins_a_peer_syncs_it_at_once(jobs: tuple[Jobs, W
     await runner.run_peer(peer_id)
     status = await world.status()
     assert (status["state"], status["seq"], status["last_error"]) == ("fresh", 2, None)
+
+
+async def test_stopping_waits_for_running_jobs_and_starts_none(
+    jobs: tuple[Jobs, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutting down never leaves a job running against a closed database."""
+    runner, world = jobs
+    peer_id = world.sim.peer_id
+    release, started = asyncio.Event(), asyncio.Event()
+    calls = []
+
+    async def slow_sync(peer: str) -> None:
+        calls.append(peer)
+        started.set()
+        await release.wait()
+
+    monkeypatch.setattr(world.federation, "sync", slow_sync)
+    running = asyncio.create_task(runner.run_peer(peer_id))
+    await started.wait()
+    stopping = asyncio.create_task(runner.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # the sync is still running
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    await running
+    assert runner.scheduler.get_job(job_id(peer_id)) is None  # not rescheduled
+    await runner.run_peer(peer_id)  # a job that fires after the stop does nothing
+    assert calls == [peer_id]
