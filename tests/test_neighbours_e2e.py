@@ -43,7 +43,7 @@ async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
         try:
             for node in nodes:
                 node.write_config()
-                await node.initialise()
+            await asyncio.gather(*(node.initialise() for node in nodes))
             nodes[1].peers_file.write_text(HEADER + "peers: []\n")
             await asyncio.gather(*(node.start() for node in nodes))
             yield Pair(*nodes)

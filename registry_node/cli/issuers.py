@@ -232,9 +232,13 @@ def register(sub: Any) -> None:
         help="an achievement type it may issue, e.g. License (repeat; default: any)",
     )
     p.add_argument(
-        "--ctid", dest="ctids", action="append", help="a Credential Engine CTID it may issue"
+        "--ctid",
+        dest="ctids",
+        action="append",
+        metavar="CTID",
+        help="a Credential Engine CTID it may issue (repeat for several)",
     )
-    p.add_argument("--legal-basis", help="the law or rule that authorises it")
+    p.add_argument("--legal-basis", metavar="TEXT", help="the law or rule that authorises it")
     p.add_argument(
         "--authorized-in",
         metavar="JURISDICTION",
