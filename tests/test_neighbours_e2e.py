@@ -66,7 +66,7 @@ async def command(node: NodeProcess, *args: str, answer: str = "") -> tuple[int,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(120):  # a loaded machine starts Python slowly
             out, err = await proc.communicate(answer.encode())
     finally:
         if proc.returncode is None:
@@ -131,7 +131,7 @@ async def test_add_refuses_a_thumbprint_the_neighbour_does_not_offer(pair: Pair)
     nobody = f"http://127.0.0.1:{free_port()}"
     code, _, err = await command(in_, "peers", "add", nobody, "--thumbprint", oh.kid)
     assert code == 1
-    assert "connection_failed" in err or "Connect" in err, err
+    assert f"registry-node: error: connection_failed: {nobody}/.well-known/" in err, err
     # Without --yes the command asks; anything but yes writes nothing.
     code, out, err = await command(
         in_, "peers", "add", oh.url, "--thumbprint", oh.kid, answer="n\n"
