@@ -14,6 +14,7 @@ from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.core.jwks import DEFAULT_RECEIPT_RETENTION
 from registry_node.core.model import NodeIdentity
 from registry_node.core.peers import DEFAULT_MAX_VALIDITY
 from registry_node.core.timeutil import format_duration, parse_duration
@@ -55,11 +56,15 @@ class NodeConfig:
     publish_debounce: timedelta = timedelta(seconds=2)
     max_body_bytes: int = 1024 * 1024
     signing_alg: str = "Ed25519"
+    #: how long a receipt is meant to be kept: its key stays in /jwks.json that long
+    receipt_retention: timedelta = DEFAULT_RECEIPT_RETENTION
     log_format: str = "auto"
     log_level: str = "INFO"
     federation: FederationConfig = field(default_factory=FederationConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
+    #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
+    governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
 
     @property
@@ -133,10 +138,12 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         publish_debounce=_duration(doc, "publish_debounce", defaults.publish_debounce),
         max_body_bytes=doc.get("max_body_bytes", defaults.max_body_bytes),
         signing_alg=doc.get("signing_alg", defaults.signing_alg),
+        receipt_retention=_duration(doc, "receipt_retention", defaults.receipt_retention),
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
         federation=federation,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
+        governance_framework=doc.get("governance_framework"),
         source=source,
     )
     if config.list_validity < timedelta(minutes=10):
@@ -148,6 +155,13 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             "the longest validity a peer accepts by default",
             field="list_validity",
         )
+    if config.receipt_retention < RECEIPT_RETENTION_MIN:
+        # A receipt may be relied on for up to an hour after it was signed.
+        raise ConfigError(
+            f"{where}: receipt_retention: must be at least "
+            f"{format_duration(RECEIPT_RETENTION_MIN)}",
+            field="receipt_retention",
+        )
     for name, least in _FEDERATION_MINIMUMS.items():
         if getattr(federation, name) < least:
             raise ConfigError(
@@ -156,6 +170,8 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             )
     return config
 
+
+RECEIPT_RETENTION_MIN = timedelta(hours=1)
 
 #: A zero timeout would switch the timeout off, a zero deadline fail every fetch, a zero
 #: backoff retry a failing peer in a tight loop.
@@ -220,6 +236,7 @@ def template(
         "publish_debounce": format_duration(defaults.publish_debounce),
         "max_body_bytes": defaults.max_body_bytes,
         "signing_alg": defaults.signing_alg,
+        "receipt_retention": format_duration(defaults.receipt_retention),
         "log_format": defaults.log_format,
         "log_level": defaults.log_level,
     }

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from registry_node import __version__
 from registry_node import config as configmod
-from registry_node.cli import audit, issuers, keys, node, peers, verify
+from registry_node.cli import audit, issuers, keys, node, peers, receipt, verify
 from registry_node.cli._common import PROG
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["PROG", "build_parser", "main"]
 
-GROUPS = (node, issuers, keys, peers, verify, audit)
+GROUPS = (node, issuers, keys, peers, verify, receipt, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

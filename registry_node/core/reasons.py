@@ -41,6 +41,7 @@ Family = Literal[
     "rotation",  # a key rotation command refused
     "credential",  # a credential check, or a credential that cannot be read as one
     "did_web",  # a did:web issuer's DID document could not be used
+    "receipt",  # a signed receipt that registry-node receipt verify refuses
     "generic",  # the code of an error family when no more specific code is given
 ]
 
@@ -131,6 +132,10 @@ _SCHEMA_LIST = "Tell the peer, with the detail. The publisher may speak an incom
 _SCHEMA_REQUEST = (
     "Correct the document where field and errors (or the detail) say, and send it again."
 )
+_RECEIPT_KEY = (
+    "Check the receipt against the keys of the node that signed it (its iss); a key retired "
+    "longer ago than that node's receipt_retention is no longer published."
+)
 _PROOF = "Ask the issuer to re-issue the credential with a conforming proof."
 _KEY = "Ask the issuer which key signs its credentials, and its state to pin that key."
 _ISSUE = "Ask the issuer to correct the credential and issue it again."
@@ -195,12 +200,26 @@ _ALL = (
         REJECTED,
         _UNKNOWN_KEY,
         Use("credential", "check_failed", _KEY),
+        Use("receipt", "check_failed", _RECEIPT_KEY),
     ),
     _reason(
         "signature_invalid",
         "list",
         REJECTED,
         "Treat it as a security event. Compare the body's digest with the peer's operator.",
+        Use("receipt", "check_failed", "The receipt was altered, or not signed by that key."),
+    ),
+    _reason(
+        "receipt_malformed",
+        "receipt",
+        "check_failed",
+        "Pass the token exactly as the node sent it (Accept: application/jwt).",
+    ),
+    _reason(
+        "key_retired",
+        "receipt",
+        "check_failed",
+        "The receipt claims a time after its key was retired: do not rely on it.",
     ),
     _reason(
         "alg_not_allowed",
@@ -463,6 +482,13 @@ _ALL = (
         "Check resource: no list names that credential type, achievement type or CTID.",
     ),
     _reason("not_found", "request", 404, "Check the path; GET /openapi.json lists them."),
+    _reason(
+        "not_implemented",
+        "request",
+        501,
+        "This node does not offer that Ayra TRQP profile extension; GET /trqp/metadata "
+        "describes the registry, POST /trqp/authorization and /trqp/recognition answer.",
+    ),
     _reason(
         "method_not_allowed",
         "request",

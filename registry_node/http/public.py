@@ -116,6 +116,10 @@ def _endpoints(base: str) -> dict[str, str]:
         "peers": f"{base}/v1/peers",
         "issuer": f"{base}/v1/issuers/{{id}}",
         "metrics": f"{base}/metrics",
+        "trqp_authorization": f"{base}/trqp/authorization",
+        "trqp_recognition": f"{base}/trqp/recognition",
+        "trqp_metadata": f"{base}/trqp/metadata",
+        "openid_federation": f"{base}/.well-known/openid-federation",
     }
 
 
@@ -153,11 +157,8 @@ async def metadata(request: web.Request) -> web.Response:
 
 @routes.get("/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    current = await node.publisher.keys("current")
-    upcoming = await node.publisher.keys("next")
     return json_response(
-        {"keys": [k.public_jwk for k in (*current, *upcoming)]},
+        await request.app[NODE].publisher.jwks(),
         headers={"Cache-Control": "public, max-age=60"},
     )
 

@@ -24,6 +24,7 @@ from registry_node.services.fetcher import Fetcher, new_session
 from registry_node.services.issuers import ImportResult, IssuerService
 from registry_node.services.keystore import KeyStore
 from registry_node.services.metrics import Metrics
+from registry_node.services.oidfed import OpenIdFederation
 from registry_node.services.peers import PeerRegistry
 from registry_node.services.publisher import Publisher
 from registry_node.services.receipts import Receipts
@@ -54,6 +55,7 @@ class Node:
     audit: AuditLog
     trqp: Trqp
     verifier: Verifier
+    oidfed: OpenIdFederation
 
     @classmethod
     async def open(
@@ -111,6 +113,7 @@ class Node:
                     config.federation.clock_skew,
                     DidWebResolver(config.federation) if config.resolve_did_web else None,
                 ),
+                oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
             )
             await node.publisher.ensure_signing_key()
             if import_source:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from registry_node.config import NodeConfig
+from registry_node.core import jwks as corejwks
 from registry_node.core import keys as corekeys
 from registry_node.core import schema
 from registry_node.core.errors import Conflict
@@ -79,6 +81,25 @@ class Publisher:
     async def keys(self, *states: str) -> list[KeyRecord]:
         """The node's signing keys in ``states`` (all when none is given)."""
         return await self.store.read.keys(*states)
+
+    async def jwks(self) -> dict[str, Any]:
+        """The JWK Set of ``/jwks.json``: current and next keys, and the retired keys still
+        retained (core/jwks.py holds the rule)."""
+        records = await self.store.read.keys()
+        latest = await self.store.read.latest_version(with_body=False)
+        return corejwks.jwk_set(
+            (
+                corejwks.KeyState(
+                    r.public_jwk,
+                    r.state,
+                    parse_rfc3339(r.retired_at) if r.retired_at else None,
+                )
+                for r in records
+            ),
+            self.clock(),
+            self.config.receipt_retention,
+            latest.signed_by if latest else (),
+        )
 
     async def ensure_signing_key(self, actor: str = "system") -> KeyRecord:
         """On first start, generate the node's signing key; afterwards check it is usable."""

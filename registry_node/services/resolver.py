@@ -93,7 +93,8 @@ class Resolver(TrustIndex):
         config = self.config
         held = (seq, digest(body), payload["iat"], payload["exp"], None)
         info = Source(config.node_id, config.jurisdiction, True, *held, stale=False)
-        return SourceIndex(info, {}, names, parsed=parsed, interner=interner)
+        raw = {e["id"]: e for e in payload["issuers"]}
+        return SourceIndex(info, {}, names, parsed=parsed, interner=interner, raw=raw)
 
     async def _read_peer(self, peer_id: str) -> PeerListAccepted | PeerListWithdrawn | None:
         """The change that brings the index to the peer's state in the database."""
