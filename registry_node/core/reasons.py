@@ -600,6 +600,27 @@ _ALL = (
         _PEERS_FIX,
         Use("config", "start_refused", _PEERS_FIX),
     ),
+    # -- adding a neighbour (registry-node peers add, docs/protocol.md section 9.1) ----------
+    _reason(
+        "metadata_invalid",
+        "config",
+        "command_refused",
+        "Check the URL: it must be the neighbour node's public URL, which serves "
+        "/.well-known/ler-trust-registry.",
+    ),
+    _reason(
+        "pin_not_offered",
+        "config",
+        "command_refused",
+        "Ask the neighbour's operator for the thumbprint again by a second channel (their "
+        "registry-node peers invite); never pin a key only because its metadata offers it.",
+    ),
+    _reason(
+        "peer_exists",
+        "config",
+        "command_refused",
+        "Edit the peer's entry in peers.yaml (keys, url) instead, then reload the node.",
+    ),
     _reason(
         "token_not_found",
         "admin",

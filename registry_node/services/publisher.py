@@ -22,6 +22,7 @@ from registry_node.core.model import build_payload, canonical_json, digest
 from registry_node.core.signing import sign_list
 from registry_node.core.timeutil import (
     Clock,
+    describe_duration,
     format_rfc3339,
     parse_rfc3339,
     to_numeric_date,
@@ -186,7 +187,8 @@ class Publisher:
                 )
                 raise Conflict(
                     f"key {successor.kid} {when}: peers must see the announcement for one "
-                    f"list validity period ({self.config.list_validity}) first",
+                    "list validity period "
+                    f"({describe_duration(self.config.list_validity)}) first",
                     code="rotation_too_early",
                 )
             stamp = format_rfc3339(now)

@@ -519,11 +519,26 @@ class Queries:
             for r in rows
         ]
 
-    async def audit(self, after: int = 0, limit: int = 100) -> list[AuditRecord]:
+    async def audit(
+        self,
+        after: int = 0,
+        limit: int = 100,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+    ) -> list[AuditRecord]:
+        """Up to ``limit`` records with an id above ``after``, oldest first; only those of
+        ``actor`` and about ``target`` when given."""
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after]
+        for column, value in (("actor", actor), ("target", target)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
         rows = await self._all(
             "SELECT id, at, actor, action, target, before, after FROM audit "
-            "WHERE id > ? ORDER BY id LIMIT ?",
-            (after, limit),
+            f"WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            (*params, limit),
         )
         return [
             AuditRecord(
