@@ -32,7 +32,8 @@ class FederationConfig:
     connect_timeout: timedelta = timedelta(seconds=5)
     read_timeout: timedelta = timedelta(seconds=10)
     deadline: timedelta = timedelta(seconds=30)
-    concurrency: int = 8
+    #: syncs in flight: four keep one judging worker busy; each may hold a body (memory)
+    concurrency: int = 4
     clock_skew: timedelta = timedelta(minutes=5)
     backoff_max: timedelta = timedelta(hours=1)
     allow_http_loopback: bool = True
