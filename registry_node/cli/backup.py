@@ -88,5 +88,5 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("compact", help="prune old version bodies now and shrink the database")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_compact)
