@@ -38,12 +38,24 @@ class FederationConfig:
     connect_timeout: timedelta = timedelta(seconds=5)
     read_timeout: timedelta = timedelta(seconds=10)
     deadline: timedelta = timedelta(seconds=30)
-    concurrency: int = 8
+    #: syncs in flight: four keep one judging worker busy; each may hold a body (memory)
+    concurrency: int = 4
     clock_skew: timedelta = timedelta(minutes=5)
     backoff_max: timedelta = timedelta(hours=1)
     allow_http_loopback: bool = True
     #: worker processes that judge fetched lists (0: a thread of the node's own process)
     judge_processes: int = 1
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Which old version bodies are kept (docs/adr/0015): the newest ``keep_versions``, and
+    every version replaced by a newer one less than ``keep_for`` ago (at least an hour, the
+    longest a signed answer citing it stays valid). Seqs, digests, ``prev`` links and issuers'
+    histories are always kept."""
+
+    keep_versions: int = 100
+    keep_for: timedelta = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class NodeConfig:
     log_format: str = "auto"
     log_level: str = "INFO"
     federation: FederationConfig = field(default_factory=FederationConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
     #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
@@ -128,6 +141,11 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         allow_http_loopback=fed.get("allow_http_loopback", fed_defaults.allow_http_loopback),
         judge_processes=fed.get("judge_processes", fed_defaults.judge_processes),
     )
+    kept = doc.get("retention", {})
+    retention = RetentionConfig(
+        keep_versions=kept.get("keep_versions", RetentionConfig.keep_versions),
+        keep_for=_duration(kept, "keep_for", RetentionConfig.keep_for),
+    )
     defaults = NodeConfig()
     config = NodeConfig(
         node_id=doc.get("node_id", defaults.node_id),
@@ -148,6 +166,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
         federation=federation,
+        retention=retention,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
         governance_framework=doc.get("governance_framework"),
         source=source,
@@ -168,6 +187,12 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             f"{format_duration(RECEIPT_RETENTION_MIN)}",
             field="receipt_retention",
         )
+    if config.retention.keep_for < RETENTION_KEEP_FOR_MIN:
+        raise ConfigError(
+            f"{where}: retention.keep_for: must be at least 1h, the longest a signed answer "
+            "citing a version stays valid",
+            field="retention.keep_for",
+        )
     for name, least in _FEDERATION_MINIMUMS.items():
         if getattr(federation, name) < least:
             raise ConfigError(
@@ -178,6 +203,10 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
 
 
 RECEIPT_RETENTION_MIN = timedelta(hours=1)
+
+#: A signed answer is valid for an hour at most and cites the version newest when it was
+#: signed: that version's body stays for at least this long after it was replaced.
+RETENTION_KEEP_FOR_MIN = timedelta(hours=1)
 
 #: A zero timeout would switch the timeout off, a zero deadline fail every fetch, a zero
 #: backoff retry a failing peer in a tight loop.
@@ -266,6 +295,10 @@ def template(
         "receipt_retention": format_duration(defaults.receipt_retention),
         "log_format": defaults.log_format,
         "log_level": defaults.log_level,
+        "retention": {
+            "keep_versions": defaults.retention.keep_versions,
+            "keep_for": format_duration(defaults.retention.keep_for),
+        },
     }
     header = (
         "# registry-node configuration (schema: /schemas/node-config-v1.json).\n"

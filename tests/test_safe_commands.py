@@ -21,6 +21,7 @@ import pytest
 from registry_node.cli import build_parser, main
 from registry_node.cli._common import ACCESS
 from registry_node.core import reasons
+from registry_node.services.datafolder import DataLock
 
 #: Every command that changes a registry, with arguments that would otherwise be valid.
 WRITE_COMMANDS = [
@@ -32,6 +33,12 @@ WRITE_COMMANDS = [
     ["token", "create", "ops"],
     ["token", "revoke", "1"],
     ["peers", "sync"],
+    ["peers", "invite"],
+    ["peers", "add", "https://registry.indiana.example", "--thumbprint", "A" * 43, "--yes"],
+    ["backup", "out"],
+    ["restore", "out"],
+    ["restore", "--confirm"],
+    ["compact"],
     ["serve"],
 ]
 #: Every command that only reads a registry.
@@ -268,9 +275,10 @@ def test_a_write_command_with_a_configuration_creates_the_registry(
     args = ["--id", "did:web:x.ohio.example", "--name", "X", "--org-type", "other"]
     code, out, _ = run(capsys, "issuers", "add", *args)
     assert code == 0
-    assert out.strip() == (
-        f"added did:web:x.ohio.example; change saved; no node is serving {configured / 'data'} "
-        "now: it is published when the node starts, or now with `registry-node publish`"
+    assert out.startswith("added did:web:x.ohio.example")
+    assert out.strip().endswith(
+        f"; change saved; no node is serving {configured / 'data'} now: it is published when "
+        "the node starts, or now with `registry-node publish`"
     )
 
 
@@ -372,3 +380,23 @@ def test_receipt_verify_on_a_node_that_never_ran_creates_nothing(
     assert code == 2
     assert "no database here" in errors(err)[0]
     assert not (configured / "data").exists()
+
+
+def test_restore_refuses_while_a_node_serves_the_folder(
+    started: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backup", str(started / "saved")]) == 0
+    capsys.readouterr()
+    before = tree(started / "data")
+    lock = DataLock.acquire(started / "data")  # what a running serve holds
+    try:
+        code, _, err = run(capsys, "restore", str(started / "saved"))
+    finally:
+        lock.release()
+    assert code == 2
+    assert errors(err)[0] == (
+        f"registry-node: error: data_dir: {started / 'data'}: a registry-node serve is running "
+        "on this data folder: stop it before restoring"
+    )
+    after = tree(started / "data")
+    assert {k: v for k, v in after.items() if k != "node.lock"} == before

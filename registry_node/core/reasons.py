@@ -254,8 +254,9 @@ _ALL = (
         "rollback",
         "list",
         REJECTED,
-        "Tell the peer. Their restore procedure (docs/operations.md section 10) publishes past "
-        "your seq; the seq you hold is in your /v1/peers.",
+        "Tell the peer. Their restore procedure (docs/operations.md section 10.2) takes back "
+        "the newest list you hold of them (GET /v1/peers/list); the seq you hold is in your "
+        "/v1/peers.",
     ),
     _reason(
         "equivocation",
@@ -451,6 +452,19 @@ _ALL = (
         "Ask for a seq that has been published; GET /trust-list serves the newest.",
     ),
     _reason(
+        "peer_list_not_held",
+        "request",
+        404,
+        "Ask with the id of a configured peer whose list this node has accepted (GET /v1/peers).",
+    ),
+    _reason(
+        "version_gone",
+        "request",
+        410,
+        "The version was published but its body is no longer kept (retention); "
+        "GET /trust-list serves the newest, which holds every issuer's whole history.",
+    ),
+    _reason(
         "schema_not_found",
         "request",
         404,
@@ -590,6 +604,27 @@ _ALL = (
         422,
         _PEERS_FIX,
         Use("config", "start_refused", _PEERS_FIX),
+    ),
+    # -- adding a neighbour (registry-node peers add, docs/protocol.md section 9.1) ----------
+    _reason(
+        "metadata_invalid",
+        "config",
+        "command_refused",
+        "Check the URL: it must be the neighbour node's public URL, which serves "
+        "/.well-known/ler-trust-registry.",
+    ),
+    _reason(
+        "pin_not_offered",
+        "config",
+        "command_refused",
+        "Ask the neighbour's operator for the thumbprint again by a second channel (their "
+        "registry-node peers invite); never pin a key only because its metadata offers it.",
+    ),
+    _reason(
+        "peer_exists",
+        "config",
+        "command_refused",
+        "Edit the peer's entry in peers.yaml (keys, url) instead, then reload the node.",
     ),
     _reason(
         "database_unwritable",
@@ -731,6 +766,32 @@ _ALL = (
             "start_refused",
             "Restore the key file that matches the database's key from backup.",
         ),
+    ),
+    # -- backups and restore (docs/operations.md section 10) ------------------------------
+    _reason(
+        "restore_unconfirmed",
+        "admin",
+        409,
+        "Wait until the peers confirm the newest version they hold (GET /readyz says which did "
+        "not answer), or decide with registry-node restore --confirm.",
+        Use(
+            "config",
+            "command_refused",
+            "Wait until the peers confirm the restore, or run registry-node restore --confirm.",
+        ),
+        Use(
+            "request",
+            503,
+            "The node was restored from a backup; it serves its list again once its peers "
+            "confirm the newest version (or its operator decides).",
+        ),
+    ),
+    _reason(
+        "backup_invalid",
+        "config",
+        "command_refused",
+        "Restore from a complete backup made by registry-node backup; its backup.json "
+        "names every file and its digest.",
     ),
     # -- key rotation (docs/operations.md section 3) --------------------------------------
     _reason(

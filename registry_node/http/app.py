@@ -82,7 +82,7 @@ def create_app(
         if handle_sighup:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
-        scheduler.shutdown(wait=False)
+        await jobs.stop()  # no job outlives the node's database
 
     app.cleanup_ctx.append(node_ctx)
     if run_scheduler:

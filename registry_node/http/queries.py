@@ -42,14 +42,16 @@ _ORG_TYPES = frozenset(
 #: TRQP schemas have no references: the compiled validator takes them (schema.check_fast)
 _SELF_CONTAINED = frozenset({"trqp-authorization-request.json", "trqp-recognition-request.json"})
 _STATUSES = frozenset({"active", "suspended", "revoked", "retired"})
+#: ``at=2022-05-01``: a date where a date-time is expected (the hint shows the date-time)
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _resolver(request: web.Request) -> Resolver:
     return request.app[NODE].resolver
 
 
-def _bad(field: str, detail: str, code: str = "bad_query") -> Malformed:
-    return Malformed(f"{field}: {detail}", code=code, field=field)
+def _bad(field: str, detail: str, code: str = "bad_query", hint: str | None = None) -> Malformed:
+    return Malformed(f"{field}: {detail}", code=code, field=field, hint=hint)
 
 
 def _single(query: Mapping[str, str], allowed: frozenset[str]) -> dict[str, str]:
@@ -72,7 +74,12 @@ def _at(value: str | None, field: str = "at") -> datetime | None:
     try:
         return parse_rfc3339(value)
     except ValueError:
-        raise _bad(field, f"{value!r} is not an RFC 3339 date-time with an offset") from None
+        example = f"{value}T00:00:00Z" if _DATE_ONLY.fullmatch(value) else "2022-05-01T00:00:00Z"
+        raise _bad(
+            field,
+            f"{value!r} is not an RFC 3339 date-time with an offset",
+            hint=f"an RFC 3339 date-time is expected, e.g. {example}",
+        ) from None
 
 
 def _issuer_id(value: str, field: str = "id") -> str:

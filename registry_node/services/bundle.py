@@ -26,6 +26,7 @@ from registry_node.core.signing import parse_jws
 from registry_node.core.timeutil import Clock, format_rfc3339
 from registry_node.services.federation import Federation, in_use
 from registry_node.services.index import Snapshot, TrustIndex, source_index
+from registry_node.services.recovery import RESTORE_PENDING
 from registry_node.services.store import Store
 
 BUNDLE_FILE = "bundle.json"
@@ -60,7 +61,8 @@ async def save(node: Holder, folder: Path) -> dict[str, Any]:
     config = node.config
     lists: list[dict[str, Any]] = []
     latest = await node.store.read.latest_version()
-    if latest is not None:
+    if latest is not None and await node.store.read.meta(RESTORE_PENDING) is None:
+        # (A restored list not yet confirmed may predate a change: services/recovery.py.)
         payload = json.loads(parse_jws(latest.body).payload)
         places = {config.jurisdiction} | {
             a["jurisdiction"] for e in payload["issuers"] for a in e.get("authorizations", ())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from registry_node.config import NodeConfig
@@ -20,7 +21,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, format_rfc3339, system_clock
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.services import datafolder
+from registry_node.services import backup, datafolder
 from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
@@ -32,7 +33,9 @@ from registry_node.services.oidfed import OpenIdFederation
 from registry_node.services.peers import PeerRegistry
 from registry_node.services.publisher import Publisher
 from registry_node.services.receipts import Receipts
+from registry_node.services.recovery import Recovery
 from registry_node.services.resolver import Resolver
+from registry_node.services.retention import Retention
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
 from registry_node.services.trqp import Trqp
@@ -60,6 +63,8 @@ class Node:
     trqp: Trqp
     verifier: Verifier
     oidfed: OpenIdFederation
+    retention: Retention
+    recovery: Recovery
     #: the data folder's lock, held while a serving node is open
     lock: datafolder.DataLock | None = None
 
@@ -128,13 +133,14 @@ class Node:
             )
             federation.set_peers(peers.read_file())
             resolver = Resolver(config, store, peers, clock)
+            issuers = IssuerService(store, clock, config.jurisdiction)
             node = cls(
                 config=config,
                 clock=clock,
                 store=store,
                 keystore=keystore,
                 publisher=Publisher(config, store, keystore, clock),
-                issuers=IssuerService(store, clock, config.jurisdiction),
+                issuers=issuers,
                 tokens=TokenService(store, clock),
                 federation=federation,
                 metrics=metrics,
@@ -149,12 +155,17 @@ class Node:
                 ),
                 oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
                 lock=lock,
+                retention=Retention(config, store, clock),
+                recovery=Recovery(config, store, federation.fetcher, peers, issuers, clock),
             )
             if not read_only:
                 await node.publisher.ensure_signing_key()
             if import_source:
                 await node.import_source_file()
             if publish:
+                # A restored database publishes nothing until a peer confirms what the node
+                # had published (services/recovery.py).
+                await node.recovery.attempt()
                 await node.publisher.tick()
             if judge_peers:
                 await federation.reconcile("start")  # peers.yaml may have changed while down
@@ -198,6 +209,10 @@ class Node:
             "imported issuer source file", extra={"path": str(path), "result": result.as_json()}
         )
         return result
+
+    async def backup(self, folder: Path) -> dict[str, Any]:
+        """An online backup of the node into ``folder`` (services/backup.py)."""
+        return await backup.backup(self.config, self.store, folder, self.clock)
 
     async def healthy(self) -> bool:
         """Is the database open and answering?"""

@@ -552,6 +552,9 @@ async def test_answers_match_the_document(
     await c.call("get", "/metrics", "/metrics", 200)
     peers = await c.call("get", "/v1/peers", "/v1/peers", 200)
     assert peers["peers"][0]["state"] == "fresh"
+    held = "/v1/peers/list?id=" + quote(sim.peer_id, safe="")
+    await c.call("get", "/v1/peers/list", held, 200, identity)
+    await c.call("get", "/v1/peers/list", "/v1/peers/list?id=https://nobody.example", 404)
 
     # queries
     lookup = "/v1/issuers/{name}"
