@@ -57,6 +57,8 @@ class NodeConfig:
     signing_alg: str = "Ed25519"
     log_format: str = "auto"
     log_level: str = "INFO"
+    #: one structured log line per answered request (logger registry_node.access)
+    access_log: bool = True
     federation: FederationConfig = field(default_factory=FederationConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
@@ -135,6 +137,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         signing_alg=doc.get("signing_alg", defaults.signing_alg),
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
+        access_log=doc.get("access_log", defaults.access_log),
         federation=federation,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
         source=source,
@@ -203,9 +206,15 @@ def template(
     trust_list: str | None = None,
     public_url: str | None = None,
     data_dir: str = "data",
+    access_log: bool | None = None,
 ) -> str:
-    """The node.yaml that ``registry-node init`` writes, with every setting spelled out."""
+    """The node.yaml that ``registry-node init`` writes, with every setting spelled out.
+
+    ``access_log`` defaults to off when ``public_url`` is https: the node itself speaks plain
+    http, so a TLS-terminating proxy is in front of it, and that proxy logs each request."""
     defaults = NodeConfig()
+    if access_log is None:
+        access_log = not (public_url or "").startswith("https://")
     doc = {
         "node_id": node_id,
         "jurisdiction": jurisdiction,
@@ -222,10 +231,12 @@ def template(
         "signing_alg": defaults.signing_alg,
         "log_format": defaults.log_format,
         "log_level": defaults.log_level,
+        "access_log": access_log,
     }
     header = (
         "# registry-node configuration (schema: /schemas/node-config-v1.json).\n"
         "# node_id is this state's registry identifier, an https URL that appears as `iss`\n"
         "# in every list; public_url is where verifiers and peers reach this node.\n"
+        "# access_log: one log line per request; off where a proxy in front logs them.\n"
     )
     return header + dump_yaml(doc)

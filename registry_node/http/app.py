@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +23,7 @@ from registry_node.http import admin, openapi, public, queries, verify
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
 from registry_node.http.cors import cors_middleware
+from registry_node.http.observe import observe_middleware
 from registry_node.http.problems import problem_middleware
 from registry_node.services.node import Node
 from registry_node.services.scheduler import Jobs
@@ -48,9 +50,16 @@ def create_app(
     *,
     run_scheduler: bool = True,
     handle_sighup: bool = True,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> web.Application:
+    """``timer``: the monotonic clock that times requests for ``/metrics`` and the access log."""
     app = web.Application(
-        middlewares=[cors_middleware, problem_middleware, admin.auth_middleware],
+        middlewares=[
+            observe_middleware(config.access_log, timer),
+            cors_middleware,
+            problem_middleware,
+            admin.auth_middleware,
+        ],
         client_max_size=config.max_body_bytes,
     )
     app[MAX_BODY] = config.max_body_bytes
