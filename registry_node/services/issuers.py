@@ -15,6 +15,7 @@ from registry_node.core import schema
 from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFound, SchemaInvalid
 from registry_node.core.model import check_issuer, check_unique_ids, normalize_history
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
+from registry_node.services.progress import IMPORTING, VALIDATING, Progress, ignore
 from registry_node.services.publisher import mark_changed
 from registry_node.services.store import Store, Tx
 
@@ -137,12 +138,16 @@ class IssuerService:
             await mark_changed(tx, now)
         return after
 
-    def parse_source(self, doc: Any, source: str) -> list[dict[str, Any]]:
+    def parse_source(
+        self, doc: Any, source: str, progress: Progress = ignore
+    ) -> list[dict[str, Any]]:
         """Validate a whole source document (file or import body) before anything is written."""
         if not isinstance(doc, dict) or not isinstance(doc.get("issuers"), list):
             raise Malformed(f"{source}: must be a mapping with 'jurisdiction' and 'issuers' list")
+        total = len(doc["issuers"])
         # Entries first, so that an error names the entry by its position and id.
         for index, entry in enumerate(doc["issuers"]):
+            progress(VALIDATING, index, total)
             label = entry.get("id") if isinstance(entry, dict) else None
             where = f"{source}: issuers[{index}]" + (
                 f" ({label})" if isinstance(label, str) else ""
@@ -150,6 +155,7 @@ class IssuerService:
             if not isinstance(entry, dict):
                 raise SchemaInvalid(f"{where}: must be a mapping", [(f"issuers[{index}]", "")])
             check_issuer(entry, where, f"issuers[{index}]")
+        progress(VALIDATING, total, total)
         # The entries passed above; the envelope is checked without checking them again.
         schema.validate(schema.ISSUER_SOURCE, {**doc, "issuers": []}, source)
         if doc["jurisdiction"] != self.jurisdiction:
@@ -163,13 +169,19 @@ class IssuerService:
         check_unique_ids(entries, source)
         return entries
 
-    async def import_entries(self, entries: list[dict[str, Any]], actor: str) -> ImportResult:
-        """Upsert many issuers in one transaction; histories are merged, never shortened."""
+    async def import_entries(
+        self, entries: list[dict[str, Any]], actor: str, progress: Progress = ignore
+    ) -> ImportResult:
+        """Upsert many issuers in one transaction; histories are merged, never shortened.
+        ``progress`` hears of each entry before it is written; nothing is visible to readers
+        (or published) before the whole import commits."""
         now = self.clock()
         stamp = format_rfc3339(now)
         created = updated = unchanged = 0
+        total = len(entries)
         async with self.store.write() as tx:
-            for entry in entries:
+            for index, entry in enumerate(entries):
+                progress(IMPORTING, index, total)
                 before = await tx.issuer(entry["id"])
                 if before is None:
                     after = dict(entry, status_history=normalize_history(entry["status_history"]))
@@ -189,4 +201,5 @@ class IssuerService:
                 updated += before is not None
             if created or updated:
                 await mark_changed(tx, now)
+        progress(IMPORTING, total, total)
         return ImportResult(created, updated, unchanged)
