@@ -67,9 +67,10 @@ class Publisher:
 
     def hold(self, why: Callable[[], str]) -> None:
         """Publish nothing until :meth:`release`: the scheduled check publishes nothing and a
-        requested publication (or key rotation) is refused with ``publication_held``, whose
-        detail is ``why()``. A starting node holds publication while it imports its issuer
-        source file, so that no list of it lacks issuers the file names."""
+        publication requested of this process (or a key rotation in it) is refused with
+        ``publication_held``, whose detail is ``why()``. A starting node holds publication
+        while it imports its issuer source file, so that no list of it lacks issuers the file
+        names. Other processes (the command line) are not held."""
         self._held = why
 
     def release(self) -> None:
