@@ -53,7 +53,7 @@ def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
         if args.peer:
             results = [await node.federation.sync(args.peer)]
         else:
-            with progress_line("peers") as progress:  # at a terminal only
+            with progress_line(config.peers_file.name) as progress:  # at a terminal only
                 results = await node.federation.sync_all(progress)
         for result in results:
             detail = f"\t{result.code}: {result.detail}" if result.code else ""
