@@ -19,8 +19,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The clients and libraries verifiers use, run against the node by tests/test_oidfed_interop.py
+# and tests/interop/ (npm ci: the lock file's versions).
+INTEROP := tests/interop
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	npm ci --prefix $(INTEROP) --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(INTEROP)/node_modules/.installed
 
 run: install
 	$(BIN)/registry-node demo
@@ -37,4 +44,4 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules

@@ -306,6 +306,9 @@ def main() -> None:
         serve(Path(args.serve[0]), int(args.serve[1]))
         return
     if args.node:
+        from registry_node import process
+
+        process.limit_malloc_arenas()  # as the registry-node command does
         print(json.dumps(asyncio.run(node_phases(Path(args.node[0]), int(args.node[1])))))
         return
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.core.jwks import DEFAULT_RECEIPT_RETENTION
 from registry_node.core.model import NodeIdentity
 from registry_node.core.peers import DEFAULT_MAX_VALIDITY
 from registry_node.core.timeutil import format_duration, parse_duration
@@ -31,12 +32,24 @@ class FederationConfig:
     connect_timeout: timedelta = timedelta(seconds=5)
     read_timeout: timedelta = timedelta(seconds=10)
     deadline: timedelta = timedelta(seconds=30)
-    concurrency: int = 8
+    #: syncs in flight: four keep one judging worker busy; each may hold a body (memory)
+    concurrency: int = 4
     clock_skew: timedelta = timedelta(minutes=5)
     backoff_max: timedelta = timedelta(hours=1)
     allow_http_loopback: bool = True
     #: worker processes that judge fetched lists (0: a thread of the node's own process)
     judge_processes: int = 1
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Which old version bodies are kept (docs/adr/0015): the newest ``keep_versions``, and
+    every version replaced by a newer one less than ``keep_for`` ago (at least an hour, the
+    longest a signed answer citing it stays valid). Seqs, digests, ``prev`` links and issuers'
+    histories are always kept."""
+
+    keep_versions: int = 100
+    keep_for: timedelta = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -55,13 +68,18 @@ class NodeConfig:
     publish_debounce: timedelta = timedelta(seconds=2)
     max_body_bytes: int = 1024 * 1024
     signing_alg: str = "Ed25519"
+    #: how long a receipt is meant to be kept: its key stays in /jwks.json that long
+    receipt_retention: timedelta = DEFAULT_RECEIPT_RETENTION
     log_format: str = "auto"
     log_level: str = "INFO"
     #: one structured log line per answered request (logger registry_node.access)
     access_log: bool = True
     federation: FederationConfig = field(default_factory=FederationConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
+    #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
+    governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
 
     @property
@@ -119,6 +137,11 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         allow_http_loopback=fed.get("allow_http_loopback", fed_defaults.allow_http_loopback),
         judge_processes=fed.get("judge_processes", fed_defaults.judge_processes),
     )
+    kept = doc.get("retention", {})
+    retention = RetentionConfig(
+        keep_versions=kept.get("keep_versions", RetentionConfig.keep_versions),
+        keep_for=_duration(kept, "keep_for", RetentionConfig.keep_for),
+    )
     defaults = NodeConfig()
     config = NodeConfig(
         node_id=doc.get("node_id", defaults.node_id),
@@ -135,11 +158,14 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         publish_debounce=_duration(doc, "publish_debounce", defaults.publish_debounce),
         max_body_bytes=doc.get("max_body_bytes", defaults.max_body_bytes),
         signing_alg=doc.get("signing_alg", defaults.signing_alg),
+        receipt_retention=_duration(doc, "receipt_retention", defaults.receipt_retention),
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
         access_log=doc.get("access_log", defaults.access_log),
         federation=federation,
+        retention=retention,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
+        governance_framework=doc.get("governance_framework"),
         source=source,
     )
     if config.list_validity < timedelta(minutes=10):
@@ -151,6 +177,19 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             "the longest validity a peer accepts by default",
             field="list_validity",
         )
+    if config.receipt_retention < RECEIPT_RETENTION_MIN:
+        # A receipt may be relied on for up to an hour after it was signed.
+        raise ConfigError(
+            f"{where}: receipt_retention: must be at least "
+            f"{format_duration(RECEIPT_RETENTION_MIN)}",
+            field="receipt_retention",
+        )
+    if config.retention.keep_for < RETENTION_KEEP_FOR_MIN:
+        raise ConfigError(
+            f"{where}: retention.keep_for: must be at least 1h, the longest a signed answer "
+            "citing a version stays valid",
+            field="retention.keep_for",
+        )
     for name, least in _FEDERATION_MINIMUMS.items():
         if getattr(federation, name) < least:
             raise ConfigError(
@@ -159,6 +198,12 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             )
     return config
 
+
+RECEIPT_RETENTION_MIN = timedelta(hours=1)
+
+#: A signed answer is valid for an hour at most and cites the version newest when it was
+#: signed: that version's body stays for at least this long after it was replaced.
+RETENTION_KEEP_FOR_MIN = timedelta(hours=1)
 
 #: A zero timeout would switch the timeout off, a zero deadline fail every fetch, a zero
 #: backoff retry a failing peer in a tight loop.
@@ -229,9 +274,14 @@ def template(
         "publish_debounce": format_duration(defaults.publish_debounce),
         "max_body_bytes": defaults.max_body_bytes,
         "signing_alg": defaults.signing_alg,
+        "receipt_retention": format_duration(defaults.receipt_retention),
         "log_format": defaults.log_format,
         "log_level": defaults.log_level,
         "access_log": access_log,
+        "retention": {
+            "keep_versions": defaults.retention.keep_versions,
+            "keep_for": format_duration(defaults.retention.keep_for),
+        },
     }
     header = (
         "# registry-node configuration (schema: /schemas/node-config-v1.json).\n"

@@ -217,7 +217,7 @@ def test_peers_check_names_the_peer_and_field(
 ) -> None:
     (state / "peers.yaml").write_text(
         "peers:\n  - id: https://registry.ohio.example\n    jurisdiction: Ohio\n"
-        "    url: https://registry.ohio.example/trust-list\n    keys: [abc]\n"
+        f"    url: https://registry.ohio.example/trust-list\n    keys: ['{'A' * 43}']\n"
     )
     code, _, err = run(capsys, "peers", "check")
     assert code == 2

@@ -128,6 +128,34 @@ async def test_demo_federates_then_prints_commands_that_work(tmp_path: Path) -> 
                 assert resp.content_type == "application/jwt"
                 assert len((await resp.text()).split(".")) == 3
 
+            # README, "Asking the registry": the sample credential checks out at Indiana.
+            badge = (ROOT / "examples" / "badge.json").read_bytes()
+            async with http.post(f"{indiana}/v1/verify", data=badge) as resp:
+                result = await resp.json()
+            assert result["verdict"] == "valid", result
+
+            # README, quick start: suspend an Ohio issuer, publish, sync Indiana: it follows.
+            ohio = f"http://127.0.0.1:{ports['US-OH']}"
+            tokens = {
+                code: (tmp_path / "demo-data" / code.lower() / "admin-token").read_text().strip()
+                for code in ("US-OH", "US-IN")
+            }
+            board = "did%3Aweb%3Anursing.ohio.example"
+            steps = [
+                (f"{ohio}/admin/v1/issuers/{board}/status", "US-OH", 200),
+                (f"{ohio}/admin/v1/publish", "US-OH", 201),
+                (f"{indiana}/admin/v1/peers/sync", "US-IN", 200),
+            ]
+            change = {"status": "suspended", "reason": "board audit"}
+            for step, (target, code, status) in enumerate(steps):
+                headers = {"Authorization": f"Bearer {tokens[code]}"}
+                body = change if step == 0 else None
+                async with http.post(target, json=body, headers=headers) as resp:
+                    assert resp.status == status, await resp.text()
+            async with http.get(f"{indiana}/v1/issuers/did:web:nursing.ohio.example") as resp:
+                answer = await resp.json()
+            assert (answer["outcome"], answer["reason"]) == ("not_trusted", "suspended"), answer
+
         # Ctrl-C in a terminal signals the whole process group.
         os.killpg(proc.pid, signal.SIGINT)
         async with asyncio.timeout(30):

@@ -14,15 +14,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from registry_node import __version__
+from registry_node import __version__, process
 from registry_node import config as configmod
-from registry_node.cli import audit, issuers, keys, node, peers, verify
+from registry_node.cli import audit, backup, issuers, keys, node, peers, receipt, verify
 from registry_node.cli._common import PROG
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["PROG", "build_parser", "main"]
 
-GROUPS = (node, issuers, keys, peers, verify, audit)
+GROUPS = (node, issuers, keys, peers, verify, receipt, audit, backup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    process.limit_malloc_arenas()  # before the first thread
     args = build_parser().parse_args(argv)
     try:
         config = configmod.load(args.config)

@@ -82,18 +82,24 @@ def register(sub: Any) -> None:
     p = keys.add_parser("list", help="list signing keys and their state")
     p.set_defaults(func=cmd_keys_list)
     p = keys.add_parser("rotate", help="announce a successor key, or --complete the rotation")
-    p.add_argument("--alg", choices=["Ed25519", "ES256"])
-    p.add_argument("--complete", action="store_true")
+    p.add_argument(
+        "--alg", choices=["Ed25519", "ES256"], help="the new key's algorithm (default: signing_alg)"
+    )
+    p.add_argument(
+        "--complete",
+        action="store_true",
+        help="make the announced key the signing key (after one list validity)",
+    )
     p.set_defaults(func=cmd_keys_rotate)
 
     token = sub.add_parser("token", help="admin API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
     )
     p = token.add_parser("create", help="create a token; it is printed once")
-    p.add_argument("name")
+    p.add_argument("name", help="who or what the token is for, e.g. ops-team")
     p.set_defaults(func=cmd_token_create)
     p = token.add_parser("list", help="list tokens")
     p.set_defaults(func=cmd_token_list)
     p = token.add_parser("revoke", help="revoke a token")
-    p.add_argument("token_id", type=int)
+    p.add_argument("token_id", type=int, help="the token's number, as `token list` shows")
     p.set_defaults(func=cmd_token_revoke)

@@ -118,22 +118,22 @@ def cmd_publish(args: argparse.Namespace, config: NodeConfig) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the node")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--host", help="listen on this address (default: listen.host in node.yaml)")
+    p.add_argument("--port", type=int, help="listen on this port (default: listen.port)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("init", help="write a node.yaml for a new state")
     p.add_argument("--node-id", required=True, help="this registry's id, an https URL")
     p.add_argument("--jurisdiction", required=True, help="ISO 3166-2 code, e.g. US-OH")
     p.add_argument("--name", required=True, help="the registry's display name")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
     p.add_argument(
         "--public-url", help="where verifiers and peers reach the node, e.g. behind a proxy"
     )
     p.add_argument("--data-dir", default="data", help="database and keys (relative: to node.yaml)")
-    p.add_argument("--output", default="node.yaml")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--output", default="node.yaml", help="where to write (node.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("demo", help="run Ohio, Indiana and Michigan nodes on loopback, federated")

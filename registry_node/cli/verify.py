@@ -127,12 +127,12 @@ def register(sub: Any) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--node", metavar="URL", help="ask a running node's POST /v1/verify")
     where.add_argument("--bundle", metavar="DIR", help="fully offline, from a saved bundle")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the whole verification result as JSON")
     p.set_defaults(func=cmd_verify)
 
     bundle = sub.add_parser("bundle", help="signed lists for offline checks").add_subparsers(
         dest="bundle_command", required=True, metavar="ACTION"
     )
     p = bundle.add_parser("save", help="write this node's list and its peers' lists to DIR")
-    p.add_argument("dir")
+    p.add_argument("dir", help="folder to write the lists and their index to")
     p.set_defaults(func=cmd_bundle_save)

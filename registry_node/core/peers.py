@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,13 @@ MIN_REFRESH = timedelta(seconds=30)
 #: ``list_validity`` must fit it (config.py).
 DEFAULT_MAX_VALIDITY = timedelta(days=3)
 MAX_MAX_VALIDITY = timedelta(days=31)
+#: A pin written as a string: an RFC 7638 thumbprint (SHA-256, base64url without padding)
+PIN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+#: What a pin looks like, for the error that refuses one that does not
+PIN_FORM = (
+    "a pin is 43 base64url characters: the RFC 7638 SHA-256 thumbprint of the neighbour's "
+    "key, as printed by `registry-node peers invite` (or the key itself as a public JWK)"
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,17 @@ class PeerConfig:
         return hashlib.sha256(data).hexdigest()[:16]
 
 
+def refetch_needed(before: PeerConfig | None, after: PeerConfig) -> bool:
+    """Does a reload from ``before`` to ``after`` call for fetching the peer's list at once,
+    whatever its backoff? Yes when where the list comes from or the keys that must sign it
+    changed: the operator has just fixed or re-pinned the peer, and the failures counted under
+    the old settings say nothing about the new ones. (Other changes of terms need no fetch:
+    the held list is judged again from its stored bytes.)"""
+    return before is not None and (
+        before.url != after.url or before.pinned_thumbprints != after.pinned_thumbprints
+    )
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -85,6 +104,15 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def url_allowed(url: str, *, allow_http_loopback: bool = True) -> bool:
+    """May the node fetch from ``url``? https, or plain http to a loopback address when
+    ``allow_http_loopback`` (section 9.1)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname or "")
+    )
 
 
 def parse_peers(doc: Any, source: str, *, allow_http_loopback: bool = True) -> list[PeerConfig]:
@@ -122,7 +150,28 @@ def _label(entry: dict[str, Any], index: int, source: str) -> str:
     return f"{source}: peers[{index}]" + (f" ({ident})" if isinstance(ident, str) else "")
 
 
+def _check_pins(entry: dict[str, Any], index: int, source: str) -> None:
+    """A pin that is neither a thumbprint nor a JWK gets an error that says what a pin looks
+    like (the schema alone would say only that it matches neither form)."""
+    pins = entry.get("keys")
+    if not isinstance(pins, list):
+        return
+    for pos, pin in enumerate(pins):
+        if isinstance(pin, dict) or (isinstance(pin, str) and PIN_PATTERN.fullmatch(pin)):
+            continue
+        if isinstance(pin, str):
+            shown = f"{pin[:60]!r} ({len(pin)} characters)"
+        else:
+            shown = f"{type(pin).__name__} {str(pin)[:60]!r}"
+        raise ConfigError(
+            f"{_label(entry, index, source)}: keys[{pos}]: {shown} is not a pin; {PIN_FORM}",
+            code="peers_invalid",
+            field=f"peers[{index}].keys[{pos}]",
+        )
+
+
 def _check_entry(entry: dict[str, Any], index: int, source: str) -> None:
+    _check_pins(entry, index, source)
     try:
         schema.validate(
             schema.PEERS + "#/$defs/peer", entry, _label(entry, index, source), f"peers[{index}]"
@@ -139,8 +188,7 @@ def _peer(entry: dict[str, Any], index: int, source: str, allow_http_loopback: b
             f"{where}: {member}: {why}", code="peers_invalid", field=f"peers[{index}].{member}"
         )
 
-    url = urlsplit(entry["url"])
-    if url.scheme != "https" and not (allow_http_loopback and _is_loopback(url.hostname or "")):
+    if not url_allowed(entry["url"], allow_http_loopback=allow_http_loopback):
         raise fail("url", "must be https (plain http is allowed only to a loopback address)")
     thumbprints: set[str] = set()
     jwks: list[dict[str, Any]] = []

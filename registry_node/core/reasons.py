@@ -41,6 +41,7 @@ Family = Literal[
     "rotation",  # a key rotation command refused
     "credential",  # a credential check, or a credential that cannot be read as one
     "did_web",  # a did:web issuer's DID document could not be used
+    "receipt",  # a signed receipt that registry-node receipt verify refuses
     "generic",  # the code of an error family when no more specific code is given
 ]
 
@@ -131,6 +132,10 @@ _SCHEMA_LIST = "Tell the peer, with the detail. The publisher may speak an incom
 _SCHEMA_REQUEST = (
     "Correct the document where field and errors (or the detail) say, and send it again."
 )
+_RECEIPT_KEY = (
+    "Check the receipt against the keys of the node that signed it (its iss); a key retired "
+    "longer ago than that node's receipt_retention is no longer published."
+)
 _PROOF = "Ask the issuer to re-issue the credential with a conforming proof."
 _KEY = "Ask the issuer which key signs its credentials, and its state to pin that key."
 _ISSUE = "Ask the issuer to correct the credential and issue it again."
@@ -195,12 +200,26 @@ _ALL = (
         REJECTED,
         _UNKNOWN_KEY,
         Use("credential", "check_failed", _KEY),
+        Use("receipt", "check_failed", _RECEIPT_KEY),
     ),
     _reason(
         "signature_invalid",
         "list",
         REJECTED,
         "Treat it as a security event. Compare the body's digest with the peer's operator.",
+        Use("receipt", "check_failed", "The receipt was altered, or not signed by that key."),
+    ),
+    _reason(
+        "receipt_malformed",
+        "receipt",
+        "check_failed",
+        "Pass the token exactly as the node sent it (Accept: application/jwt).",
+    ),
+    _reason(
+        "key_retired",
+        "receipt",
+        "check_failed",
+        "The receipt claims a time after its key was retired: do not rely on it.",
     ),
     _reason(
         "alg_not_allowed",
@@ -230,8 +249,9 @@ _ALL = (
         "rollback",
         "list",
         REJECTED,
-        "Tell the peer. Their restore procedure (docs/operations.md section 10) publishes past "
-        "your seq; the seq you hold is in your /v1/peers.",
+        "Tell the peer. Their restore procedure (docs/operations.md section 10.2) takes back "
+        "the newest list you hold of them (GET /v1/peers/list); the seq you hold is in your "
+        "/v1/peers.",
     ),
     _reason(
         "equivocation",
@@ -427,6 +447,19 @@ _ALL = (
         "Ask for a seq that has been published; GET /trust-list serves the newest.",
     ),
     _reason(
+        "peer_list_not_held",
+        "request",
+        404,
+        "Ask with the id of a configured peer whose list this node has accepted (GET /v1/peers).",
+    ),
+    _reason(
+        "version_gone",
+        "request",
+        410,
+        "The version was published but its body is no longer kept (retention); "
+        "GET /trust-list serves the newest, which holds every issuer's whole history.",
+    ),
+    _reason(
         "schema_not_found",
         "request",
         404,
@@ -463,6 +496,13 @@ _ALL = (
         "Check resource: no list names that credential type, achievement type or CTID.",
     ),
     _reason("not_found", "request", 404, "Check the path; GET /openapi.json lists them."),
+    _reason(
+        "not_implemented",
+        "request",
+        501,
+        "This node does not offer that Ayra TRQP profile extension; GET /trqp/metadata "
+        "describes the registry, POST /trqp/authorization and /trqp/recognition answer.",
+    ),
     _reason(
         "method_not_allowed",
         "request",
@@ -567,6 +607,27 @@ _ALL = (
         _PEERS_FIX,
         Use("config", "start_refused", _PEERS_FIX),
     ),
+    # -- adding a neighbour (registry-node peers add, docs/protocol.md section 9.1) ----------
+    _reason(
+        "metadata_invalid",
+        "config",
+        "command_refused",
+        "Check the URL: it must be the neighbour node's public URL, which serves "
+        "/.well-known/ler-trust-registry.",
+    ),
+    _reason(
+        "pin_not_offered",
+        "config",
+        "command_refused",
+        "Ask the neighbour's operator for the thumbprint again by a second channel (their "
+        "registry-node peers invite); never pin a key only because its metadata offers it.",
+    ),
+    _reason(
+        "peer_exists",
+        "config",
+        "command_refused",
+        "Edit the peer's entry in peers.yaml (keys, url) instead, then reload the node.",
+    ),
     _reason(
         "token_not_found",
         "admin",
@@ -639,6 +700,32 @@ _ALL = (
             "start_refused",
             "Restore the key file that matches the database's key from backup.",
         ),
+    ),
+    # -- backups and restore (docs/operations.md section 10) ------------------------------
+    _reason(
+        "restore_unconfirmed",
+        "admin",
+        409,
+        "Wait until the peers confirm the newest version they hold (GET /readyz says which did "
+        "not answer), or decide with registry-node restore --confirm.",
+        Use(
+            "config",
+            "command_refused",
+            "Wait until the peers confirm the restore, or run registry-node restore --confirm.",
+        ),
+        Use(
+            "request",
+            503,
+            "The node was restored from a backup; it serves its list again once its peers "
+            "confirm the newest version (or its operator decides).",
+        ),
+    ),
+    _reason(
+        "backup_invalid",
+        "config",
+        "command_refused",
+        "Restore from a complete backup made by registry-node backup; its backup.json "
+        "names every file and its digest.",
     ),
     # -- key rotation (docs/operations.md section 3) --------------------------------------
     _reason(

@@ -56,12 +56,6 @@ def sign_list(payload: bytes, signers: Sequence[SigningKey]) -> bytes:
     return canonical_json(value)
 
 
-def sign_compact(payload: bytes, signer: SigningKey, typ: str) -> str:
-    """A JWS Compact Serialization of ``payload`` (RFC 7515 section 7.1), e.g. a receipt."""
-    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
-    return jws.serialize_compact(header, payload, signer.key, algorithms=[signer.alg])
-
-
 @dataclass(frozen=True)
 class SignatureMember:
     header: dict[str, Any]
@@ -81,6 +75,14 @@ class ParsedList:
     payload_b64: str
     payload: bytes
     signatures: tuple[SignatureMember, ...]
+
+
+def sign_compact(payload: bytes, signer: SigningKey, typ: str) -> str:
+    """A JWS Compact Serialization of ``payload`` (RFC 7515 section 7.1) under the list key's
+    own algorithm name, as the keys published with it carry it: the OpenID Federation
+    statements of section 14. Receipts name theirs for older libraries (core/receipts.py)."""
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
+    return jws.serialize_compact(header, payload, signer.key, algorithms=[signer.alg])
 
 
 def parse_jws(body: bytes) -> ParsedList:

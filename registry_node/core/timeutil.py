@@ -85,3 +85,17 @@ def format_duration(delta: timedelta) -> str:
         if seconds and seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def describe_duration(delta: timedelta) -> str:
+    """A duration for people: ``2 s``, ``5 min``, ``1 h 30 min``, ``3 d`` (two units at most;
+    the rest is dropped). Configuration files use :func:`format_duration` instead."""
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "0 s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts[:2])

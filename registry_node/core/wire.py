@@ -27,6 +27,8 @@ class IssuerEntry(TypedDict):
     name: str
     org_type: str
     url: NotRequired[str]
+    legal_name: NotRequired[str]
+    logo: NotRequired[str]
     valid_from: NotRequired[str]
     valid_until: NotRequired[str]
     identifiers: NotRequired[list[dict[str, Any]]]

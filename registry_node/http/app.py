@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from registry_node.config import NodeConfig
 from registry_node.core.errors import ConfigError
 from registry_node.core.timeutil import Clock, system_clock
-from registry_node.http import admin, openapi, public, queries, verify
+from registry_node.http import admin, oidfed, openapi, public, queries, verify
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
 from registry_node.http.cors import cors_middleware
@@ -90,6 +90,7 @@ def create_app(
     app.add_routes(queries.routes)
     app.add_routes(openapi.routes)
     app.add_routes(verify.routes)
+    app.add_routes(oidfed.routes)
     app.add_routes(admin.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -121,7 +122,7 @@ def create_app(
         if handle_sighup:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
-        scheduler.shutdown(wait=False)
+        await jobs.stop()  # no job outlives the node's database
 
     app.cleanup_ctx.append(node_ctx)
     if run_scheduler:

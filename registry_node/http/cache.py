@@ -1,6 +1,7 @@
 """Published list bodies held in memory, identity and gzip, so serving never re-reads or
-re-compresses a version. Versions are immutable, so an entry never goes stale; the cache only
-asks the database which seq is current."""
+re-compresses a version. A version's body never changes, so an entry never goes stale; but
+retention may prune an old one, so the cache asks the database which seq is current and, for
+an older one, whether its body is still kept."""
 
 from __future__ import annotations
 
@@ -35,12 +36,20 @@ class ListCache:
         seq = await self.publisher.latest_seq()
         if seq == 0:
             return None
-        return await self.get(seq)
+        return await self.get(seq, newest=True)
 
-    async def get(self, seq: int) -> Representation | None:
+    async def get(self, seq: int, *, newest: bool = False) -> Representation | None:
+        """Version ``seq``; None when it was never published or its body was pruned. The
+        newest body is never pruned; an older one held here is checked against the database
+        (retention may have pruned it since)."""
         rep = self._entries.get(seq)
         if rep is not None:
+            if not newest and await self.publisher.pruned(seq):
+                del self._entries[seq]
+                return None
             self._entries.move_to_end(seq)
             return rep
         version = await self.publisher.version(seq)
-        return None if version is None else self._remember(version)
+        if version is None or version.pruned:  # a pruned body is never served (empty)
+            return None
+        return self._remember(version)

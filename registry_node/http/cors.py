@@ -22,6 +22,7 @@ PUBLIC_PREFIXES = (
     "/.well-known/",
     "/schemas/",
     "/openapi.json",
+    "/federation/",
 )
 ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
 ALLOW_HEADERS = "Accept, Accept-Encoding, Content-Type, If-None-Match, X-Request-ID"

@@ -89,6 +89,9 @@ def _http_date(numeric: int) -> str:
 @routes.get("/trust-list")
 async def current_list(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
+    if await node.recovery.pending() is not None:
+        # The restored newest version may predate a change already published (section 10).
+        return problem(503, "restore_unconfirmed", "restored from a backup, not yet confirmed")
     rep = await request.app[LIST_CACHE].latest()
     if rep is None:
         return problem(503, "not_published", "no list has been published yet")
@@ -103,6 +106,9 @@ async def list_version(request: web.Request) -> web.StreamResponse:
     seq = int(request.match_info["seq"])
     rep = await request.app[LIST_CACHE].get(seq)
     if rep is None:
+        if seq <= await request.app[NODE].publisher.latest_seq():
+            # Published once, body no longer kept (retention, or lost in a restore).
+            return problem(410, "version_gone", f"the body of version {seq} is no longer kept")
         return problem(404, "version_not_found", f"no published version {seq}")
     return _serve_list(request, rep, IMMUTABLE)
 
@@ -116,6 +122,10 @@ def _endpoints(base: str) -> dict[str, str]:
         "peers": f"{base}/v1/peers",
         "issuer": f"{base}/v1/issuers/{{id}}",
         "metrics": f"{base}/metrics",
+        "trqp_authorization": f"{base}/trqp/authorization",
+        "trqp_recognition": f"{base}/trqp/recognition",
+        "trqp_metadata": f"{base}/trqp/metadata",
+        "openid_federation": f"{base}/.well-known/openid-federation",
     }
 
 
@@ -153,11 +163,8 @@ async def metadata(request: web.Request) -> web.Response:
 
 @routes.get("/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    current = await node.publisher.keys("current")
-    upcoming = await node.publisher.keys("next")
     return json_response(
-        {"keys": [k.public_jwk for k in (*current, *upcoming)]},
+        await request.app[NODE].publisher.jwks(),
         headers={"Cache-Control": "public, max-age=60"},
     )
 
@@ -197,7 +204,18 @@ async def readyz(request: web.Request) -> web.Response:
         ready = False
     latest = await node.publisher.latest(with_body=False)
     now = to_numeric_date(node.clock())
-    if latest is None:
+    restored = await node.recovery.pending()
+    if restored is not None:
+        check = restored["check"] or {}
+        checks["trust_list"] = {
+            "ok": False,
+            "detail": "restored from a backup: nothing is published until every peer has "
+            "answered with the newest version of this list it holds, or the operator runs "
+            "`registry-node restore --confirm`",
+            "restore": {"restored_at": restored.get("restored_at"), "last_attempt": check},
+        }
+        ready = False
+    elif latest is None:
         checks["trust_list"] = {"ok": False, "detail": "no list published"}
         ready = False
     else:
@@ -227,6 +245,25 @@ async def readyz(request: web.Request) -> web.Response:
 async def peers(request: web.Request) -> web.Response:
     peers = await request.app[NODE].federation.status()
     return json_response({"peers": [p.as_json() for p in peers]})
+
+
+@routes.get("/v1/peers/list")
+async def held_list(request: web.Request) -> web.Response:
+    """The list this node holds of peer ``id``, byte for byte as the peer signed it: how a
+    peer restored from a backup learns what it had published (docs/protocol.md 9.6)."""
+    peer_id = request.query.get("id", "")
+    held = await request.app[NODE].federation.held_body(peer_id)
+    if held is None:
+        return problem(404, "peer_list_not_held", f"no list of {peer_id!r} is held")
+    return web.Response(
+        body=held.body,
+        content_type=MEDIA_TYPE,
+        headers={
+            "ETag": f'"{held.digest}"',
+            "Cache-Control": "no-cache",
+            "Trust-List-Seq": str(held.seq),
+        },
+    )
 
 
 @routes.get("/metrics")

@@ -19,7 +19,7 @@ from registry_node.core.errors import Malformed, RequestSchemaInvalid, SchemaInv
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 from registry_node.core.trust import Question
 from registry_node.http.appkeys import NODE
-from registry_node.http.problems import json_response, read_body
+from registry_node.http.problems import json_response, problem, read_body
 from registry_node.services.index import BrowseFilter, decode_cursor, encode_cursor
 from registry_node.services.resolver import Resolver
 
@@ -42,14 +42,16 @@ _ORG_TYPES = frozenset(
 #: TRQP schemas have no references: the compiled validator takes them (schema.check_fast)
 _SELF_CONTAINED = frozenset({"trqp-authorization-request.json", "trqp-recognition-request.json"})
 _STATUSES = frozenset({"active", "suspended", "revoked", "retired"})
+#: ``at=2022-05-01``: a date where a date-time is expected (the hint shows the date-time)
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _resolver(request: web.Request) -> Resolver:
     return request.app[NODE].resolver
 
 
-def _bad(field: str, detail: str, code: str = "bad_query") -> Malformed:
-    return Malformed(f"{field}: {detail}", code=code, field=field)
+def _bad(field: str, detail: str, code: str = "bad_query", hint: str | None = None) -> Malformed:
+    return Malformed(f"{field}: {detail}", code=code, field=field, hint=hint)
 
 
 def _single(query: Mapping[str, str], allowed: frozenset[str]) -> dict[str, str]:
@@ -72,7 +74,12 @@ def _at(value: str | None, field: str = "at") -> datetime | None:
     try:
         return parse_rfc3339(value)
     except ValueError:
-        raise _bad(field, f"{value!r} is not an RFC 3339 date-time with an offset") from None
+        example = f"{value}T00:00:00Z" if _DATE_ONLY.fullmatch(value) else "2022-05-01T00:00:00Z"
+        raise _bad(
+            field,
+            f"{value!r} is not an RFC 3339 date-time with an offset",
+            hint=f"an RFC 3339 date-time is expected, e.g. {example}",
+        ) from None
 
 
 def _issuer_id(value: str, field: str = "id") -> str:
@@ -281,3 +288,42 @@ async def trqp_recognition(request: web.Request) -> web.Response:
     out["recognized"] = verdict.granted
     out["message"] = verdict.message
     return json_response(out)
+
+
+# -- Ayra TRQP profile extensions (docs/protocol.md sections 12.3 and 12.4) ---------------
+
+_METADATA_PARAMS = frozenset({"authority_id"})
+
+
+@routes.get("/trqp/metadata")
+async def trqp_metadata(request: web.Request) -> web.Response:
+    params = _single(request.query, _METADATA_PARAMS) if request.query_string else {}
+    metadata = request.app[NODE].trqp.metadata(params.get("authority_id"))
+    return json_response(metadata, headers={"Cache-Control": "public, max-age=60"})
+
+
+#: The profile's optional extensions this node does not implement: each answers 501.
+NOT_IMPLEMENTED = (
+    "/trqp/entities",
+    "/trqp/entities/{entity_id:.+}/authorizations",
+    "/trqp/entities/{entity_id:.+}",
+    "/trqp/ecosystems/{ecosystem_id:.+}/recognitions",
+    "/trqp/ecosystems/{ecosystem_id:.+}",
+    "/trqp/lookups/assuranceLevels",
+    "/trqp/lookups/authorizations",
+    "/trqp/lookups/didMethods",
+)
+
+
+async def _not_implemented(request: web.Request) -> web.Response:
+    return problem(
+        501,
+        "not_implemented",
+        f"{request.path}: this registry does not implement this optional extension of the "
+        "Ayra TRQP profile; it answers POST /trqp/authorization and /trqp/recognition",
+        instance=request.path,
+    )
+
+
+for _path in NOT_IMPLEMENTED:
+    routes.get(_path)(_not_implemented)

@@ -26,6 +26,7 @@ from registry_node.core.signing import parse_jws
 from registry_node.core.timeutil import Clock, format_rfc3339
 from registry_node.services.federation import Federation, in_use
 from registry_node.services.index import Snapshot, TrustIndex, source_index
+from registry_node.services.recovery import RESTORE_PENDING
 from registry_node.services.store import Store
 
 BUNDLE_FILE = "bundle.json"
@@ -60,7 +61,8 @@ async def save(node: Holder, folder: Path) -> dict[str, Any]:
     config = node.config
     lists: list[dict[str, Any]] = []
     latest = await node.store.read.latest_version()
-    if latest is not None:
+    if latest is not None and await node.store.read.meta(RESTORE_PENDING) is None:
+        # (A restored list not yet confirmed may predate a change: services/recovery.py.)
         payload = json.loads(parse_jws(latest.body).payload)
         places = {config.jurisdiction} | {
             a["jurisdiction"] for e in payload["issuers"] for a in e.get("authorizations", ())
@@ -122,8 +124,7 @@ def _field(doc: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
     return value
 
 
-def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> Loaded:
-    """Verify the bundle's lists and build a trust index from those that pass."""
+def _document(folder: Path) -> tuple[Path, dict[str, Any]]:
     path = folder / BUNDLE_FILE
     try:
         doc = json.loads(path.read_bytes())
@@ -133,6 +134,64 @@ def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> L
         raise ConfigError(f"{path}: not JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("version") != BUNDLE_VERSION:
         raise ConfigError(f"{path}: version: not a version {BUNDLE_VERSION} bundle")
+    return path, doc
+
+
+def keys_of(folder: Path, node_id: str, clock: Clock, max_bytes: int) -> list[dict[str, Any]]:
+    """The keys (``keys`` and ``next_keys``) of ``node_id``'s list in the bundle, once the list
+    verifies against the bundle's pins: the keys a receipt signed by that node is checked with.
+    The list's time is not judged (a receipt is checked long after it was signed)."""
+    path, doc = _document(folder)
+    for i, item in enumerate(_field(doc, "lists", str(path), list)):
+        where = f"{path}: lists[{i}]"
+        if not isinstance(item, dict) or item.get("id") != node_id:
+            continue
+        file, peer = _list_item(item, where)
+        try:
+            body = (folder / file).read_bytes()
+            decision = accept(
+                body,
+                peer,
+                None,
+                clock(),
+                max_bytes=max_bytes,
+                clock_skew=timedelta(0),
+                rejudge=True,
+            )
+        except OSError as exc:
+            raise ConfigError(f"{folder / file}: {exc.strerror or exc}") from None
+        except Rejected as exc:
+            raise ConfigError(f"{folder / file}: {exc.code}: {exc.detail}", code=exc.code) from None
+        return [dict(jwk) for jwk in decision.state.trusted_keys]
+    raise ConfigError(f"{path}: lists: no list of {node_id!r} in this bundle", field="lists")
+
+
+def _list_item(item: Mapping[str, Any], where: str) -> tuple[str, PeerConfig]:
+    """An item of ``lists``: its file, and the terms its list is judged under."""
+    node_id = _field(item, "id", where, str)
+    jurisdiction = _field(item, "jurisdiction", where, str)
+    file = _field(item, "file", where, str)
+    if "/" in file or file.startswith("."):
+        raise ConfigError(f"{where}: file: must name a file in the bundle folder")
+    scope = _field(item, "scope", where, dict)
+    types = scope.get("credential_types")
+    peer = PeerConfig(
+        id=node_id,
+        jurisdiction=jurisdiction,
+        url=node_id,
+        pinned_thumbprints=frozenset(_field(item, "keys", where, list)),
+        scope=Scope(
+            frozenset(scope.get("jurisdictions", ())),
+            None if types is None else frozenset(types),
+        ),
+        on_stale=item.get("on_stale", "reject"),
+    )
+    return file, peer
+
+
+def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> Loaded:
+    """Verify the bundle's lists and build a trust index from those that pass."""
+    path, doc = _document(folder)
     now = clock()
     sources = {}
     policies: dict[str, str] = {}
@@ -142,24 +201,8 @@ def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> L
         where = f"{path}: lists[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: not an object")
-        node_id = _field(item, "id", where, str)
-        jurisdiction = _field(item, "jurisdiction", where, str)
-        file = _field(item, "file", where, str)
-        if "/" in file or file.startswith("."):
-            raise ConfigError(f"{where}: file: must name a file in the bundle folder")
-        scope = _field(item, "scope", where, dict)
-        types = scope.get("credential_types")
-        peer = PeerConfig(
-            id=node_id,
-            jurisdiction=jurisdiction,
-            url=node_id,
-            pinned_thumbprints=frozenset(_field(item, "keys", where, list)),
-            scope=Scope(
-                frozenset(scope.get("jurisdictions", ())),
-                None if types is None else frozenset(types),
-            ),
-            on_stale=item.get("on_stale", "reject"),
-        )
+        file, peer = _list_item(item, where)
+        node_id, jurisdiction = peer.id, peer.jurisdiction
         try:
             body = (folder / file).read_bytes()
             decision = accept(body, peer, None, now, max_bytes=max_bytes, clock_skew=clock_skew)

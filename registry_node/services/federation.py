@@ -32,7 +32,7 @@ from registry_node.core.acceptance import (
 from registry_node.core.errors import FetchFailed, Rejected
 from registry_node.core.model import digest
 from registry_node.core.packed import accept_packed
-from registry_node.core.peers import PeerConfig
+from registry_node.core.peers import PeerConfig, refetch_needed
 from registry_node.core.timeutil import Clock, format_rfc3339, from_numeric_date, to_numeric_date
 from registry_node.services.changes import (
     HeldList,
@@ -169,14 +169,26 @@ class Federation:
     async def reload(self, actor: str) -> dict[str, list[str]]:
         """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError.
         A reload that changes something is written to the audit log, and every held list
-        whose peer's terms changed is judged again at once (:meth:`reconcile`)."""
+        whose peer's terms changed is judged again at once (:meth:`reconcile`). A peer whose
+        URL or pins changed starts afresh: its count of failures and its last error are
+        cleared (they were met under the old settings), so that its next sync is not held
+        back by their backoff (the scheduler syncs it at once, ``refetch_needed``)."""
+        before = {peer_id: peer for peer_id, peer in self.peers.items()}
         diff = self.set_peers(self.peers.read_file())
         log.info("peers reloaded", extra={"by": actor, **diff.as_json()})
         if diff:
+            refetch = [p for p in diff.changed if refetch_needed(before[p], self.peer(p))]
             stamp = format_rfc3339(self.clock())
             async with self.store.write() as tx:
                 await tx.add_audit(stamp, actor, "peers.reload", None, None, diff.as_json())
                 tx.note(diff)
+                for peer_id in refetch:
+                    sync = await tx.peer_sync(peer_id)
+                    if sync.failures or sync.last_error_code is not None:
+                        await tx.put_peer_sync(
+                            replace(sync, failures=0, last_error_code=None, last_error_detail=None)
+                        )
+                        self.metrics.peer(peer_id).failures = 0
         await self.reconcile(actor)
         await self.load_metrics()  # a peer added back resumes its held list's gauges
         return diff.as_json()
@@ -551,6 +563,14 @@ class Federation:
         return SyncResult(peer.id, outcome, None, code, detail)
 
     # -- reporting ----------------------------------------------------------------------
+
+    async def held_body(self, peer_id: str) -> PeerList | None:
+        """The list held of configured peer ``peer_id`` (with its body) while it binds, or
+        None. A list that no longer binds (a new trust epoch) is not handed out."""
+        if peer_id not in self.peers:
+            return None
+        held = await self.store.read.peer_list(peer_id, with_body=True)
+        return held if held is not None and held.binds else None
 
     async def status(self) -> list[PeerStatus]:
         """Per configured peer: what was last accepted, when, and how the last attempt went."""

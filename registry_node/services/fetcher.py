@@ -63,14 +63,20 @@ class Fetcher:
         self.config = config
 
     async def fetch(
-        self, url: str, etag: str | None = None, accept: str = MEDIA_TYPE
+        self,
+        url: str,
+        etag: str | None = None,
+        accept: str = MEDIA_TYPE,
+        *,
+        missing_ok: bool = False,
     ) -> FetchResult:
-        """GET ``url`` (conditionally when ``etag`` is given) within the deadline."""
+        """GET ``url`` (conditionally when ``etag`` is given) within the deadline. With
+        ``missing_ok`` a ``404`` is a result (status 404, empty body), not a failure."""
         deadline = self.config.deadline.total_seconds()
         started = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
-                status, body, new_etag = await self._follow(URL(url), etag, accept)
+                status, body, new_etag = await self._follow(URL(url), etag, accept, missing_ok)
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"no complete answer from {url} within {deadline:g}s", code="timeout"
@@ -82,7 +88,7 @@ class Fetcher:
         return FetchResult(status, body, new_etag, time.monotonic() - started)
 
     async def _follow(
-        self, url: URL, etag: str | None, accept: str
+        self, url: URL, etag: str | None, accept: str, missing_ok: bool = False
     ) -> tuple[int, bytes, str | None]:
         current = url
         headers = {"Accept": accept, "Accept-Encoding": "gzip"}
@@ -101,6 +107,8 @@ class Fetcher:
                     continue
                 if resp.status == 304:
                     return 304, b"", resp.headers.get("ETag", etag)
+                if resp.status == 404 and missing_ok:
+                    return 404, b"", None
                 if resp.status != 200:
                     raise FetchFailed(f"{current} answered HTTP {resp.status}", code="http_status")
                 body = await self._read(resp, current)

@@ -56,6 +56,8 @@ class SourceIndex:
     parsed: dict[str, Listing] = field(default_factory=dict, repr=False, compare=False)
     interner: Interner = field(default_factory=Interner, repr=False, compare=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the whole entries of the node's own list, by id (a peer's are its ``texts``)
+    raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def source(self, now: int) -> Source:
         return replace(self.info, stale=self.info.exp <= now)
@@ -76,6 +78,14 @@ class SourceIndex:
         """The entry named ``name`` (its id or an aka), if this list has one."""
         issuer_id = self.names.get(name)
         return None if issuer_id is None else self.listing(issuer_id)
+
+    def entry(self, issuer_id: str) -> Mapping[str, Any]:
+        """The whole entry of ``issuer_id`` as its list has it (every member, not only those
+        questions need): for the OpenID Federation statements (services/oidfed.py)."""
+        found = self.raw.get(issuer_id)
+        if found is None:
+            found = json.loads(self.texts[issuer_id])
+        return found
 
     def listings(self) -> Iterator[Listing]:
         return (self.listing(i) for i in self.ids())
@@ -349,6 +359,16 @@ class TrustIndex:
                 b'"}',
             )
         )
+
+    def in_use(self, source_id: str) -> Source | None:
+        """The source ``source_id`` as it stands now, if it is in use and fresh: held under
+        its peer's current terms and not past its ``exp`` (the node's own list: not past its
+        ``exp``). None otherwise."""
+        index = self.snapshot.sources.get(source_id)
+        if index is None or self._policy(index) is None:
+            return None
+        source = index.source(to_numeric_date(self.clock()))
+        return None if source.stale else source
 
     def is_authority(self, authority: str) -> bool:
         """Is ``authority`` the node id or jurisdiction of a source in use?"""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFound, SchemaInvalid
 from registry_node.core.model import check_issuer, check_unique_ids, normalize_history
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
+from registry_node.core.trust import listing
 from registry_node.services.progress import IMPORTING, VALIDATING, Progress, ignore
 from registry_node.services.publisher import mark_changed
 from registry_node.services.store import Store, Tx
@@ -28,6 +30,14 @@ class ImportResult:
 
     def as_json(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass(frozen=True)
+class IssuerPage:
+    #: each issuer with its status at the instant asked about (None: not yet in force)
+    issuers: list[tuple[dict[str, Any], str | None]]
+    #: more issuers match after the last one
+    more: bool
 
 
 def _merge_history(
@@ -55,6 +65,42 @@ class IssuerService:
 
     async def all(self) -> list[dict[str, Any]]:
         return await self.store.read.issuers()
+
+    async def browse(
+        self,
+        *,
+        at: datetime | None = None,
+        status: str | None = None,
+        org_type: str | None = None,
+        text: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> IssuerPage:
+        """The issuers in id order, each with its status at ``at`` (default now; None: not
+        yet in force), filtered, from after the id ``after``, at most ``limit`` of them."""
+        when = (at or self.clock()).timestamp()
+        needle = text.casefold() if text else None
+        found: list[tuple[dict[str, Any], str | None]] = []
+        more = False
+        for entry in await self.store.read.issuers():
+            if after is not None and entry["id"] <= after:
+                continue
+            step = listing(entry).status_at(when)  # the one rule: core/trust.py
+            now = step.status if step else None
+            if status is not None and now != status:
+                continue
+            if org_type is not None and entry["org_type"] != org_type:
+                continue
+            if needle is not None and not any(
+                needle in name.casefold()
+                for name in (entry["id"], entry["name"], *entry.get("aka", ()))
+            ):
+                continue
+            if limit is not None and len(found) == limit:
+                more = True
+                break
+            found.append((entry, now))
+        return IssuerPage(found, more)
 
     async def _check_names(self, tx: Tx, doc: Mapping[str, Any]) -> None:
         for name in (doc["id"], *doc.get("aka", ())):
@@ -175,31 +221,38 @@ class IssuerService:
         """Upsert many issuers in one transaction; histories are merged, never shortened.
         ``progress`` hears of each entry before it is written; nothing is visible to readers
         (or published) before the whole import commits."""
+        async with self.store.write() as tx:
+            result = await self.merge_in(tx, entries, actor, progress)
+        progress(IMPORTING, len(entries), len(entries))
+        return result
+
+    async def merge_in(
+        self, tx: Tx, entries: list[dict[str, Any]], actor: str, progress: Progress = ignore
+    ) -> ImportResult:
+        """:meth:`import_entries` inside the caller's transaction."""
         now = self.clock()
         stamp = format_rfc3339(now)
         created = updated = unchanged = 0
         total = len(entries)
-        async with self.store.write() as tx:
-            for index, entry in enumerate(entries):
-                progress(IMPORTING, index, total)
-                before = await tx.issuer(entry["id"])
-                if before is None:
-                    after = dict(entry, status_history=normalize_history(entry["status_history"]))
-                else:
-                    history = _merge_history(before["status_history"], entry["status_history"])
-                    after = dict(entry, status_history=history)
-                if after == before:
-                    unchanged += 1
-                    continue
-                # A merged history is new data: it must pass the schema too (size limits).
-                check_issuer(after, f"issuer {after['id']}")
-                await self._check_names(tx, after)
-                await tx.put_issuer(after, stamp, created=before is None)
-                action = "issuer.create" if before is None else "issuer.update"
-                await tx.add_audit(stamp, actor, action, after["id"], before, after)
-                created += before is None
-                updated += before is not None
-            if created or updated:
-                await mark_changed(tx, now)
-        progress(IMPORTING, total, total)
+        for index, entry in enumerate(entries):
+            progress(IMPORTING, index, total)
+            before = await tx.issuer(entry["id"])
+            if before is None:
+                after = dict(entry, status_history=normalize_history(entry["status_history"]))
+            else:
+                history = _merge_history(before["status_history"], entry["status_history"])
+                after = dict(entry, status_history=history)
+            if after == before:
+                unchanged += 1
+                continue
+            # A merged history is new data: it must pass the schema too (size limits).
+            check_issuer(after, f"issuer {after['id']}")
+            await self._check_names(tx, after)
+            await tx.put_issuer(after, stamp, created=before is None)
+            action = "issuer.create" if before is None else "issuer.update"
+            await tx.add_audit(stamp, actor, action, after["id"], before, after)
+            created += before is None
+            updated += before is not None
+        if created or updated:
+            await mark_changed(tx, now)
         return ImportResult(created, updated, unchanged)

@@ -26,6 +26,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, system_clock
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services import backup
 from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
@@ -33,11 +34,14 @@ from registry_node.services.fetcher import Fetcher, new_session
 from registry_node.services.issuers import ImportResult, IssuerService
 from registry_node.services.keystore import KeyStore
 from registry_node.services.metrics import Metrics
+from registry_node.services.oidfed import OpenIdFederation
 from registry_node.services.peers import PeerRegistry
 from registry_node.services.progress import READING, VALIDATING, Progress, ignore
 from registry_node.services.publisher import Publisher
 from registry_node.services.receipts import Receipts
+from registry_node.services.recovery import Recovery
 from registry_node.services.resolver import Resolver
+from registry_node.services.retention import Retention
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
 from registry_node.services.trqp import Trqp
@@ -102,6 +106,9 @@ class Node:
     audit: AuditLog
     trqp: Trqp
     verifier: Verifier
+    oidfed: OpenIdFederation
+    retention: Retention
+    recovery: Recovery
     #: the source file's import while ``serve`` runs it in the background (None: no import
     #: pending, or it is done)
     startup_import: StartupImport | None = None
@@ -146,13 +153,14 @@ class Node:
             )
             federation.set_peers(peers.read_file())
             resolver = Resolver(config, store, peers, clock)
+            issuers = IssuerService(store, clock, config.jurisdiction)
             node = cls(
                 config=config,
                 clock=clock,
                 store=store,
                 keystore=keystore,
                 publisher=Publisher(config, store, keystore, clock),
-                issuers=IssuerService(store, clock, config.jurisdiction),
+                issuers=issuers,
                 tokens=TokenService(store, clock),
                 federation=federation,
                 metrics=metrics,
@@ -165,12 +173,19 @@ class Node:
                     config.federation.clock_skew,
                     DidWebResolver(config.federation) if config.resolve_did_web else None,
                 ),
+                oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
+                retention=Retention(config, store, clock),
+                recovery=Recovery(config, store, federation.fetcher, peers, issuers, clock),
             )
             await node.publisher.ensure_signing_key()
             if import_source and defer_import:
                 await node._defer_source_import()
             elif import_source:
                 await node.import_source_file()
+            if publish:
+                # A restored database publishes nothing until a peer confirms what the node
+                # had published (services/recovery.py).
+                await node.recovery.attempt()
             if publish and node.startup_import is None:
                 await node.publisher.tick()
             if judge_peers:
@@ -234,6 +249,10 @@ class Node:
             "imported issuer source file", extra={"path": str(path), "result": result.as_json()}
         )
         return result
+
+    async def backup(self, folder: Path) -> dict[str, Any]:
+        """An online backup of the node into ``folder`` (services/backup.py)."""
+        return await backup.backup(self.config, self.store, folder, self.clock)
 
     async def _defer_source_import(self) -> None:
         pending = await self._source_pending()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from registry_node.config import NodeConfig
+from registry_node.core import jwks as corejwks
 from registry_node.core import keys as corekeys
 from registry_node.core import schema
 from registry_node.core.errors import Conflict
@@ -20,12 +22,14 @@ from registry_node.core.model import build_payload, canonical_json, digest
 from registry_node.core.signing import sign_list
 from registry_node.core.timeutil import (
     Clock,
+    describe_duration,
     format_rfc3339,
     parse_rfc3339,
     to_numeric_date,
 )
 from registry_node.services.changes import LocalListPublished
 from registry_node.services.keystore import KeyStore
+from registry_node.services.recovery import RESTORE_PENDING, refuse_if_pending
 from registry_node.services.store import KeyRecord, Queries, Store, Tx, Version
 
 log = logging.getLogger("registry_node.publisher")
@@ -44,6 +48,10 @@ async def mark_changed(tx: Tx, now: datetime) -> None:
     if await tx.meta(DIRTY_SINCE) is None:
         await tx.set_meta(DIRTY_SINCE, stamp)
     await tx.set_meta(LAST_CHANGE, stamp)
+
+
+async def restore_pending(q: Queries) -> bool:
+    return await q.meta(RESTORE_PENDING) is not None
 
 
 class Publisher:
@@ -94,9 +102,32 @@ class Publisher:
     async def version(self, seq: int) -> Version | None:
         return await self.store.read.version(seq)
 
+    async def pruned(self, seq: int) -> bool:
+        """Was version ``seq``'s body pruned (retention)?"""
+        return await self.store.read.pruned(seq)
+
     async def keys(self, *states: str) -> list[KeyRecord]:
         """The node's signing keys in ``states`` (all when none is given)."""
         return await self.store.read.keys(*states)
+
+    async def jwks(self) -> dict[str, Any]:
+        """The JWK Set of ``/jwks.json``: current and next keys, and the retired keys still
+        retained (core/jwks.py holds the rule)."""
+        records = await self.store.read.keys()
+        latest = await self.store.read.latest_version(with_body=False)
+        return corejwks.jwk_set(
+            (
+                corejwks.KeyState(
+                    r.public_jwk,
+                    r.state,
+                    parse_rfc3339(r.retired_at) if r.retired_at else None,
+                )
+                for r in records
+            ),
+            self.clock(),
+            self.config.receipt_retention,
+            latest.signed_by if latest else (),
+        )
 
     async def ensure_signing_key(self, actor: str = "system") -> KeyRecord:
         """On first start, generate the node's signing key; afterwards check it is usable."""
@@ -175,7 +206,8 @@ class Publisher:
                 )
                 raise Conflict(
                     f"key {successor.kid} {when}: peers must see the announcement for one "
-                    f"list validity period ({self.config.list_validity}) first",
+                    "list validity period "
+                    f"({describe_duration(self.config.list_validity)}) first",
                     code="rotation_too_early",
                 )
             stamp = format_rfc3339(now)
@@ -199,6 +231,7 @@ class Publisher:
                 f"not published: {self._held()}; the node publishes when it is done",
                 code="publication_held",
             )
+        await refuse_if_pending(tx)  # a restored node publishes nothing until confirmed
         now = self.clock()
         self._fault("read")
         previous = await tx.latest_version()
@@ -267,6 +300,8 @@ class Publisher:
     async def due(self, q: Queries | None = None) -> str | None:
         """Why a publication is due now, or None (debounced changes, refresh before ``exp``)."""
         q = q or self.store.read
+        if await restore_pending(q):
+            return None  # publication waits for the restore to be confirmed (recovery.py)
         now = self.clock()
         latest = await q.latest_version(with_body=False)
         if latest is None:

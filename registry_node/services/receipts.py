@@ -1,5 +1,6 @@
 """Signed receipts: an answer to a verifier as a JWS compact token (docs/protocol.md 11.3),
-signed with the node's current list signing key, so that it can be kept and checked offline."""
+signed with the node's current list signing key, so that it can be kept and checked offline
+(core/receipts.py: the token's form; core/jwks.py: how long its key stays in /jwks.json)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry_node.config import NodeConfig
+from registry_node.core import receipts as corereceipts
 from registry_node.core.keys import SigningKey
 from registry_node.core.model import canonical_json
-from registry_node.core.signing import sign_compact
 from registry_node.core.timeutil import Clock, parse_rfc3339, to_numeric_date
 from registry_node.services.keystore import KeyStore
 from registry_node.services.store import Store
 
-RECEIPT_TYP = "ler-trust-answer+jwt"
+RECEIPT_TYP = corereceipts.TYP
 
 
 class Receipts:
@@ -46,4 +47,4 @@ class Receipts:
             "exp": to_numeric_date(parse_rfc3339(answer["expires"])),
             "answer": answer,
         }
-        return sign_compact(canonical_json(claims), signer, RECEIPT_TYP)
+        return corereceipts.sign(canonical_json(claims), signer)

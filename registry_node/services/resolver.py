@@ -32,6 +32,7 @@ from registry_node.services.changes import (
 )
 from registry_node.services.index import Snapshot, SourceIndex, TrustIndex, names_of, source_index
 from registry_node.services.peers import PeerRegistry
+from registry_node.services.recovery import RESTORE_PENDING
 from registry_node.services.store import PeerList, Store
 
 
@@ -93,7 +94,8 @@ class Resolver(TrustIndex):
         config = self.config
         held = (seq, digest(body), payload["iat"], payload["exp"], None)
         info = Source(config.node_id, config.jurisdiction, True, *held, stale=False)
-        return SourceIndex(info, {}, names, parsed=parsed, interner=interner)
+        raw = {e["id"]: e for e in payload["issuers"]}
+        return SourceIndex(info, {}, names, parsed=parsed, interner=interner, raw=raw)
 
     async def _read_peer(self, peer_id: str) -> PeerListAccepted | PeerListWithdrawn | None:
         """The change that brings the index to the peer's state in the database."""
@@ -113,7 +115,9 @@ class Resolver(TrustIndex):
         async with self._lock:
             changes: list[Change] = []
             latest = await self.store.read.latest_version()
-            if latest is not None:
+            # A restored list that no peer has confirmed is no source of answers: it may
+            # predate a suspension (services/recovery.py).
+            if latest is not None and await self.store.read.meta(RESTORE_PENDING) is None:
                 changes.append(LocalListPublished(latest.seq, latest.body))
             for peer_id in self.peers:
                 found = await self._read_peer(peer_id)
@@ -171,7 +175,8 @@ class Resolver(TrustIndex):
         snapshot = self.snapshot
         changes: list[Change] = []
         local = snapshot.sources.get(self.config.node_id)
-        if latest is not None and (local is None or local.info.seq != latest.seq):
+        follow = latest is not None and (local is None or local.info.seq != latest.seq)
+        if follow and latest is not None and await self.store.read.meta(RESTORE_PENDING) is None:
             version = await self.store.read.version(latest.seq)
             if version is not None:
                 changes.append(LocalListPublished(version.seq, version.body))

@@ -7,23 +7,32 @@ same code outside the schedule.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
+from registry_node.core.peers import refetch_needed
 from registry_node.core.timeutil import Clock
 from registry_node.services.federation import Federation, backoff_delay, with_jitter
 from registry_node.services.publisher import Publisher
+from registry_node.services.recovery import Recovery
 from registry_node.services.resolver import Resolver
+from registry_node.services.retention import Retention
 
 log = logging.getLogger("registry_node.scheduler")
 
 PUBLISH_CHECK = timedelta(seconds=1)
+#: how often old version bodies are pruned (docs/adr/0015)
+PRUNE_EVERY = timedelta(hours=1)
+#: how often a restored node asks its peers again to confirm the restore
+RECOVERY_EVERY = timedelta(seconds=15)
 FIRST_SYNC_SPREAD = timedelta(seconds=5)
 
 
@@ -45,6 +54,12 @@ class Services(Protocol):
     @property
     def resolver(self) -> Resolver: ...
 
+    @property
+    def retention(self) -> Retention: ...
+
+    @property
+    def recovery(self) -> Recovery: ...
+
 
 def job_id(peer_id: str) -> str:
     return f"peer:{peer_id}"
@@ -60,6 +75,29 @@ class Jobs:
         self.scheduler = scheduler
         self.node = node
         self.rand = rand
+        #: jobs running now: :meth:`stop` waits for them, so none outlives the database
+        self._running: set[asyncio.Future[Any]] = set()
+        self._stopped = False
+
+    async def stop(self) -> None:
+        """Stop scheduling, and wait for the jobs that are running to finish."""
+        self._stopped = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[bool]:
+        """Around a job's body: yields False once stopping (the job then does nothing)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield not self._stopped
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -70,10 +108,32 @@ class Jobs:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_EVERY.total_seconds(),
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + FIRST_SYNC_SPREAD,  # soon after a start
+        )
+        self.scheduler.add_job(
+            self.recover,
+            "interval",
+            seconds=RECOVERY_EVERY.total_seconds(),
+            id="recovery",
+            max_instances=1,
+            coalesce=True,
+        )
         self.apply_peers()
         self.scheduler.start()
 
     async def _publish(self) -> None:
+        with self._job() as go:
+            if go:
+                await self._publish_now()
+
+    async def _publish_now(self) -> None:
         try:
             await self.node.publisher.tick()
         except Exception:
@@ -83,11 +143,42 @@ class Jobs:
         except Exception:
             log.exception("the lookup index could not catch up with the database")
 
+    async def prune(self) -> None:
+        try:
+            await self.node.retention.prune()
+        except Exception:
+            log.exception("pruning old version bodies failed")
+
+    async def recover(self) -> None:
+        """While a restore is unconfirmed, ask the peers again (nothing to do otherwise)."""
+        try:
+            await self.node.recovery.attempt()
+        except Exception:
+            log.exception("confirming the restore failed")
+
     async def reload_peers(self, actor: str) -> dict[str, list[str]]:
-        """Re-read peers.yaml and make the jobs match. A bad file changes nothing."""
-        diff = await self.node.federation.reload(actor)
+        """Re-read peers.yaml and make the jobs match. A bad file changes nothing. A peer
+        whose URL or pins changed is synced at once, whatever its backoff."""
+        federation = self.node.federation
+        before = {peer_id: peer for peer_id, peer in federation.peers.items()}
+        diff = await federation.reload(actor)
         self.apply_peers()
+        for peer_id in diff["changed"]:
+            if refetch_needed(before.get(peer_id), federation.peer(peer_id)):
+                self.sync_soon(peer_id)
         return diff
+
+    def sync_soon(self, peer_id: str) -> None:
+        """Run the peer's job now (the scheduler's own time: the node's clock may be offset
+        in tests); it plans its next run from the outcome as ever."""
+        self.scheduler.add_job(
+            self.run_peer,
+            "date",
+            args=[peer_id],
+            id=job_id(peer_id),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
     def apply_peers(self) -> None:
         """Make the jobs match the configured peers: new peers start soon, removed ones stop."""
@@ -111,6 +202,11 @@ class Jobs:
         )
 
     async def run_peer(self, peer_id: str) -> None:
+        with self._job() as go:
+            if go:
+                await self._run_peer(peer_id)
+
+    async def _run_peer(self, peer_id: str) -> None:
         federation = self.node.federation
         if peer_id not in federation.peers:
             return
@@ -124,4 +220,5 @@ class Jobs:
         failures = await federation.failures(peer_id)
         ceiling = self.node.config.federation.backoff_max
         delay = with_jitter(backoff_delay(failures, peer.refresh, ceiling), self.rand)
-        self._schedule(peer_id, delay)
+        if not self._stopped:
+            self._schedule(peer_id, delay)

@@ -166,6 +166,24 @@ MIGRATIONS: list[str] = [
     INSERT INTO peer_list_bodies(peer_id, body) SELECT peer_id, body FROM peer_lists;
     ALTER TABLE peer_lists DROP COLUMN body;
     """,
+    # 5: retention (docs/adr/0015): the body of an old version may be pruned, once, and only
+    # that; its seq, digest, prev, times and signers stay, so the chain stays checkable. The
+    # newest version's body is never pruned.
+    """
+    ALTER TABLE versions ADD COLUMN pruned_at TEXT;
+    DROP TRIGGER versions_append_only_u;
+    CREATE TRIGGER versions_append_only_u BEFORE UPDATE ON versions
+        WHEN NOT (
+            OLD.pruned_at IS NULL AND NEW.pruned_at IS NOT NULL AND NEW.body = x''
+            AND NEW.seq = OLD.seq AND NEW.digest = OLD.digest AND NEW.iat = OLD.iat
+            AND NEW.exp = OLD.exp AND NEW.prev IS OLD.prev AND NEW.signed_by = OLD.signed_by
+            AND NEW.published_at = OLD.published_at AND NEW.reason = OLD.reason
+            AND OLD.seq < (SELECT max(seq) FROM versions)
+        )
+        BEGIN
+            SELECT RAISE(ABORT, 'published versions are append-only (an old body may be pruned)');
+        END;
+    """,
 ]
 
 
@@ -180,6 +198,12 @@ class Version:
     signed_by: tuple[str, ...]
     published_at: str
     reason: str
+    #: when retention removed the body (``body`` is then empty); None while it is kept
+    pruned_at: str | None = None
+
+    @property
+    def pruned(self) -> bool:
+        return self.pruned_at is not None
 
 
 @dataclass(frozen=True)
@@ -290,7 +314,7 @@ def _peer_list(row: Sequence[Any], with_body: bool = True) -> PeerList:
     )
 
 
-_VERSION_COLS = "seq, body, digest, iat, exp, prev, signed_by, published_at, reason"
+_VERSION_COLS = "seq, body, digest, iat, exp, prev, signed_by, published_at, reason, pruned_at"
 _KEY_COLS = "kid, alg, public_jwk, file, state, created_at, announced_at, activated_at, retired_at"
 
 
@@ -305,6 +329,7 @@ def _version(row: Sequence[Any]) -> Version:
         signed_by=tuple(json.loads(row[6])),
         published_at=row[7],
         reason=row[8],
+        pruned_at=row[9],
     )
 
 
@@ -380,9 +405,33 @@ class Queries:
         row = await self._one(f"SELECT {_VERSION_COLS} FROM versions WHERE seq = ?", (seq,))
         return None if row is None else _version(row)
 
+    async def pruned(self, seq: int) -> bool:
+        row = await self._one("SELECT pruned_at IS NOT NULL FROM versions WHERE seq = ?", (seq,))
+        return bool(row and row[0])
+
     async def versions(self) -> list[Version]:
         rows = await self._all(f"SELECT {_VERSION_COLS} FROM versions ORDER BY seq")
         return [_version(r) for r in rows]
+
+    async def version_counts(self) -> tuple[int, int, int]:
+        """(versions, versions whose body is kept, bytes of the kept bodies)."""
+        row = await self._one(
+            "SELECT count(*), count(*) - count(pruned_at), coalesce(sum(length(body)), 0) "
+            "FROM versions"
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def chain(self) -> list[tuple[int, str, str | None]]:
+        """(seq, digest, prev) of every version, in seq order: the hash chain, bodies or not."""
+        rows = await self._all("SELECT seq, digest, prev FROM versions ORDER BY seq")
+        return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+
+    async def file_size(self) -> tuple[int, int]:
+        """(bytes of the database's pages, bytes of its free pages)."""
+        page = int((await self._one("PRAGMA page_size"))[0])
+        count = int((await self._one("PRAGMA page_count"))[0])
+        free = int((await self._one("PRAGMA freelist_count"))[0])
+        return page * count, page * free
 
     async def keys(self, *states: str) -> list[KeyRecord]:
         if states:
@@ -470,11 +519,26 @@ class Queries:
             for r in rows
         ]
 
-    async def audit(self, after: int = 0, limit: int = 100) -> list[AuditRecord]:
+    async def audit(
+        self,
+        after: int = 0,
+        limit: int = 100,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+    ) -> list[AuditRecord]:
+        """Up to ``limit`` records with an id above ``after``, oldest first; only those of
+        ``actor`` and about ``target`` when given."""
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after]
+        for column, value in (("actor", actor), ("target", target)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
         rows = await self._all(
             "SELECT id, at, actor, action, target, before, after FROM audit "
-            "WHERE id > ? ORDER BY id LIMIT ?",
-            (after, limit),
+            f"WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            (*params, limit),
         )
         return [
             AuditRecord(
@@ -531,7 +595,7 @@ class Tx(Queries):
 
     async def insert_version(self, version: Version) -> None:
         await self.conn.execute(
-            f"INSERT INTO versions({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO versions({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 version.seq,
                 version.body,
@@ -542,8 +606,32 @@ class Tx(Queries):
                 json.dumps(list(version.signed_by)),
                 version.published_at,
                 version.reason,
+                version.pruned_at,
             ),
         )
+
+    async def prune_bodies(
+        self, *, keep_last: int, replaced_before: int, now: str, limit: int = 500
+    ) -> list[int]:
+        """Remove the bodies of at most ``limit`` old versions: those that are not among the
+        newest ``keep_last`` and that a newer version replaced at or before ``replaced_before``
+        (the newer one's ``iat``). Returns their seqs. The newest version's body is never
+        removed (the database refuses it)."""
+        if keep_last < 1:
+            raise ValueError("keep_last must be at least 1: the newest body is always kept")
+        rows = await self._all(
+            "SELECT v.seq FROM versions v WHERE v.pruned_at IS NULL "
+            "AND v.seq <= (SELECT max(seq) FROM versions) - ? "
+            "AND (SELECT n.iat FROM versions n WHERE n.seq > v.seq ORDER BY n.seq LIMIT 1) <= ? "
+            "ORDER BY v.seq LIMIT ?",
+            (keep_last, replaced_before, limit),
+        )
+        seqs = [int(r[0]) for r in rows]
+        await self.conn.executemany(
+            "UPDATE versions SET body = x'', pruned_at = ? WHERE seq = ?",
+            [(now, seq) for seq in seqs],
+        )
+        return seqs
 
     async def insert_key(self, record: KeyRecord) -> None:
         await self.conn.execute(
@@ -802,6 +890,27 @@ class Store:
                     log.exception("a listener failed after a commit")
         finally:
             self._notifying.release()
+
+    async def vacuum(self) -> None:
+        """Rebuild the file without its free pages (VACUUM), holding the writer meanwhile,
+        then fold the write-ahead log back into it."""
+        async with self._lock:
+            await self._writer.execute("VACUUM")
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole database at ``target`` (SQLite's online backup:
+        the node keeps answering and writing meanwhile). ``target`` must not exist."""
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        destination = sqlite3.connect(str(target), check_same_thread=False)
+        try:
+            # One step (pages=0): a single read snapshot, so the copy is of one instant.
+            await self._reader.backup(destination)
+            # A self-contained file: no write-ahead log beside it.
+            destination.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            destination.close()
 
     async def ping(self) -> bool:
         try:

@@ -20,6 +20,8 @@ from registry_node.services.resolver import Resolver
 
 ISSUE = "issue"
 RECOGNIZE = ("recognize", "issue")
+#: The DID methods whose keys the node resolves for credentials (docs/protocol.md 13.2).
+DID_METHODS = ("did:key", "did:web")
 CTID = re.compile(r"ce-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -37,13 +39,45 @@ class Trqp:
         self.resolver = resolver
         self.peers = peers
 
+    def _known_authority(self, authority: str) -> bool:
+        """This node (the federated answer), or a source in use by its id or jurisdiction."""
+        return authority == self.config.node_id or self.resolver.is_authority(authority)
+
+    def metadata(self, authority: str | None) -> dict[str, Any]:
+        """The Ayra TRQP profile's registry metadata (docs/protocol.md section 12.3): this
+        registry, the authority it answers for (``authority`` when given: one whose questions
+        it answers, else its own id), and its governance framework."""
+        config = self.config
+        if authority is not None and not self._known_authority(authority):
+            raise NotFound(
+                f"authority_id: {authority!r} is neither this node, a peer, nor their jurisdiction",
+                code="authority_not_found",
+                field="authority_id",
+            )
+        out: dict[str, Any] = {
+            "id": config.node_id,
+            "name": config.name,
+            "description": (
+                f"{config.name}: the registry of the Learning and Employment Record issuers "
+                f"{config.jurisdiction} trusts. It answers TRQP v2 authorization questions for "
+                f"its own id {config.node_id} (from every list it holds), for its jurisdiction "
+                "and for each neighbouring state it federates with (from that state's signed "
+                "list), and recognition questions about those states."
+            ),
+            "authority_id": authority or config.node_id,
+            "supported_did_methods": list(DID_METHODS),
+        }
+        if config.governance_framework:
+            out["governance_framework_id"] = config.governance_framework
+        return out
+
     def authorize(
         self, entity: str, authority: str, action: str, resource: str, at: datetime | None
     ) -> Verdict:
         """Is ``entity`` authorised by ``authority`` (this node, a peer, or a jurisdiction)
         to ``action`` the ``resource``? Raises NotFound for what the registry does not know."""
         resolver = self.resolver
-        if authority != self.config.node_id and not resolver.is_authority(authority):
+        if not self._known_authority(authority):
             raise NotFound(
                 f"authority_id: {authority!r} is neither this node, a peer, nor their jurisdiction",
                 code="authority_not_found",

@@ -50,6 +50,13 @@ PROBLEM_REQUIRED = {"type", "title", "status", "detail", "code"}
 PROBLEM_MEMBERS = PROBLEM_REQUIRED | {"instance", "field", "errors", "hint"}
 PROBLEM_MEDIA = "application/problem+json"
 ADMIN_PREFIX = "/admin/v1/"
+OIDF_PATHS = ("/federation/", "/.well-known/openid-federation")
+#: the claims schema of each signed OpenID Federation answer
+OIDF_CLAIMS = {
+    "application/entity-statement+jwt": "EntityStatementClaims",
+    "application/resolve-response+jwt": "ResolveResponseClaims",
+    "application/jwk-set+jwt": "HistoricalKeysClaims",
+}
 EMBEDDED = {
     "trust-list-v1.json",
     "issuer-source-v1.json",
@@ -313,6 +320,12 @@ def test_rules_the_official_schema_cannot_express() -> None:
             if status.startswith(("4", "5")) or status == "default":
                 if path == "/readyz" and status == "503":
                     continue  # the readiness body, by design (docs/protocol.md section 7)
+                if path.startswith(OIDF_PATHS) and status != "default":
+                    # OpenID Federation clients read its error body (docs/protocol.md 14)
+                    assert list(response["content"]) == ["application/json"], where
+                    federation_error = response["content"]["application/json"]["schema"]
+                    assert federation_error == {"$ref": "#/components/schemas/FederationError"}
+                    continue
                 assert list(response["content"]) == [PROBLEM_MEDIA], f"{where} {status}"
                 problem_schema = response["content"][PROBLEM_MEDIA]["schema"]
                 assert problem_schema == {"$ref": "#/components/schemas/Problem"}
@@ -406,7 +419,8 @@ class Conformance:
             return None
         media = resp.content_type
         assert media in response["content"], f"{where}: {media} not documented"
-        value: Any = body.decode() if media in ("application/jwt", "text/plain") else None
+        texts = ("application/jwt", "text/plain", *OIDF_CLAIMS)
+        value: Any = body.decode() if media in texts else None
         if value is None:
             value = json.loads(body)
         errors = validation_errors(value, f"{at}/content/{escape(media)}/schema")
@@ -421,7 +435,17 @@ class Conformance:
             claims = b64url_json(value.split(".")[1])
             errors = validation_errors(claims, "#/components/schemas/TrustReceiptClaims")
             assert not errors, f"{where} claims:\n" + "\n".join(errors)
-        if status < 300:
+        if media in OIDF_CLAIMS:
+            assert resp.headers["Content-Type"] == media, where  # no parameters at all
+            claims = b64url_json(value.split(".")[1])
+            errors = validation_errors(claims, f"#/components/schemas/{OIDF_CLAIMS[media]}")
+            assert not errors, f"{where} claims:\n" + "\n".join(errors)
+        if media == "application/json" and "error" in value and status >= 400:
+            assert f"`{value['error']}`" in response["description"], f"{where}: {value['error']}"
+        # An operation that documents no success (a profile extension answered 501) counts
+        # once its one answer has been seen.
+        succeeds = any(code.startswith("2") for code in operation["responses"])
+        if status < 300 or not succeeds:
             self.exercised.add((template, method))
         return value
 
@@ -528,6 +552,9 @@ async def test_answers_match_the_document(
     await c.call("get", "/metrics", "/metrics", 200)
     peers = await c.call("get", "/v1/peers", "/v1/peers", 200)
     assert peers["peers"][0]["state"] == "fresh"
+    held = "/v1/peers/list?id=" + quote(sim.peer_id, safe="")
+    await c.call("get", "/v1/peers/list", held, 200, identity)
+    await c.call("get", "/v1/peers/list", "/v1/peers/list?id=https://nobody.example", 404)
 
     # queries
     lookup = "/v1/issuers/{name}"
@@ -580,6 +607,26 @@ async def test_answers_match_the_document(
     rec = "/trqp/recognition"
     assert (await c.call("post", rec, rec, 200, json=recognition))["recognized"] is True
     await c.call("post", rec, rec, 404, json={**recognition, "entity_id": "https://x.example"})
+    meta = "/trqp/metadata"
+    assert (await c.call("get", meta, meta, 200))["authority_id"] == node_id
+    await c.call("get", meta, f"{meta}?authority_id=US-IN", 200)
+    await c.call("get", meta, f"{meta}?authority_id=https://x.example", 404)
+    await c.call("get", meta, f"{meta}?colour=red", 400)
+    entity = quote(one["id"], safe=":")
+    for template, asked in (
+        ("/trqp/entities", "/trqp/entities"),
+        ("/trqp/entities/{entity_id}", f"/trqp/entities/{entity}"),
+        ("/trqp/entities/{entity_id}/authorizations", f"/trqp/entities/{entity}/authorizations"),
+        ("/trqp/ecosystems/{ecosystem_id}", "/trqp/ecosystems/did:web:ler.example"),
+        (
+            "/trqp/ecosystems/{ecosystem_id}/recognitions",
+            "/trqp/ecosystems/did:web:ler.example/recognitions",
+        ),
+        ("/trqp/lookups/assuranceLevels", "/trqp/lookups/assuranceLevels"),
+        ("/trqp/lookups/authorizations", "/trqp/lookups/authorizations"),
+        ("/trqp/lookups/didMethods", "/trqp/lookups/didMethods"),
+    ):
+        await c.call("get", template, asked, 501)
 
     key = credential_factory.ed25519()
     credential = credential_factory.sign_data_integrity(
@@ -591,4 +638,46 @@ async def test_answers_match_the_document(
     assert verdict["credential"]["trust"]["now"]["reason"] == "not_listed"
     await c.call("post", "/v1/verify", "/v1/verify", 400, json=["not", "a", "credential"])
 
+    # OpenID Federation (docs/protocol.md section 14)
+    ec = "/.well-known/openid-federation"
+    await c.call("get", ec, ec, 200)
+    fetch = "/federation/fetch"
+    await c.call("get", fetch, f"{fetch}?sub={quote(one['id'], safe='')}", 200)
+    await c.call("get", fetch, f"{fetch}?sub=https://issuer7.indiana.example", 200)
+    await c.call("get", fetch, f"{fetch}?sub={quote(sim.peer_id, safe='')}", 200)
+    await c.call("get", fetch, f"{fetch}?sub=did:web:nobody.example", 404)
+    await c.call("get", fetch, fetch, 400)
+    await c.call("get", fetch, f"{fetch}?sub=x&colour=red", 400)
+    listed = await c.call("get", "/federation/list", "/federation/list?entity_type=ler_issuer", 200)
+    assert one["id"] in listed
+    await c.call("get", "/federation/list", "/federation/list?intermediate=maybe", 400)
+    extended = "/federation/list-extended"
+    page = await c.call("get", extended, f"{extended}?limit=1", 200)
+    assert page["next_entity_id"]
+    await c.call("get", extended, f"{extended}?from_entity_id=did:web:nobody.example", 400)
+    resolve = "/federation/resolve"
+    anchor = quote(node_id, safe="")
+    await c.call("get", resolve, f"{resolve}?sub={quote(one['id'])}&trust_anchor={anchor}", 200)
+    await c.call("get", resolve, f"{resolve}?sub=x&trust_anchor=https://x.example", 404)
+    await c.call("get", resolve, f"{resolve}?sub=x", 400)
+    keys = "/federation/historical-keys"
+    await c.call("get", keys, keys, 200)
+
     assert c.exercised == documented_operations(), "every operation answered successfully once"
+
+
+async def test_a_jwks_with_a_retired_key_matches_the_document(
+    client: Client, clock: FakeClock
+) -> None:
+    publisher = client.app[NODE].publisher
+    await publisher.publish("test")
+    await publisher.rotate("ES256", "test")
+    clock.advance(hours=24)
+    await publisher.complete_rotation("test")
+    await publisher.rotate(None, "test")
+    jwks = await (await client.get("/jwks.json")).json()
+    assert [k.get("status") for k in jwks["keys"]] == [None, None, "retired"]
+    assert [k.get("alg") for k in jwks["keys"]] == ["ES256", None, None]
+    assert validation_errors(jwks, "#/components/schemas/Jwks") == []
+    jwks["keys"][2].pop("exp")
+    assert validation_errors(jwks, "#/components/schemas/Jwks")

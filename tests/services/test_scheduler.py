@@ -3,18 +3,21 @@ jobs that follow peers.yaml. The scheduler is started paused: nothing runs on it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from registry_node.core import keys
+from registry_node.core.yamlsafe import dump_yaml
 from registry_node.services.federation import backoff_delay, with_jitter
 from registry_node.services.scheduler import Jobs, job_id
 from tests.helpers import FakeClock
-from tests.services.test_federation import World, make_world
+from tests.services.test_federation import World, make_world, peer_doc
 from tests.sim import PeerSimulator
 
 
@@ -47,7 +50,8 @@ async def jobs(
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.start(paused=True)
     yield Jobs(scheduler, world.node, rand=lambda: 0.5), world
-    scheduler.shutdown(wait=False)
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
     await world.node.close()
 
 
@@ -90,3 +94,71 @@ async def test_jobs_follow_the_configured_peers(jobs: tuple[Jobs, World]) -> Non
     assert runner.scheduler.get_jobs() == []
     await runner.run_peer(world.sim.peer_id)  # a job for a removed peer does nothing
     assert runner.scheduler.get_jobs() == []
+
+
+async def test_a_reload_that_re_pins_a_peer_syncs_it_at_once(jobs: tuple[Jobs, World]) -> None:
+    """The operator fixes a wrong pin and reloads: the peer is fetched now, not after its
+    backoff, and its status stops showing the error met under the old pin."""
+    runner, world = jobs
+    peer_id = world.sim.peer_id
+    right = world.sim.signers
+    world.sim.signers = [keys.generate()]  # peers.yaml pins a key the peer does not sign with
+    world.sim.publish(seq=1)
+    (world.tmp / "peers.yaml").write_text(dump_yaml({"peers": [peer_doc(world.sim, world.url)]}))
+    await runner.reload_peers("test")
+    world.sim.signers = right
+    world.sim.publish(seq=2)
+    runner.apply_peers()
+    for _ in range(3):
+        await runner.run_peer(peer_id)
+    status = await world.status()
+    assert (status["consecutive_failures"], status["last_error"]["code"]) == (3, "unknown_key")
+    backoff = world.clock() + timedelta(seconds=120)
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == backoff
+
+    # A reload that changes something else keeps the failures and the backoff.
+    doc = peer_doc(world.sim, world.url, keys=status["trusted_keys"], refresh="20m")
+    (world.tmp / "peers.yaml").write_text(dump_yaml({"peers": [doc]}))
+    assert (await runner.reload_peers("test"))["changed"] == [peer_id]
+    assert (await world.status())["consecutive_failures"] == 3
+    assert runner.scheduler.get_job(job_id(peer_id)).next_run_time == backoff
+
+    # The right pin: due now (by the scheduler's time), and the old error is gone.
+    doc = peer_doc(world.sim, world.url, refresh="20m")
+    (world.tmp / "peers.yaml").write_text(dump_yaml({"peers": [doc]}))
+    assert (await runner.reload_peers("test"))["changed"] == [peer_id]
+    status = await world.status()
+    assert (status["consecutive_failures"], status["last_error"]) == (0, None)
+    due = runner.scheduler.get_job(job_id(peer_id)).next_run_time
+    assert abs(due - datetime.now(UTC)) < timedelta(seconds=5), due
+    await runner.run_peer(peer_id)
+    status = await world.status()
+    assert (status["state"], status["seq"], status["last_error"]) == ("fresh", 2, None)
+
+
+async def test_stopping_waits_for_running_jobs_and_starts_none(
+    jobs: tuple[Jobs, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutting down never leaves a job running against a closed database."""
+    runner, world = jobs
+    peer_id = world.sim.peer_id
+    release, started = asyncio.Event(), asyncio.Event()
+    calls = []
+
+    async def slow_sync(peer: str) -> None:
+        calls.append(peer)
+        started.set()
+        await release.wait()
+
+    monkeypatch.setattr(world.federation, "sync", slow_sync)
+    running = asyncio.create_task(runner.run_peer(peer_id))
+    await started.wait()
+    stopping = asyncio.create_task(runner.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # the sync is still running
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    await running
+    assert runner.scheduler.get_job(job_id(peer_id)) is None  # not rescheduled
+    await runner.run_peer(peer_id)  # a job that fires after the stop does nothing
+    assert calls == [peer_id]

@@ -1,0 +1,195 @@
+"""Backups (online) and restores (into a stopped node), as commands.
+
+A backup is a folder (0700) holding a consistent copy of the database made with SQLite's
+online backup, the signing key files, copies of node.yaml, peers.yaml and the issuer source
+file, and ``backup.json`` (written last: a backup without it is incomplete) naming each file
+with its SHA-256 digest and the newest version the database held. Every file is 0600.
+
+A restore checks every digest, keeps the database it replaces beside it, copies the key files
+that are missing, and marks the restored database "restored, unconfirmed": the node then
+publishes nothing until its peers confirm the newest version it had published, or the
+operator decides (services/recovery.py, docs/adr/0015).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from registry_node import __version__
+from registry_node.config import NodeConfig
+from registry_node.core.errors import ConfigError
+from registry_node.core.model import canonical_json
+from registry_node.core.timeutil import Clock, format_rfc3339
+from registry_node.services.recovery import RESTORE_CHECK, RESTORE_PENDING
+from registry_node.services.store import Store
+
+MANIFEST = "backup.json"
+FORMAT = 1
+DATABASE = "registry.sqlite3"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new file ``target`` readable by the node's user only."""
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _invalid(detail: str, field: str | None = None) -> ConfigError:
+    return ConfigError(detail, code="backup_invalid", field=field)
+
+
+async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -> dict[str, Any]:
+    """Write a backup of the node into ``folder`` (new, or empty). Safe while it runs."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise _invalid(f"{folder}: exists and is not an empty folder", "DIR")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    await store.backup_to(folder / DATABASE)
+    files = {DATABASE: folder / DATABASE}
+    keys = folder / "keys"
+    keys.mkdir(mode=0o700)
+    for record in await store.read.keys():
+        source = config.keys_dir / record.file
+        if source.exists():
+            _copy_private(source, keys / record.file)
+            files[f"keys/{record.file}"] = keys / record.file
+    conf = folder / "config"
+    conf.mkdir(mode=0o700)
+    for named in (config.source, config.peers_file, config.trust_list_path):
+        if named is not None and named.is_file():
+            source, target = named, conf / named.name
+            if not target.exists():
+                _copy_private(source, target)
+                files[f"config/{source.name}"] = target
+    latest = await store.read.latest_version(with_body=False)
+    manifest = {
+        "format": FORMAT,
+        "node_id": config.node_id,
+        "jurisdiction": config.jurisdiction,
+        "created_at": format_rfc3339(clock()),
+        "software": f"registry-node/{__version__}",
+        "seq": None if latest is None else latest.seq,
+        "digest": None if latest is None else latest.digest,
+        "files": {
+            name: {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            for name, path in sorted(files.items())
+        },
+    }
+    tmp = folder / (MANIFEST + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(json.dumps(manifest, indent=2).encode() + b"\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, folder / MANIFEST)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The backup's manifest, with every file it names present and matching its digest."""
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise _invalid(f"{path}: missing: not a complete backup", MANIFEST) from None
+    except (OSError, ValueError) as exc:
+        raise _invalid(f"{path}: unreadable: {exc}", MANIFEST) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _invalid(f"{path}: format: not a backup of format {FORMAT}", "format")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or DATABASE not in files:
+        raise _invalid(f"{path}: files: must name {DATABASE}", "files")
+    for name, entry in files.items():
+        target = (folder / name).resolve()
+        if folder.resolve() not in target.parents:
+            raise _invalid(f"{path}: files: {name}: outside the backup", "files")
+        if not target.is_file():
+            raise _invalid(f"{folder / name}: missing", f"files.{name}")
+        if _sha256(target) != entry.get("sha256"):
+            raise _invalid(f"{folder / name}: does not match its digest in {MANIFEST}", name)
+    return manifest
+
+
+def restore(config: NodeConfig, folder: Path, clock: Clock, actor: str) -> dict[str, Any]:
+    """Restore the backup in ``folder`` into the (stopped) node's data folder."""
+    manifest = read_manifest(folder)
+    if manifest.get("node_id") != config.node_id:
+        raise _invalid(
+            f"{folder / MANIFEST}: node_id: the backup is of {manifest.get('node_id')}, "
+            f"not of this node ({config.node_id})",
+            "node_id",
+        )
+    data = config.data_dir
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = config.keys_dir
+    keys.mkdir(mode=0o700, exist_ok=True)
+    # Key files first: a key the database names must be there; an existing one is kept.
+    copied = []
+    for name in manifest["files"]:
+        if not name.startswith("keys/"):
+            continue
+        source, target = folder / name, keys / Path(name).name
+        if target.exists():
+            if _sha256(target) != _sha256(source):
+                raise _invalid(f"{target}: differs from the backup's copy: not replaced", name)
+            continue
+        _copy_private(source, target)
+        copied.append(target.name)
+    stamp = format_rfc3339(clock())
+    staged = data / f"{DATABASE}.restoring"
+    staged.unlink(missing_ok=True)
+    _copy_private(folder / DATABASE, staged)
+    mark = {
+        "restored_at": stamp,
+        "backup": str(folder.resolve()),
+        "backup_created_at": manifest.get("created_at"),
+        "seq": manifest.get("seq"),
+    }
+    db = sqlite3.connect(str(staged), isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            (RESTORE_PENDING, canonical_json(mark).decode()),
+        )
+        db.execute("DELETE FROM meta WHERE key = ?", (RESTORE_CHECK,))
+        db.execute(
+            "INSERT INTO audit(at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+            (stamp, actor, "restore", str(folder.resolve()), None, canonical_json(mark).decode()),
+        )
+        db.execute("COMMIT")
+        db.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        db.close()
+    # The replaced database (and its log) stays beside, renamed: nothing is lost.
+    kept = None
+    current = config.db_path
+    if current.exists():
+        kept = data / f"{DATABASE}.replaced-{stamp.replace(':', '')}"
+        os.replace(current, kept)
+    for suffix in ("-wal", "-shm"):
+        left = Path(f"{current}{suffix}")
+        if left.exists():
+            if kept is not None:
+                os.replace(left, Path(f"{kept}{suffix}"))
+            else:
+                left.unlink()
+    os.replace(staged, current)
+    return {"mark": mark, "keys_copied": copied, "replaced": None if kept is None else str(kept)}
