@@ -19,7 +19,10 @@
 # node.yaml, 8080 by default); publish it to the host's loopback and put a TLS-terminating
 # reverse proxy in front (docs/operations.md, "TLS and reverse proxies").
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The base image, pinned by digest: a rebuild gets the same bytes until someone moves the pin
+# on purpose (the tag names the version; the digest is what is pulled). To update it, pull the
+# new tag and replace both: `docker buildx imagetools inspect python:3.11-slim-bookworm`.
+ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm@sha256:840e180ebcc6e5c8efab209c43f5e40fd2af98cb49db5c7103c90539c56bb30e
 
 # -- build: install the package and its dependencies into a virtual environment ---------------
 FROM ${PYTHON_IMAGE} AS build

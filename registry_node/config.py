@@ -78,6 +78,8 @@ class NodeConfig:
     receipt_retention: timedelta = DEFAULT_RECEIPT_RETENTION
     log_format: str = "auto"
     log_level: str = "INFO"
+    #: one structured log line per answered request (logger registry_node.access)
+    access_log: bool = True
     federation: FederationConfig = field(default_factory=FederationConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
@@ -165,6 +167,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         receipt_retention=_duration(doc, "receipt_retention", defaults.receipt_retention),
         log_format=doc.get("log_format", defaults.log_format),
         log_level=doc.get("log_level", defaults.log_level),
+        access_log=doc.get("access_log", defaults.access_log),
         federation=federation,
         retention=retention,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
@@ -275,9 +278,15 @@ def template(
     trust_list: str | None = None,
     public_url: str | None = None,
     data_dir: str = "data",
+    access_log: bool | None = None,
 ) -> str:
-    """The node.yaml that ``registry-node init`` writes, with every setting spelled out."""
+    """The node.yaml that ``registry-node init`` writes, with every setting spelled out.
+
+    ``access_log`` defaults to off when ``public_url`` is https: the node itself speaks plain
+    http, so a TLS-terminating proxy is in front of it, and that proxy logs each request."""
     defaults = NodeConfig()
+    if access_log is None:
+        access_log = not (public_url or "").startswith("https://")
     doc = {
         "node_id": node_id,
         "jurisdiction": jurisdiction,
@@ -295,6 +304,7 @@ def template(
         "receipt_retention": format_duration(defaults.receipt_retention),
         "log_format": defaults.log_format,
         "log_level": defaults.log_level,
+        "access_log": access_log,
         "retention": {
             "keep_versions": defaults.retention.keep_versions,
             "keep_for": format_duration(defaults.retention.keep_for),
@@ -304,5 +314,6 @@ def template(
         "# registry-node configuration (schema: /schemas/node-config-v1.json).\n"
         "# node_id is this state's registry identifier, an https URL that appears as `iss`\n"
         "# in every list; public_url is where verifiers and peers reach this node.\n"
+        "# access_log: one log line per request; off where a proxy in front logs them.\n"
     )
     return header + dump_yaml(doc)

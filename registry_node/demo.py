@@ -88,6 +88,7 @@ async def prepare(root: Path, trust_lists: Path) -> list[NodeConfig]:
                     state.name,
                     port=state.port,
                     trust_list=str(source.resolve()),
+                    access_log=False,  # three nodes' requests would bury the banner
                 )
             )
         config = configmod.load(node_yaml)

@@ -320,7 +320,8 @@ class NodeProcess:
         return self.log_file.open("ab")
 
     async def start(self) -> None:
-        """Start ``serve`` and wait until it answers /healthz."""
+        """Start ``serve`` and wait until it answers /readyz with its issuer source file
+        imported (the port opens before that)."""
         assert not self.running, f"{self} is already running"
         self._log = self._open_log()
         self.proc = await asyncio.create_subprocess_exec(
@@ -344,11 +345,12 @@ class NodeProcess:
                 raise AssertionError(
                     f"{self} exited with {proc.returncode} at start\n{self.log_tail()}"
                 )
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
                 async with self.http.get(
-                    f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                    f"{self.url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
                 ) as resp:
-                    if resp.status == 200:
+                    doc = await resp.json()
+                    if resp.status in (200, 503) and "issuer_source" not in doc["checks"]:
                         return True
             return None
 

@@ -19,6 +19,7 @@ from registry_node.core.yamlsafe import load_yaml
 from registry_node.services import datafolder
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
+from registry_node.services.progress import READING, Progress, ignore
 
 PROG = "registry-node"
 #: A date alone, where a command also takes one for its midnight UTC
@@ -75,13 +76,13 @@ def _pending_note(config: NodeConfig) -> str:
     )
 
 
-def _load_doc(path: str) -> Any:
+def _load_doc(path: str, progress: Progress = ignore) -> Any:
     file = Path(path)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from exc
-    return load_yaml(raw, path)
+    return load_yaml(raw, path, lambda done, total: progress(READING, done, total))
 
 
 def _instant(text: str, flag: str) -> datetime:

@@ -18,10 +18,12 @@ from registry_node.cli._common import (
     _print_json,
     _with_node,
 )
+from registry_node.cli._progress import progress_line
 from registry_node.config import NodeConfig
 from registry_node.core import schema
 from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import format_rfc3339
+from registry_node.services.issuers import ImportResult
 from registry_node.services.node import Node
 
 STATUSES = ("active", "suspended", "revoked", "retired")
@@ -172,18 +174,22 @@ def cmd_issuers_set_status(args: argparse.Namespace, config: NodeConfig) -> int:
 
 
 def cmd_issuers_import(args: argparse.Namespace, config: NodeConfig) -> int:
-    doc = _load_doc(args.file)
+    results: list[ImportResult] = []
+    with progress_line(args.file) as progress:  # drawn at a terminal only
+        doc = _load_doc(args.file, progress)  # before the database is opened
 
-    async def work(node: Node) -> int:
-        entries = node.issuers.parse_source(doc, args.file)
-        result = await node.issuers.import_entries(entries, _actor())
-        print(
-            f"{args.file}: {result.created} created, {result.updated} updated, "
-            f"{result.unchanged} unchanged"
-        )
-        return 0
+        async def work(node: Node) -> int:
+            entries = node.issuers.parse_source(doc, args.file, progress)
+            results.append(await node.issuers.import_entries(entries, _actor(), progress))
+            return 0
 
-    return asyncio.run(_with_node(config, work))
+        asyncio.run(_with_node(config, work))
+    [result] = results
+    print(
+        f"{args.file}: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged"
+    )
+    return 0
 
 
 def register(sub: Any) -> None:

@@ -34,9 +34,16 @@ def cmd_serve(args: argparse.Namespace, config: NodeConfig) -> int:
     def listening(message: object) -> None:
         log.info("listening", extra={"url": f"http://{host}:{port}", "node_id": config.node_id})
 
+    fatal: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        """The start-up import failed: the node stops, as when it cannot start at all."""
+        fatal.append(exc)
+        asyncio.get_running_loop().call_soon(_graceful_exit)
+
     try:
         web.run_app(
-            create_app(config, clock_from_env()),
+            create_app(config, clock_from_env(), import_in_background=True, on_fatal=stop),
             host=host,
             port=port,
             print=listening,
@@ -51,7 +58,15 @@ def cmd_serve(args: argparse.Namespace, config: NodeConfig) -> int:
             field="listen",
             hint="stop what uses the port, or set listen.port in node.yaml (or --port)",
         ) from None
+    if fatal:
+        raise fatal[0]
     return 0
+
+
+def _graceful_exit() -> None:
+    from aiohttp import web
+
+    raise web.GracefulExit
 
 
 def cmd_init(args: argparse.Namespace, config: NodeConfig) -> int:

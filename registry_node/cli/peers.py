@@ -13,6 +13,7 @@ from registry_node.cli._common import (
     _print_json,
     _with_node,
 )
+from registry_node.cli._progress import progress_line
 from registry_node.config import NodeConfig
 from registry_node.core.errors import InvalidInput
 from registry_node.services.node import Node
@@ -60,7 +61,8 @@ def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
         if args.peer:
             results = [await node.federation.sync(args.peer)]
         else:
-            results = await node.federation.sync_all()
+            with progress_line(config.peers_file.name) as progress:  # at a terminal only
+                results = await node.federation.sync_all(progress)
         for result in results:
             detail = f"\t{result.code}: {result.detail}" if result.code else ""
             seq = "no list accepted" if result.seq is None else f"seq {result.seq}"

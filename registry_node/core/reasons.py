@@ -574,6 +574,13 @@ _ALL = (
         "Choose an id and aka names that no other issuer uses.",
     ),
     _reason(
+        "publication_held",
+        "admin",
+        409,
+        "Wait until /readyz no longer reports the issuer source import; the node then "
+        "publishes by itself.",
+    ),
+    _reason(
         "history_immutable",
         "admin",
         422,

@@ -14,6 +14,7 @@ integers too long for the interpreter (docs/protocol.md section 2.4).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -22,12 +23,22 @@ from registry_node.core import strictjson
 from registry_node.core.errors import Malformed
 from registry_node.core.strictjson import MAX_DEPTH, StrictJSONError
 
+#: how many composed nodes between two progress reports of :func:`load_yaml`
+PROGRESS_EVERY = 2048
+
 
 class _StrictLoader(yaml.SafeLoader):
     _depth = 0
+    _nodes = 0
+    #: called with the position reached in the text, every PROGRESS_EVERY nodes
+    _progress: Callable[[int], None] | None = None
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
+        if self._progress is not None:
+            self._nodes += 1
+            if self._nodes % PROGRESS_EVERY == 0:
+                self._progress(event.start_mark.index)
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(
                 None, None, "anchors and aliases (& and *) are not allowed", event.start_mark
@@ -67,10 +78,20 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-def load_yaml(text: str | bytes, source: str) -> Any:
-    """Parse one YAML document; a syntax error names ``source`` and the line."""
+def load_yaml(
+    text: str | bytes, source: str, progress: Callable[[int, int], None] | None = None
+) -> Any:
+    """Parse one YAML document; a syntax error names ``source`` and the line. ``progress``
+    hears now and then how far the parser got: ``(position, len(text))``."""
+    loader = _StrictLoader(text)
+    if progress is not None:
+        total = len(text)
+        loader._progress = lambda position: progress(min(position, total), total)
     try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        try:
+            doc = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -82,6 +103,8 @@ def load_yaml(text: str | bytes, source: str) -> Any:
         _check_values(doc)
     except StrictJSONError as exc:
         raise Malformed(f"{source}: not valid YAML: {exc}", code="yaml_invalid") from exc
+    if progress is not None:
+        progress(len(text), len(text))
     return doc
 
 

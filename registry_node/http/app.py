@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +24,7 @@ from registry_node.http import admin, oidfed, openapi, public, queries, verify
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
 from registry_node.http.cors import cors_middleware
+from registry_node.http.observe import observe_middleware
 from registry_node.http.problems import problem_middleware
 from registry_node.services.node import Node
 from registry_node.services.scheduler import Jobs
@@ -42,15 +45,44 @@ def _on_sighup(jobs: Jobs, tasks: set[asyncio.Task[None]]) -> None:
     task.add_done_callback(tasks.discard)
 
 
+async def _startup_import(node: Node, on_fatal: Callable[[BaseException], Any] | None) -> None:
+    """The source file's import, after the port opened (``/readyz`` says how far it got)."""
+    try:
+        await node.run_startup_import()
+    except ConfigError as exc:
+        log.error("issuer source file not imported", extra={"error": exc.diagnostics()})
+        if on_fatal is not None:
+            on_fatal(exc)
+        return
+    except Exception as exc:
+        log.exception("issuer source file not imported")
+        if on_fatal is not None:
+            on_fatal(exc)
+        return
+    log.info("node ready", extra=await node.describe())
+
+
 def create_app(
     config: NodeConfig,
     clock: Clock = system_clock,
     *,
     run_scheduler: bool = True,
     handle_sighup: bool = True,
+    timer: Callable[[], float] = time.perf_counter,
+    import_in_background: bool = False,
+    on_fatal: Callable[[BaseException], Any] | None = None,
 ) -> web.Application:
+    """``timer``: the monotonic clock that times requests for ``/metrics`` and the access log.
+    ``import_in_background``: a pending import of the issuer source file runs after the port
+    opened (``serve``); ``on_fatal`` hears of a mistake that stops it (the node must not run
+    on: ``serve`` stops)."""
     app = web.Application(
-        middlewares=[cors_middleware, problem_middleware, admin.auth_middleware],
+        middlewares=[
+            observe_middleware(config.access_log, timer),
+            cors_middleware,
+            problem_middleware,
+            admin.auth_middleware,
+        ],
         client_max_size=config.max_body_bytes,
     )
     app[MAX_BODY] = config.max_body_bytes
@@ -62,11 +94,21 @@ def create_app(
     app.add_routes(admin.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
-        node = await Node.open(config, clock, exclusive=True)  # one node per data folder
+        node = await Node.open(  # one node per data folder
+            config, clock, exclusive=True, defer_import=import_in_background
+        )
         app[NODE] = node
         app[LIST_CACHE] = ListCache(node.publisher)
-        log.info("node ready", extra=await node.describe())
+        task: asyncio.Task[None] | None = None
+        if node.startup_import is not None:
+            task = asyncio.get_running_loop().create_task(_startup_import(node, on_fatal))
+        else:
+            log.info("node ready", extra=await node.describe())
         yield
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await node.close()
 
     async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -201,6 +201,10 @@ async def readyz(request: web.Request) -> web.Response:
         ready = False
     else:
         checks["database"] = {"ok": True}
+    importing = node.import_status()
+    if importing is not None:  # the start-up import of the issuer source file is not done
+        checks["issuer_source"] = importing
+        ready = False
     latest = await node.publisher.latest(with_body=False)
     now = to_numeric_date(node.clock())
     restored = await node.recovery.pending()

@@ -44,6 +44,7 @@ from registry_node.services.changes import (
 from registry_node.services.fetcher import Fetcher
 from registry_node.services.metrics import Metrics
 from registry_node.services.peers import PeerRegistry
+from registry_node.services.progress import SYNCING, Progress, ignore
 from registry_node.services.status import HeldListStatus, PeerError, PeerStatus, Withdrawal
 from registry_node.services.store import PeerEntries, PeerList, PeerSync, Store
 
@@ -292,9 +293,21 @@ class Federation:
 
     # -- syncing ------------------------------------------------------------------------
 
-    async def sync_all(self) -> list[SyncResult]:
+    async def sync_all(self, progress: Progress = ignore) -> list[SyncResult]:
+        """Sync every configured peer at once; ``progress`` hears as each one ends."""
         peers = list(self.peers)
-        results = await asyncio.gather(*(self.sync(p) for p in peers), return_exceptions=True)
+        finished = 0
+
+        async def one(peer_id: str) -> SyncResult:
+            nonlocal finished
+            try:
+                return await self.sync(peer_id)
+            finally:
+                finished += 1
+                progress(SYNCING, finished, len(peers))
+
+        progress(SYNCING, 0, len(peers))
+        results = await asyncio.gather(*(one(p) for p in peers), return_exceptions=True)
         out = []
         for peer_id, result in zip(peers, results, strict=True):
             if isinstance(result, BaseException):

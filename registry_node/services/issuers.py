@@ -17,6 +17,7 @@ from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFoun
 from registry_node.core.model import check_issuer, check_unique_ids, normalize_history
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
 from registry_node.core.trust import listing
+from registry_node.services.progress import IMPORTING, VALIDATING, Progress, ignore
 from registry_node.services.publisher import mark_changed
 from registry_node.services.store import Store, Tx
 
@@ -183,12 +184,16 @@ class IssuerService:
             await mark_changed(tx, now)
         return after
 
-    def parse_source(self, doc: Any, source: str) -> list[dict[str, Any]]:
+    def parse_source(
+        self, doc: Any, source: str, progress: Progress = ignore
+    ) -> list[dict[str, Any]]:
         """Validate a whole source document (file or import body) before anything is written."""
         if not isinstance(doc, dict) or not isinstance(doc.get("issuers"), list):
             raise Malformed(f"{source}: must be a mapping with 'jurisdiction' and 'issuers' list")
+        total = len(doc["issuers"])
         # Entries first, so that an error names the entry by its position and id.
         for index, entry in enumerate(doc["issuers"]):
+            progress(VALIDATING, index, total)
             label = entry.get("id") if isinstance(entry, dict) else None
             where = f"{source}: issuers[{index}]" + (
                 f" ({label})" if isinstance(label, str) else ""
@@ -196,6 +201,7 @@ class IssuerService:
             if not isinstance(entry, dict):
                 raise SchemaInvalid(f"{where}: must be a mapping", [(f"issuers[{index}]", "")])
             check_issuer(entry, where, f"issuers[{index}]")
+        progress(VALIDATING, total, total)
         # The entries passed above; the envelope is checked without checking them again.
         schema.validate(schema.ISSUER_SOURCE, {**doc, "issuers": []}, source)
         if doc["jurisdiction"] != self.jurisdiction:
@@ -209,17 +215,27 @@ class IssuerService:
         check_unique_ids(entries, source)
         return entries
 
-    async def import_entries(self, entries: list[dict[str, Any]], actor: str) -> ImportResult:
-        """Upsert many issuers in one transaction; histories are merged, never shortened."""
+    async def import_entries(
+        self, entries: list[dict[str, Any]], actor: str, progress: Progress = ignore
+    ) -> ImportResult:
+        """Upsert many issuers in one transaction; histories are merged, never shortened.
+        ``progress`` hears of each entry before it is written; nothing is visible to readers
+        (or published) before the whole import commits."""
         async with self.store.write() as tx:
-            return await self.merge_in(tx, entries, actor)
+            result = await self.merge_in(tx, entries, actor, progress)
+        progress(IMPORTING, len(entries), len(entries))
+        return result
 
-    async def merge_in(self, tx: Tx, entries: list[dict[str, Any]], actor: str) -> ImportResult:
+    async def merge_in(
+        self, tx: Tx, entries: list[dict[str, Any]], actor: str, progress: Progress = ignore
+    ) -> ImportResult:
         """:meth:`import_entries` inside the caller's transaction."""
         now = self.clock()
         stamp = format_rfc3339(now)
         created = updated = unchanged = 0
-        for entry in entries:
+        total = len(entries)
+        for index, entry in enumerate(entries):
+            progress(IMPORTING, index, total)
             before = await tx.issuer(entry["id"])
             if before is None:
                 after = dict(entry, status_history=normalize_history(entry["status_history"]))

@@ -1,16 +1,32 @@
 """Prometheus metrics of the node, in a registry of its own (one per node, so tests and
-several nodes in one process never share counters)."""
+several nodes in one process never share counters): federation, the node's own list,
+credential checks, HTTP requests (by route template, never by raw path, so that the number of
+series stays bounded whatever paths clients send) and the process (CPU, memory, open files)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: the route label of a request that matched no route (404, or a 405 of no known resource)
+UNMATCHED = "unmatched"
+#: methods counted under their own name; any other is counted as "other"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 @dataclass(frozen=True)
@@ -134,7 +150,31 @@ class Metrics:
             ["verdict"],
             registry=self.registry,
         )
+        self.http_requests = Counter(
+            "registry_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "registry_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template, method and status",
+            ["route", "method", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_PeerCollector(self))
+        # process_* (CPU seconds, resident and virtual memory, open and maximum file
+        # descriptors, start time: from /proc, so on Linux only), python_info, python_gc_*.
+        ProcessCollector(registry=self.registry)
+        self.registry.register(PLATFORM_COLLECTOR)
+        self.registry.register(GC_COLLECTOR)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request under its route template (``/v1/issuers/{id}``)."""
+        labels = (route, method if method in METHODS else "other", str(status))
+        self.http_requests.labels(*labels).inc()
+        self.http_seconds.labels(*labels).observe(seconds)
 
     def peer(self, peer_id: str) -> PeerGauge:
         return self.peers.setdefault(peer_id, PeerGauge())

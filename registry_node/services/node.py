@@ -6,13 +6,21 @@ changed), and a first publication if none is current. A folder with key files bu
 or a database of another node_id, stops the opening (services/datafolder.py, docs/adr/0014).
 A read-only opening (the commands that only read) creates nothing and writes nothing. Closing
 the node closes the database and drops the lock.
+
+``serve`` opens the port before a long import of the source file is done (``defer_import``):
+the import then runs in the background (:meth:`Node.run_startup_import`), ``/readyz`` says how
+far it got, and publication is held until it is done, so the node never publishes a list that
+lacks issuers the file names. Until then the node serves what it published before (on a first
+start: no list at all, ``503 not_published``), which is still what it signed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from registry_node.services.keystore import KeyStore
 from registry_node.services.metrics import Metrics
 from registry_node.services.oidfed import OpenIdFederation
 from registry_node.services.peers import PeerRegistry
+from registry_node.services.progress import READING, VALIDATING, Progress, ignore
 from registry_node.services.publisher import Publisher
 from registry_node.services.receipts import Receipts
 from registry_node.services.recovery import Recovery
@@ -44,6 +53,44 @@ from registry_node.services.verifier import Verifier
 log = logging.getLogger("registry_node.node")
 
 SOURCE_DIGEST = "source_digest"
+
+
+class ImportStopped(Exception):
+    """The node stops while its start-up import still reads the source file."""
+
+
+@dataclass
+class StartupImport:
+    """The import of the issuer source file that a starting node runs after its port opened,
+    and how far it got (for ``/readyz``)."""
+
+    path: Path
+    raw: bytes
+    stamp: str
+    phase: str = READING
+    done: int = 0
+    total: int = 0
+    #: the mistake in the file that stopped the import (the node refuses to run on)
+    error: ConfigError | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, phase: str, done: int, total: int) -> None:
+        """The import's progress callback; also called from the thread that reads the file,
+        where it stops the reading once the node stops."""
+        if self._stop.is_set():
+            raise ImportStopped
+        self.phase, self.done, self.total = phase, done, total
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"the import of {self.path} failed: {self.error.detail}"
+        if self.phase == READING:
+            percent = 100 * self.done // self.total if self.total else 0
+            return f"reading {self.path} ({percent}%)"
+        if self.phase == VALIDATING:
+            return f"checking {self.done} of {self.total} issuers of {self.path}"
+        return f"importing {self.done} of {self.total} issuers from {self.path}"
 
 
 @dataclass
@@ -65,6 +112,9 @@ class Node:
     oidfed: OpenIdFederation
     retention: Retention
     recovery: Recovery
+    #: the source file's import while ``serve`` runs it in the background (None: no import
+    #: pending, or it is done)
+    startup_import: StartupImport | None = None
     #: the data folder's lock, held while a serving node is open
     lock: datafolder.DataLock | None = None
 
@@ -79,12 +129,15 @@ class Node:
         judge_peers: bool = True,
         read_only: bool = False,
         exclusive: bool = False,
+        defer_import: bool = False,
     ) -> Node:
         """Open the node. ``judge_peers``: judge held lists again under peers.yaml as it is now
         (the serving node; a command-line tool leaves that to the node's reload, so that a file
         edited but not yet reloaded never changes what the running node holds). ``read_only``:
         open an existing database for reading only (no folder, file, key or row is created).
-        ``exclusive``: take the data folder's lock (``serve``: one node per data folder)."""
+        ``exclusive``: take the data folder's lock (``serve``: one node per data folder).
+        ``defer_import``: leave a pending import of the source file to
+        :meth:`run_startup_import` (and hold publication until it is done)."""
         lock = None
         if read_only:
             import_source = publish = judge_peers = False
@@ -160,12 +213,15 @@ class Node:
             )
             if not read_only:
                 await node.publisher.ensure_signing_key()
-            if import_source:
+            if import_source and defer_import:
+                await node._defer_source_import()
+            elif import_source:
                 await node.import_source_file()
             if publish:
                 # A restored database publishes nothing until a peer confirms what the node
                 # had published (services/recovery.py).
                 await node.recovery.attempt()
+            if publish and node.startup_import is None:
                 await node.publisher.tick()
             if judge_peers:
                 await federation.reconcile("start")  # peers.yaml may have changed while down
@@ -188,8 +244,9 @@ class Node:
             if self.lock is not None:
                 self.lock.release()
 
-    async def import_source_file(self, actor: str | None = None) -> ImportResult | None:
-        """Import trust_lists/<state>.yaml when it exists and changed since the last import."""
+    async def _source_pending(self) -> tuple[Path, bytes, str] | None:
+        """The source file's path, bytes and digest when it exists and changed since the last
+        import."""
         path = self.config.trust_list_path
         if not path.exists():
             log.info("no issuer source file", extra={"path": str(path)})
@@ -198,11 +255,35 @@ class Node:
         stamp = digest(raw)
         if await self.store.read.meta(SOURCE_DIGEST) == stamp:
             return None
+        return path, raw, stamp
+
+    async def import_source_file(
+        self, actor: str | None = None, progress: Progress = ignore
+    ) -> ImportResult | None:
+        """Import trust_lists/<state>.yaml when it exists and changed since the last import."""
+        pending = await self._source_pending()
+        if pending is None:
+            return None
+        return await self._import_source(*pending, actor, progress)
+
+    async def _import_source(
+        self, path: Path, raw: bytes, stamp: str, actor: str | None, progress: Progress
+    ) -> ImportResult:
+        def parse() -> list[dict[str, Any]]:
+            def reading(done: int, total: int) -> None:
+                progress(READING, done, total)
+
+            doc = load_yaml(raw, str(path), reading)
+            return self.issuers.parse_source(doc, str(path), progress)
+
         try:
-            entries = self.issuers.parse_source(load_yaml(raw, str(path)), str(path))
+            # Reading and checking a large file takes a while: the event loop goes on serving.
+            entries = await asyncio.to_thread(parse)
         except InvalidInput as exc:
             raise ConfigError(exc.detail, code=exc.code, field=exc.field) from exc
-        result = await self.issuers.import_entries(entries, actor or f"import:{path.name}")
+        result = await self.issuers.import_entries(
+            entries, actor or f"import:{path.name}", progress
+        )
         async with self.store.write() as tx:
             await tx.set_meta(SOURCE_DIGEST, stamp)
         log.info(
@@ -213,6 +294,53 @@ class Node:
     async def backup(self, folder: Path) -> dict[str, Any]:
         """An online backup of the node into ``folder`` (services/backup.py)."""
         return await backup.backup(self.config, self.store, folder, self.clock)
+
+    async def _defer_source_import(self) -> None:
+        pending = await self._source_pending()
+        if pending is None:
+            return
+        self.startup_import = StartupImport(*pending)
+        self.publisher.hold(self.startup_import.describe)
+
+    async def run_startup_import(self) -> ImportResult | None:
+        """Run the import :meth:`open` deferred, then release and run publication. A mistake
+        in the file is raised (as :class:`ConfigError`) and stays in ``startup_import.error``;
+        publication stays held: the node must not go on as if the file had been imported."""
+        job = self.startup_import
+        if job is None:
+            return None
+        try:
+            if await self.store.read.meta(SOURCE_DIGEST) == job.stamp:
+                result = None  # another process imported the same file meanwhile
+            else:
+                log.info("importing issuer source file", extra={"path": str(job.path)})
+                result = await self._import_source(job.path, job.raw, job.stamp, None, job.report)
+        except ConfigError as exc:
+            job.error = exc
+            job.finished.set()
+            raise
+        except BaseException:
+            job._stop.set()  # the reading thread stops at its next report
+            raise
+        self.publisher.release()
+        try:
+            await self.publisher.tick()  # /readyz reports the import until this is done
+        finally:
+            self.startup_import = None
+            job.finished.set()
+        return result
+
+    def import_status(self) -> dict[str, Any] | None:
+        """The start-up import's state for ``/readyz``; None once it is done (or when none)."""
+        job = self.startup_import
+        if job is None:
+            return None
+        doc: dict[str, Any] = {"ok": False, "detail": job.describe()}
+        if job.error is not None:
+            doc["code"] = job.error.code
+        else:
+            doc.update(phase=job.phase, done=job.done, total=job.total)
+        return doc
 
     async def healthy(self) -> bool:
         """Is the database open and answering?"""

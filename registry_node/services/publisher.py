@@ -68,6 +68,25 @@ class Publisher:
         self.keystore = keystore
         self.clock = clock
         self._fault = fault or (lambda point: None)
+        #: why nothing may be published now (None: publication is free)
+        self._held: Callable[[], str] | None = None
+
+    # -- holding publication ------------------------------------------------------------
+
+    def hold(self, why: Callable[[], str]) -> None:
+        """Publish nothing until :meth:`release`: the scheduled check publishes nothing and a
+        publication requested of this process (or a key rotation in it) is refused with
+        ``publication_held``, whose detail is ``why()``. A starting node holds publication
+        while it imports its issuer source file, so that no list of it lacks issuers the file
+        names. Other processes (the command line) are not held."""
+        self._held = why
+
+    def release(self) -> None:
+        self._held = None
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -207,6 +226,11 @@ class Publisher:
 
     async def publish_in(self, tx: Tx, reason: str, actor: str) -> Version:
         """Build, sign and append the next version inside the caller's transaction."""
+        if self._held is not None:
+            raise Conflict(
+                f"not published: {self._held()}; the node publishes when it is done",
+                code="publication_held",
+            )
         await refuse_if_pending(tx)  # a restored node publishes nothing until confirmed
         now = self.clock()
         self._fault("read")
@@ -296,10 +320,12 @@ class Publisher:
         return None
 
     async def tick(self) -> Version | None:
-        """The scheduler job: publish when :meth:`due` says so."""
-        if await self.due() is None:
+        """The scheduler job: publish when :meth:`due` says so (and nothing holds it)."""
+        if self._held is not None or await self.due() is None:
             return None
         async with self.store.write() as tx:
             # Re-check inside the transaction: another process may have just published.
             reason = await self.due(tx)
-            return None if reason is None else await self.publish_in(tx, reason, "system")
+            if reason is None or self._held is not None:
+                return None
+            return await self.publish_in(tx, reason, "system")

@@ -700,3 +700,10 @@ async def test_reloads_that_change_something_are_audited(world: World) -> None:
     assert len(reloads) == 1
     assert reloads[0].actor == "signal:SIGHUP"
     assert reloads[0].after == diff
+
+
+async def test_a_sync_of_all_peers_reports_each_peer_as_it_ends(world: World) -> None:
+    reports: list[tuple[str, int, int]] = []
+    results = await world.federation.sync_all(lambda *report: reports.append(report))  # type: ignore[arg-type]
+    assert [r.outcome for r in results] == ["accepted"]
+    assert reports == [("syncing", 0, 1), ("syncing", 1, 1)]

@@ -1,0 +1,181 @@
+"""Seeing what the node answers: requests counted and timed by route template and status in
+``/metrics``, the process's own metrics, and the structured access log (on, off, no secrets)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from registry_node import config as configmod
+from registry_node.config import NodeConfig
+from registry_node.core.errors import ConfigError
+from registry_node.core.yamlsafe import load_yaml
+from registry_node.http.app import create_app
+from registry_node.logs import JsonFormatter, TextFormatter
+from tests.helpers import FakeClock, make_config
+
+#: each request is timed as exactly this long by the stepping timer below
+STEP = 0.25
+
+
+class SteppingTimer:
+    """A monotonic timer that moves by ``STEP`` at every reading: a request, read at its start
+    and at its end, takes exactly ``STEP`` seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += STEP
+        return self.now
+
+
+async def _client(aiohttp_client: Any, config: NodeConfig, clock: FakeClock) -> TestClient:
+    app = create_app(config, clock, run_scheduler=False, timer=SteppingTimer())
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def sample(found: dict[Any, float], name: str, **labels: str) -> float | None:
+    return found.get((name, frozenset(labels.items())))
+
+
+async def test_requests_are_counted_and_timed_by_route_template_and_status(
+    aiohttp_client: Any, tmp_path: Path, clock: FakeClock
+) -> None:
+    client = await _client(aiohttp_client, make_config(tmp_path), clock)
+    for name in ("did:web:a.example", "did:web:b.example", "did:web:c.example"):
+        assert (await client.get(f"/v1/issuers/{name}")).status == 200
+    assert (await client.get("/trust-list/999")).status == 404
+    assert (await client.get("/no/such/path/at/all")).status == 404
+    assert (await client.request("PROPFIND", "/healthz")).status == 405
+    assert (await client.post("/admin/v1/publish")).status == 401
+    text = await (await client.get("/metrics")).text()
+    found = samples(text)
+
+    lookups = {"route": "/v1/issuers/{name}", "method": "GET", "status": "200"}
+    assert sample(found, "registry_http_requests_total", **lookups) == 3
+    assert sample(found, "registry_http_request_duration_seconds_count", **lookups) == 3
+    assert sample(found, "registry_http_request_duration_seconds_sum", **lookups) == 3 * STEP
+    hist = "registry_http_request_duration_seconds_bucket"
+    assert sample(found, hist, le="0.25", **lookups) == 3
+    assert sample(found, hist, le="0.1", **lookups) == 0
+    version = {"route": "/trust-list/{seq}", "method": "GET", "status": "404"}
+    assert sample(found, "registry_http_requests_total", **version) == 1
+    unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
+    assert sample(found, "registry_http_requests_total", **unmatched) == 1
+    # A method the node does not serve counts as "other": no label value at a client's will.
+    other = {"route": "unmatched", "method": "other", "status": "405"}
+    assert sample(found, "registry_http_requests_total", **other) == 1
+    admin = {"route": "/admin/v1/publish", "method": "POST", "status": "401"}
+    assert sample(found, "registry_http_requests_total", **admin) == 1
+    # Raw paths never become label values.
+    values = {value for _, labels in found for _, value in labels}
+    assert not [v for v in values if "a.example" in v or "999" in v or "/no/such" in v]
+    assert "PROPFIND" not in values
+    assert "a.example" not in text
+
+
+async def test_the_process_metrics_are_exported(client: TestClient) -> None:
+    found = samples(await (await client.get("/metrics")).text())
+    assert (sample(found, "process_resident_memory_bytes") or 0) > 1_000_000
+    assert (sample(found, "process_open_fds") or 0) > 0
+    assert sample(found, "process_cpu_seconds_total") is not None
+    assert (sample(found, "process_start_time_seconds") or 0) > 0
+    assert any(name == "python_info" for name, _ in found)
+
+
+def _access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "registry_node.access"]
+
+
+async def test_the_access_log_has_one_structured_line_a_request_and_no_secrets(
+    aiohttp_client: Any, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="registry_node.access")
+    client = await _client(aiohttp_client, make_config(tmp_path, access_log=True), clock)
+    resp = await client.get(
+        "/v1/issuers/did:web:a.example?at=2026-01-01T00:00:00Z&token=query-secret-123",
+        headers={"X-Request-ID": "req-42", "User-Agent": "verifier/1.0"},
+    )
+    assert resp.status == 400  # an unknown query parameter; the request is logged all the same
+    resp = await client.post(
+        "/admin/v1/publish",
+        headers={"Authorization": "Bearer rnt_header-secret-456", "Cookie": "s=cookie-secret"},
+    )
+    assert resp.status == 401
+    records = _access_records(caplog)
+    assert len(records) == 2
+    lookup, admin = (json.loads(JsonFormatter().format(r)) for r in records)
+    assert lookup["msg"] == "request"
+    assert lookup["method"] == "GET"
+    assert lookup["path"] == "/v1/issuers/did:web:a.example"
+    assert lookup["route"] == "/v1/issuers/{name}"
+    assert lookup["status"] == 400
+    assert lookup["duration_ms"] == STEP * 1000
+    assert lookup["request_id"] == "req-42"
+    assert lookup["user_agent"] == "verifier/1.0"
+    assert lookup["bytes"] > 0
+    assert lookup["remote"] == "127.0.0.1"
+    assert admin["route"] == "/admin/v1/publish"
+    assert admin["status"] == 401
+    for record in records:
+        for text in (JsonFormatter().format(record), TextFormatter().format(record)):
+            for secret in ("query-secret-123", "token=", "rnt_header-secret", "cookie-secret"):
+                assert secret not in text
+            assert "authorization" not in text.lower()
+
+
+async def test_a_path_cannot_break_a_text_log_line(
+    aiohttp_client: Any, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="registry_node.access")
+    client = await _client(aiohttp_client, make_config(tmp_path, access_log=True), clock)
+    await client.get("/v1/issuers/did:web:a.example%0Aforged%20line")
+    [record] = _access_records(caplog)
+    line = TextFormatter().format(record)
+    assert "\n" not in line
+    assert "%0A" in line
+
+
+async def test_the_access_log_can_be_switched_off(
+    aiohttp_client: Any, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="registry_node.access")
+    client = await _client(aiohttp_client, make_config(tmp_path, access_log=False), clock)
+    assert (await client.get("/healthz")).status == 200
+    assert _access_records(caplog) == []
+    found = samples(await (await client.get("/metrics")).text())
+    health = {"route": "/healthz", "method": "GET", "status": "200"}
+    assert sample(found, "registry_http_requests_total", **health) == 1  # still counted
+
+
+def test_node_yaml_sets_the_access_log_and_init_turns_it_off_behind_a_tls_proxy(
+    tmp_path: Path,
+) -> None:
+    def written(**kw: Any) -> Any:
+        text = configmod.template("https://registry.ohio.gov", "US-OH", "Ohio", **kw)
+        return load_yaml(text, "node.yaml")
+
+    assert written()["access_log"] is True
+    assert written(public_url="https://registry.ohio.gov")["access_log"] is False
+    assert written(public_url="https://registry.ohio.gov", access_log=True)["access_log"] is True
+    assert configmod.from_document({"access_log": False}, None).access_log is False
+    assert configmod.from_document({}, None).access_log is True
+    with pytest.raises(ConfigError) as caught:
+        configmod.from_document({"access_log": "yes"}, tmp_path / "node.yaml")
+    assert caught.value.field == "access_log"
