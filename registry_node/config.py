@@ -1,8 +1,12 @@
 """node.yaml: the node's configuration, validated against ``node-config-v1.json``.
 
-A node runs with no configuration at all (a demo identity, everything under ``./data``); a state
-writes its own file with ``registry-node init``. Relative paths are relative to the directory
-that holds node.yaml (or the working directory when there is none).
+A state writes its file with ``registry-node init``. A file names the node's identity
+(``node_id``, ``jurisdiction``, ``name``): a node never takes its identity from a default, so an
+empty or partial file is refused. :class:`NodeConfig`'s defaults are the example identity that
+tests and commands which need no registry (``init``, ``demo``, ``peers check``) start from; the
+command line refuses every command that works on a registry when there is no file
+(docs/adr/0014). Relative paths are relative to the directory that holds node.yaml (or the
+working directory when there is none).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ DEFAULT_CONFIG_FILE = "node.yaml"
 DEMO_NODE_ID = "https://registry.ohio.example"
 DEMO_JURISDICTION = "US-OH"
 DEMO_NAME = "Ohio Learning and Employment Record Trust Registry"
+#: The settings a node.yaml must name: the node's identity is never a default.
+IDENTITY_SETTINGS = ("node_id", "jurisdiction", "name")
 
 
 @dataclass(frozen=True)
@@ -220,13 +226,20 @@ def _duration(doc: dict[str, Any], key: str, default: timedelta) -> timedelta:
     return parse_duration(doc[key]) if key in doc else default
 
 
+def locate(path: Path | None = None) -> Path | None:
+    """The configuration file a command uses: ``path``, or ./node.yaml when it exists."""
+    if path is not None:
+        return path
+    candidate = Path(DEFAULT_CONFIG_FILE)
+    return candidate if candidate.exists() else None
+
+
 def load(path: Path | None = None) -> NodeConfig:
-    """Load ``path`` (or ./node.yaml when present); defaults when there is no file."""
+    """Load ``path`` (or ./node.yaml when present); the example defaults when there is no
+    file. A file must name the node's identity (:data:`IDENTITY_SETTINGS`)."""
+    path = locate(path)
     if path is None:
-        candidate = Path(DEFAULT_CONFIG_FILE)
-        if not candidate.exists():
-            return NodeConfig()
-        path = candidate
+        return NodeConfig()
     try:
         text = path.read_bytes()
     except OSError as exc:
@@ -235,11 +248,25 @@ def load(path: Path | None = None) -> NodeConfig:
         doc = load_yaml(text, str(path))
     except InvalidInput as exc:
         raise ConfigError(exc.detail, code="config_invalid") from exc
-    if doc is None:
-        doc = {}
+    if doc is None or doc == {}:
+        raise ConfigError(
+            f"{path}: is empty: a node's configuration names at least "
+            f"{', '.join(IDENTITY_SETTINGS)}",
+            code="config_invalid",
+            hint="Write one with registry-node init, or restore node.yaml from your backup.",
+        )
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: must be a mapping of settings", code="config_invalid")
-    return from_document(doc, path.resolve())
+    config = from_document(doc, path.resolve())
+    missing = [name for name in IDENTITY_SETTINGS if name not in doc]
+    if missing:
+        raise ConfigError(
+            f"{path}: {missing[0]}: missing: a node's configuration names its identity "
+            f"({', '.join(IDENTITY_SETTINGS)}); it is never a default",
+            code="config_invalid",
+            field=missing[0],
+        )
+    return config
 
 
 def template(

@@ -201,6 +201,8 @@ def test_peers_check_status_and_sync(state: Path, capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "peers", "check")
     assert code == 0
     assert out.strip().endswith("peers.yaml: 1 peers, valid")
+    code, out, _ = run(capsys, "publish")
+    assert code == 0, out
     code, out, _ = run(capsys, "peers", "status")
     assert out.split("\t")[:3] == ["https://registry.ohio.example", "US-OH", "never_synced"]
     code, out, _ = run(capsys, "peers", "sync")  # port 9 on loopback: connection refused
@@ -260,11 +262,11 @@ def test_an_unusable_data_dir_and_a_newer_database_get_one_line(
     (state / "blocked").write_text("a file, not a folder")
     config = (state / "node.yaml").read_text()
     (state / "node.yaml").write_text(config.replace("data_dir: data", "data_dir: blocked/data"))
-    code, _, err = run(capsys, "keys", "list")
+    code, _, err = run(capsys, "publish")
     assert code == 2
     assert err.splitlines()[0].startswith("registry-node: error: data_dir: ")
     (state / "node.yaml").write_text(config)
-    assert run(capsys, "keys", "list")[0] == 0
+    assert run(capsys, "publish")[0] == 0
     with sqlite3.connect(state / "data" / "registry.sqlite3") as db:
         db.execute("PRAGMA user_version = 99")
     code, _, err = run(capsys, "keys", "list")

@@ -22,7 +22,10 @@ BOUND = 60  # seconds a command may take
 
 
 def _workdir(tmp_path: Path, count: int) -> Path:
-    (tmp_path / "node.yaml").write_text("data_dir: data\nlog_format: json\n")
+    (tmp_path / "node.yaml").write_text(
+        "node_id: https://registry.ohio.example\njurisdiction: US-OH\nname: Ohio\n"
+        "data_dir: data\nlog_format: json\n"
+    )
     doc = {"jurisdiction": "US-OH", "issuers": [issuer(n) for n in range(1, count + 1)]}
     (tmp_path / "more.yaml").write_text(dump_yaml(doc))
     return tmp_path

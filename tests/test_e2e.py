@@ -74,6 +74,12 @@ async def test_first_start_then_restart_reuses_key_and_database(tmp_path: Path) 
         (ROOT / "trust_lists" / "us-oh.yaml").read_bytes()
     )
     port = free_port()
+    cli(
+        tmp_path,
+        "init",
+        *("--node-id", "https://registry.ohio.example", "--jurisdiction", "US-OH"),
+        *("--name", "Ohio LER Trust Registry"),
+    )
     async with running_node(tmp_path, port) as (url, _), aiohttp.ClientSession() as http:
         async with http.get(f"{url}/trust-list") as resp:
             assert resp.status == 200
@@ -104,6 +110,9 @@ async def test_a_mistake_in_the_issuer_file_stops_serve_with_one_line(tmp_path: 
     broken = text.replace("org_type: licensing_board", "org_type: space_agency", 1)
     assert broken != text
     (tmp_path / "trust_lists" / "us-oh.yaml").write_text(broken)
+    (tmp_path / "node.yaml").write_text(
+        "node_id: https://registry.ohio.example\njurisdiction: US-OH\nname: Ohio\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

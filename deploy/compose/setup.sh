@@ -5,9 +5,10 @@
 #
 # For each state (its volume mounted at /state/<state>, its config folder at /deploy/<state>):
 #   1. give the volume to the node's user (uid 10001), mode 0700;
-#   2. open the state's database as that user: this creates it and the state's first signing
-#      key, as the node's own first start would; read the key's thumbprint (`keys list`);
-#   3. create an admin token once, kept in the volume as admin-token (mode 0600).
+#   2. create an admin token once, kept in the volume as admin-token (mode 0600), as that
+#      user: the first command that writes creates the database and the state's first signing
+#      key, as the node's own first start would;
+#   3. read the key's thumbprint (`keys list`, which only reads).
 # Then:
 #   4. write each state's peers.yaml from its peers.template.yaml, pinning the other two
 #      states' thumbprints (only when peers.yaml does not exist yet; an existing one that
@@ -51,6 +52,12 @@ for state in $STATES; do
     data="/state/$state"
     chown "$NODE_UID:$NODE_GID" "$data"
     chmod 0700 "$data"
+    if [ ! -s "$data/admin-token" ]; then
+        token=$(as_node registry-node --config "$(config_for "$state")" token create compose-admin)
+        (umask 077 && printf '%s\n' "$token" > "$data/admin-token")
+        chown "$NODE_UID:$NODE_GID" "$data/admin-token"
+        echo "setup: $state: admin token written to /var/lib/registry-node/admin-token"
+    fi
     kid=$(current_kid "$state")
     if [ -z "$kid" ]; then
         echo "setup: $state: no current signing key" >&2
@@ -58,12 +65,6 @@ for state in $STATES; do
     fi
     echo "setup: $state: signing key $kid"
     eval "KID_$(echo "$state" | tr 'a-z-' 'A-Z_')=\$kid"
-    if [ ! -s "$data/admin-token" ]; then
-        token=$(as_node registry-node --config "$(config_for "$state")" token create compose-admin)
-        (umask 077 && printf '%s\n' "$token" > "$data/admin-token")
-        chown "$NODE_UID:$NODE_GID" "$data/admin-token"
-        echo "setup: $state: admin token written to /var/lib/registry-node/admin-token"
-    fi
 done
 
 for state in $STATES; do

@@ -10,6 +10,7 @@ Each module of this package owns one group of commands and registers its own arg
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     process.limit_malloc_arenas()  # before the first thread
     args = build_parser().parse_args(argv)
     try:
+        access = getattr(args, "access", "write")  # undeclared: the strictest rule
+        if access != "none" and configmod.locate(args.config) is None:
+            words = [args.command] + [
+                value
+                for name, value in vars(args).items()
+                if name.endswith("_command") and isinstance(value, str)
+            ]
+            raise ConfigError(
+                f"no {configmod.DEFAULT_CONFIG_FILE} in {Path.cwd()}: `{PROG} {' '.join(words)}` "
+                "works on a node's registry and needs its configuration",
+                code="config_missing",
+            )
         config = configmod.load(args.config)
         from registry_node import logs
 
@@ -56,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RegistryError as exc:
         print(f"{PROG}: error: {exc.diagnostics()}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:  # the database or a file failed under the command
+        print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

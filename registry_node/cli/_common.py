@@ -16,6 +16,7 @@ from registry_node.config import NodeConfig
 from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import describe_duration, parse_rfc3339
 from registry_node.core.yamlsafe import load_yaml
+from registry_node.services import datafolder
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
 from registry_node.services.progress import READING, Progress, ignore
@@ -38,9 +39,24 @@ def _print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
-async def _with_node(config: NodeConfig, work: Callable[[Node], Awaitable[int]]) -> int:
+#: What a command needs (``set_defaults(access=...)``; docs/adr/0014): ``none`` (init, demo,
+#: peers check, verify with --node or --bundle), ``read`` (opens an existing database read-only
+#: and never creates a file), ``write`` (changes the registry: may create it on a first start)
+#: and ``serve``. Every command but ``none`` needs a configuration file; a command that
+#: declares nothing is treated as ``write``.
+ACCESS = ("none", "read", "write", "serve")
+
+
+async def _with_node(
+    config: NodeConfig, work: Callable[[Node], Awaitable[int]], *, read_only: bool = False
+) -> int:
     node = await Node.open(
-        config, clock_from_env(), import_source=False, publish=False, judge_peers=False
+        config,
+        clock_from_env(),
+        import_source=False,
+        publish=False,
+        judge_peers=False,
+        read_only=read_only,
     )
     try:
         return await work(node)
@@ -49,6 +65,11 @@ async def _with_node(config: NodeConfig, work: Callable[[Node], Awaitable[int]])
 
 
 def _pending_note(config: NodeConfig) -> str:
+    if not datafolder.serving(config.data_dir):
+        return (
+            f"change saved; no node is serving {config.data_dir} now: it is published when "
+            f"the node starts, or now with `{PROG} publish`"
+        )
     return (
         "change saved; it is published by the running node within "
         f"{describe_duration(config.publish_debounce)}, or now with `{PROG} publish`"

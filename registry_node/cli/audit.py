@@ -36,7 +36,7 @@ def cmd_audit(args: argparse.Namespace, config: NodeConfig) -> int:
             )
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def register(sub: Any) -> None:
@@ -62,4 +62,4 @@ def register(sub: Any) -> None:
         metavar="ID",
         help="only records about this issuer (or peer, or token) id",
     )
-    p.set_defaults(func=cmd_audit)
+    p.set_defaults(func=cmd_audit, access="read")

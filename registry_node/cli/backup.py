@@ -9,8 +9,8 @@ from typing import Any
 
 from registry_node.cli._common import PROG, _actor, _print_json, _with_node
 from registry_node.config import NodeConfig
-from registry_node.core.errors import InvalidInput
-from registry_node.services import backup
+from registry_node.core.errors import ConfigError, InvalidInput
+from registry_node.services import backup, datafolder
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
 
@@ -42,6 +42,13 @@ def cmd_restore(args: argparse.Namespace, config: NodeConfig) -> int:
         return asyncio.run(_with_node(config, confirm))
     if args.dir is None:
         raise InvalidInput("restore: give the backup folder DIR (or --confirm)", field="DIR")
+    if datafolder.serving(config.data_dir):
+        raise ConfigError(
+            f"data_dir: {config.data_dir}: a registry-node serve is running on this data "
+            "folder: stop it before restoring",
+            code="data_dir_locked",
+            field="data_dir",
+        )
     done = backup.restore(config, Path(args.dir), clock_from_env(), _actor())
     mark = done["mark"]
     print(f"restored seq {mark['seq']} from {args.dir} into {config.data_dir}")
@@ -76,7 +83,7 @@ def cmd_compact(args: argparse.Namespace, config: NodeConfig) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("backup", help="copy the database, keys and configuration (online)")
     p.add_argument("dir", metavar="DIR", help="a new or empty folder")
-    p.set_defaults(func=cmd_backup)
+    p.set_defaults(func=cmd_backup, access="write")
 
     p = sub.add_parser("restore", help="put a backup back into the stopped node's data folder")
     p.add_argument("dir", metavar="DIR", nargs="?", help="a folder written by `backup`")
@@ -85,8 +92,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="publish again without a peer's confirmation of the newest version (decide!)",
     )
-    p.set_defaults(func=cmd_restore)
+    p.set_defaults(func=cmd_restore, access="write")
 
     p = sub.add_parser("compact", help="prune old version bodies now and shrink the database")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.set_defaults(func=cmd_compact)
+    p.set_defaults(func=cmd_compact, access="write")

@@ -149,7 +149,7 @@ def cmd_issuers_list(args: argparse.Namespace, config: NodeConfig) -> int:
             )
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_issuers_show(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -157,7 +157,7 @@ def cmd_issuers_show(args: argparse.Namespace, config: NodeConfig) -> int:
         _print_json(await node.issuers.get(args.issuer_id))
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_issuers_set_status(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -256,7 +256,7 @@ def register(sub: Any) -> None:
         help="when the issuer became active: an RFC 3339 date-time or a date, e.g. "
         "2021-03-01 (default: now)",
     )
-    p.set_defaults(func=cmd_issuers_add)
+    p.set_defaults(func=cmd_issuers_add, access="write")
     p = issuers.add_parser("list", help="list issuers with their status now (or --at)")
     p.add_argument("--json", action="store_true", help="the entries as one JSON array")
     p.add_argument("--at", metavar="WHEN", help="statuses at this instant (date-time or date)")
@@ -269,16 +269,16 @@ def register(sub: Any) -> None:
     p.add_argument("--match", metavar="TEXT", help="only issuers whose id, name or aka has TEXT")
     p.add_argument("--limit", type=_positive, help="at most this many (default: all)")
     p.add_argument("--after", metavar="ID", help="start after this issuer id (the next page)")
-    p.set_defaults(func=cmd_issuers_list)
+    p.set_defaults(func=cmd_issuers_list, access="read")
     p = issuers.add_parser("show", help="show one issuer")
     p.add_argument("issuer_id", help="the issuer's id")
-    p.set_defaults(func=cmd_issuers_show)
+    p.set_defaults(func=cmd_issuers_show, access="read")
     p = issuers.add_parser("set-status", help="change an issuer's status")
     p.add_argument("issuer_id", help="the issuer's id")
     p.add_argument("status", choices=STATUSES, help="the new status")
     p.add_argument("--reason", required=True, help="why, recorded in the status history")
     p.add_argument("--from", dest="effective", help="RFC 3339 time it takes effect (default: now)")
-    p.set_defaults(func=cmd_issuers_set_status)
+    p.set_defaults(func=cmd_issuers_set_status, access="write")
     p = issuers.add_parser("import", help="import a YAML file of issuers")
     p.add_argument("file", help="an issuer source file, like trust_lists/us-oh.yaml")
-    p.set_defaults(func=cmd_issuers_import)
+    p.set_defaults(func=cmd_issuers_import, access="write")

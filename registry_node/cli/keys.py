@@ -25,7 +25,7 @@ def cmd_keys_list(args: argparse.Namespace, config: NodeConfig) -> int:
             print(f"{record.kid}\t{record.alg}\t{record.state}\tcreated {record.created_at}{extra}")
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_keys_rotate(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -63,7 +63,7 @@ def cmd_token_list(args: argparse.Namespace, config: NodeConfig) -> int:
             print(f"{tok['id']}\t{tok['name']}\tcreated {tok['created_at']}\t{state}")
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_token_revoke(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
         dest="keys_command", required=True, metavar="ACTION"
     )
     p = keys.add_parser("list", help="list signing keys and their state")
-    p.set_defaults(func=cmd_keys_list)
+    p.set_defaults(func=cmd_keys_list, access="read")
     p = keys.add_parser("rotate", help="announce a successor key, or --complete the rotation")
     p.add_argument(
         "--alg", choices=["Ed25519", "ES256"], help="the new key's algorithm (default: signing_alg)"
@@ -90,16 +90,16 @@ def register(sub: Any) -> None:
         action="store_true",
         help="make the announced key the signing key (after one list validity)",
     )
-    p.set_defaults(func=cmd_keys_rotate)
+    p.set_defaults(func=cmd_keys_rotate, access="write")
 
     token = sub.add_parser("token", help="admin API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
     )
     p = token.add_parser("create", help="create a token; it is printed once")
     p.add_argument("name", help="who or what the token is for, e.g. ops-team")
-    p.set_defaults(func=cmd_token_create)
+    p.set_defaults(func=cmd_token_create, access="write")
     p = token.add_parser("list", help="list tokens")
-    p.set_defaults(func=cmd_token_list)
+    p.set_defaults(func=cmd_token_list, access="read")
     p = token.add_parser("revoke", help="revoke a token")
     p.add_argument("token_id", type=int, help="the token's number, as `token list` shows")
-    p.set_defaults(func=cmd_token_revoke)
+    p.set_defaults(func=cmd_token_revoke, access="write")

@@ -120,7 +120,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the node")
     p.add_argument("--host", help="listen on this address (default: listen.host in node.yaml)")
     p.add_argument("--port", type=int, help="listen on this port (default: listen.port)")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, access="serve")
 
     p = sub.add_parser("init", help="write a node.yaml for a new state")
     p.add_argument("--node-id", required=True, help="this registry's id, an https URL")
@@ -134,11 +134,11 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", default="data", help="database and keys (relative: to node.yaml)")
     p.add_argument("--output", default="node.yaml", help="where to write (node.yaml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=cmd_init, access="none")
 
     p = sub.add_parser("demo", help="run Ohio, Indiana and Michigan nodes on loopback, federated")
     p.add_argument("--dir", default="demo-data", help="where the demo nodes keep their state")
     p.add_argument("--trust-lists", default="trust_lists", help="folder of example lists")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, access="none")
     p = sub.add_parser("publish", help="sign and publish a new list version now")
-    p.set_defaults(func=cmd_publish)
+    p.set_defaults(func=cmd_publish, access="write")

@@ -53,7 +53,7 @@ def cmd_peers_status(args: argparse.Namespace, config: NodeConfig) -> int:
             print(f"no peers configured in {config.peers_file}", file=sys.stderr)
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def cmd_peers_sync(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -192,12 +192,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--json", action="store_true", help="the status documents, as GET /v1/peers gives them"
     )
-    p.set_defaults(func=cmd_peers_status)
+    p.set_defaults(func=cmd_peers_status, access="read")
     p = peers.add_parser("sync", help="fetch and verify peers' lists now")
     p.add_argument("--peer", help="only this peer (its id)")
-    p.set_defaults(func=cmd_peers_sync)
+    p.set_defaults(func=cmd_peers_sync, access="write")
     p = peers.add_parser("check", help="validate peers.yaml without starting the node")
-    p.set_defaults(func=cmd_peers_check)
+    p.set_defaults(func=cmd_peers_check, access="none")
     p = peers.add_parser(
         "invite",
         help="print the entry a neighbour pastes into its peers.yaml",
@@ -205,7 +205,7 @@ def register(sub: Any) -> None:
         "jurisdiction, list URL (from public_url) and the thumbprint of its signing key.",
     )
     p.add_argument("--json", action="store_true", help="the entry as a JSON object")
-    p.set_defaults(func=cmd_peers_invite)
+    p.set_defaults(func=cmd_peers_invite, access="write")
     p = peers.add_parser(
         "add",
         help="add a neighbour to peers.yaml, pinning the key thumbprint it gave you",
@@ -227,4 +227,4 @@ def register(sub: Any) -> None:
         "--refresh", metavar="DURATION", help="how often to fetch its list, e.g. 5m (default 15m)"
     )
     p.add_argument("--yes", action="store_true", help="write without asking (for scripts)")
-    p.set_defaults(func=cmd_peers_add)
+    p.set_defaults(func=cmd_peers_add, access="write")

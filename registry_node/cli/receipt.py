@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from registry_node.cli._common import PROG, _print_json, _with_node
-from registry_node.config import NodeConfig
+from registry_node.config import DEFAULT_CONFIG_FILE, NodeConfig
 from registry_node.core import receipts, strictjson
-from registry_node.core.errors import InvalidInput, Rejected
+from registry_node.core.errors import ConfigError, InvalidInput, Rejected
 from registry_node.core.strictjson import StrictJSONError
 from registry_node.core.timeutil import format_rfc3339, from_numeric_date, to_numeric_date
 from registry_node.services.clock import clock_from_env
@@ -82,10 +82,20 @@ def _keys(args: argparse.Namespace, config: NodeConfig, token: str) -> tuple[Any
         )
         return {"keys": jwks}, f"the list of {iss} in {args.bundle}"
 
+    if config.source is None:
+        raise ConfigError(
+            f"{args.file}: no keys to check it with: no {DEFAULT_CONFIG_FILE} in {Path.cwd()}, "
+            "and neither --node nor --bundle given",
+            code="verify_needs_lists",
+        )
+
     async def work(node: Node) -> Any:
         return await node.publisher.jwks()
 
-    return asyncio.run(_with_node(config, work)), f"the keys of {config.node_id}"
+    return (
+        asyncio.run(_with_node(config, work, read_only=True)),
+        f"the keys of {config.node_id}",
+    )
 
 
 def cmd_receipt_verify(args: argparse.Namespace, config: NodeConfig) -> int:
@@ -138,4 +148,4 @@ def register(sub: Any) -> None:
         "--bundle", metavar="DIR", help="offline, with the signer's list in a saved bundle"
     )
     p.add_argument("--json", action="store_true", help="print the header and claims as JSON")
-    p.set_defaults(func=cmd_receipt_verify)
+    p.set_defaults(func=cmd_receipt_verify, access="none")  # the node's keys: read-only

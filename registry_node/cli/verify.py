@@ -14,9 +14,9 @@ from registry_node.cli._common import (
     _print_json,
     _with_node,
 )
-from registry_node.config import NodeConfig
+from registry_node.config import DEFAULT_CONFIG_FILE, NodeConfig
 from registry_node.core import strictjson
-from registry_node.core.errors import InvalidInput
+from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.strictjson import StrictJSONError
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
@@ -93,11 +93,17 @@ def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
             finally:
                 asyncio.run(verifier.close())
         else:
+            if config.source is None:
+                raise ConfigError(
+                    f"{args.file}: nothing to check it against: no {DEFAULT_CONFIG_FILE} in "
+                    f"{Path.cwd()}, and neither --node nor --bundle given",
+                    code="verify_needs_lists",
+                )
 
             async def work(node: Node) -> Any:
                 return node.verifier.verify_now(credential)
 
-            result = asyncio.run(_with_node(config, work))
+            result = asyncio.run(_with_node(config, work, read_only=True))
     except Malformed as exc:
         raise InvalidInput(f"{args.file}: {exc.detail}", code=exc.code) from None
     if args.json:
@@ -118,7 +124,7 @@ def cmd_bundle_save(args: argparse.Namespace, config: NodeConfig) -> int:
         print(f"{len(doc['lists'])} lists written to {args.dir}", file=sys.stderr)
         return 0
 
-    return asyncio.run(_with_node(config, work))
+    return asyncio.run(_with_node(config, work, read_only=True))
 
 
 def register(sub: Any) -> None:
@@ -128,11 +134,11 @@ def register(sub: Any) -> None:
     where.add_argument("--node", metavar="URL", help="ask a running node's POST /v1/verify")
     where.add_argument("--bundle", metavar="DIR", help="fully offline, from a saved bundle")
     p.add_argument("--json", action="store_true", help="the whole verification result as JSON")
-    p.set_defaults(func=cmd_verify)
+    p.set_defaults(func=cmd_verify, access="none")
 
     bundle = sub.add_parser("bundle", help="signed lists for offline checks").add_subparsers(
         dest="bundle_command", required=True, metavar="ACTION"
     )
     p = bundle.add_parser("save", help="write this node's list and its peers' lists to DIR")
     p.add_argument("dir", help="folder to write the lists and their index to")
-    p.set_defaults(func=cmd_bundle_save)
+    p.set_defaults(func=cmd_bundle_save, access="read")

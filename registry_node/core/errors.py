@@ -90,6 +90,13 @@ class ConfigError(RegistryError):
     reason_family = "config"
 
 
+class StorageUnavailable(RegistryError):
+    """The database refused a write for want of a writable database (disk full, read-only,
+    I/O error): nothing was written, and the request may succeed once storage is fixed."""
+
+    default_code = "database_unwritable"
+
+
 class Rejected(RegistryError):
     """A peer's list that must not be accepted (bad signature, rollback, expired, ...)."""
 

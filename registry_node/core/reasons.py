@@ -69,6 +69,11 @@ LeadsTo = (
 )
 
 FAILED: LeadsTo = "failed"
+#: A database whose key files are gone cannot sign: a new key would be a new identity.
+_KEY_MISSING_FIX = (
+    "Restore the data folder's keys/ from the backup taken with the database "
+    "(docs/operations.md section 10)."
+)
 REJECTED: LeadsTo = "rejected"
 
 
@@ -629,6 +634,19 @@ _ALL = (
         "Edit the peer's entry in peers.yaml (keys, url) instead, then reload the node.",
     ),
     _reason(
+        "database_unwritable",
+        "admin",
+        503,
+        "Free disk space or make the database's filesystem writable again; /readyz turns ready "
+        "once a write succeeds. Nothing was written: send the request again then.",
+        Use(
+            "admin",
+            "command_refused",
+            "Free disk space or make the database's filesystem writable again, then run the "
+            "command again; nothing was written.",
+        ),
+    ),
+    _reason(
         "token_not_found",
         "admin",
         "command_refused",
@@ -661,6 +679,61 @@ _ALL = (
         "Run the registry-node release that wrote this database, or a newer one.",
     ),
     _reason(
+        "config_missing",
+        "config",
+        "command_refused",
+        "Run the command in the folder that holds node.yaml, pass -c PATH before the command, "
+        "or write a configuration with registry-node init.",
+    ),
+    _reason(
+        "data_dir_locked",
+        "config",
+        "start_refused",
+        "Stop the other node first: one serve per data folder (admin commands need no stop, "
+        "they work alongside it).",
+    ),
+    _reason(
+        "database_lost",
+        "config",
+        "start_refused",
+        "Restore the database from the backup taken with these keys (docs/operations.md "
+        "section 10); to begin again as a new registry instead, move the data folder aside.",
+    ),
+    _reason(
+        "identity_mismatch",
+        "config",
+        "start_refused",
+        "Point data_dir at this node's own data folder, or correct node_id in node.yaml.",
+    ),
+    _reason(
+        "database_unusable",
+        "config",
+        "start_refused",
+        "Free space or make the data folder writable if the detail says so; otherwise restore "
+        "the database from backup (docs/operations.md section 10).",
+    ),
+    _reason(
+        "database_missing",
+        "config",
+        "command_refused",
+        "Run the command with the configuration of a node that has started (-c PATH); a "
+        "command that only reads never creates a database.",
+    ),
+    _reason(
+        "database_needs_upgrade",
+        "config",
+        "command_refused",
+        "Start the node (serve) once with this release to upgrade its database, then run the "
+        "command again.",
+    ),
+    _reason(
+        "verify_needs_lists",
+        "credential",
+        "command_refused",
+        "Name what to check against: --node URL (a running node), --bundle DIR (saved lists), "
+        "or run where a node's node.yaml is (-c PATH).",
+    ),
+    _reason(
         "listen_failed",
         "config",
         "start_refused",
@@ -676,8 +749,8 @@ _ALL = (
         "key_missing",
         "config",
         500,
-        "Restore the key file from backup or rotate to a new key.",
-        Use("config", "start_refused", "Restore the key file from backup or rotate to a new key."),
+        _KEY_MISSING_FIX,
+        Use("config", "start_refused", _KEY_MISSING_FIX),
     ),
     _reason(
         "key_permissions",

@@ -94,7 +94,9 @@ def create_app(
     app.add_routes(admin.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
-        node = await Node.open(config, clock, defer_import=import_in_background)
+        node = await Node.open(  # one node per data folder
+            config, clock, exclusive=True, defer_import=import_in_background
+        )
         app[NODE] = node
         app[LIST_CACHE] = ListCache(node.publisher)
         task: asyncio.Task[None] | None = None

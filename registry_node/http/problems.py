@@ -23,6 +23,7 @@ from registry_node.core.errors import (
     NotFound,
     RegistryError,
     SchemaInvalid,
+    StorageUnavailable,
 )
 from registry_node.core.strictjson import StrictJSONError
 from registry_node.core.yamlsafe import load_yaml
@@ -115,6 +116,8 @@ def _status_for(exc: RegistryError) -> int:
         return 422
     if isinstance(exc, ConfigError):
         return 500
+    if isinstance(exc, StorageUnavailable):
+        return 503
     return 400
 
 

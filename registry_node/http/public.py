@@ -196,6 +196,9 @@ async def readyz(request: web.Request) -> web.Response:
     if not await node.healthy():
         checks["database"] = {"ok": False, "detail": "database not reachable"}
         ready = False
+    elif (refused := await node.write_problem()) is not None:
+        checks["database"] = {"ok": False, "detail": f"database refuses writes: {refused}"}
+        ready = False
     else:
         checks["database"] = {"ok": True}
     importing = node.import_status()

@@ -58,7 +58,6 @@ class KeyStore:
             raise ConfigError(
                 f"{path}: signing key {kid} is missing",
                 code="key_missing",
-                hint="restore the key file from backup or rotate to a new key",
             ) from exc
         if stat.S_IMODE(info.st_mode) & 0o077:
             raise ConfigError(

@@ -1,8 +1,11 @@
 """The node's services wired together, with one lifecycle shared by ``serve``, the CLI and tests.
 
-Opening a node: data folder (0700), database (migrated), signing key (generated on first start),
-the state's issuer source file (imported when it changed), and a first publication if none is
-current. Closing it closes the database.
+Opening a node: data folder (0700; the serving node holds its lock), database (migrated),
+signing key (generated on first start), the state's issuer source file (imported when it
+changed), and a first publication if none is current. A folder with key files but no database,
+or a database of another node_id, stops the opening (services/datafolder.py, docs/adr/0014).
+A read-only opening (the commands that only read) creates nothing and writes nothing. Closing
+the node closes the database and drops the lock.
 
 ``serve`` opens the port before a long import of the source file is done (``defer_import``):
 the import then runs in the background (:meth:`Node.run_startup_import`), ``/readyz`` says how
@@ -24,9 +27,9 @@ from typing import Any
 from registry_node.config import NodeConfig
 from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
-from registry_node.core.timeutil import Clock, system_clock
+from registry_node.core.timeutil import Clock, format_rfc3339, system_clock
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.services import backup
+from registry_node.services import backup, datafolder
 from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
@@ -112,6 +115,8 @@ class Node:
     #: the source file's import while ``serve`` runs it in the background (None: no import
     #: pending, or it is done)
     startup_import: StartupImport | None = None
+    #: the data folder's lock, held while a serving node is open
+    lock: datafolder.DataLock | None = None
 
     @classmethod
     async def open(
@@ -122,28 +127,56 @@ class Node:
         import_source: bool = True,
         publish: bool = True,
         judge_peers: bool = True,
+        read_only: bool = False,
+        exclusive: bool = False,
         defer_import: bool = False,
     ) -> Node:
         """Open the node. ``judge_peers``: judge held lists again under peers.yaml as it is now
         (the serving node; a command-line tool leaves that to the node's reload, so that a file
-        edited but not yet reloaded never changes what the running node holds).
+        edited but not yet reloaded never changes what the running node holds). ``read_only``:
+        open an existing database for reading only (no folder, file, key or row is created).
+        ``exclusive``: take the data folder's lock (``serve``: one node per data folder).
         ``defer_import``: leave a pending import of the source file to
         :meth:`run_startup_import` (and hold publication until it is done)."""
+        lock = None
+        if read_only:
+            import_source = publish = judge_peers = False
+            store = await Store.open(config.db_path, read_only=True)
+        else:
+            try:
+                config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(config.data_dir, 0o700)
+            except OSError as exc:
+                raise ConfigError(
+                    f"data_dir: {config.data_dir}: {exc.strerror or exc}",
+                    code="data_dir_unusable",
+                    field="data_dir",
+                ) from None
+            if exclusive:
+                lock = datafolder.DataLock.acquire(config.data_dir)
+            try:
+                datafolder.refuse_lost_database(config.db_path, config.keys_dir)
+                store = await Store.open(config.db_path)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                raise
         try:
-            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(config.data_dir, 0o700)
-        except OSError as exc:
-            raise ConfigError(
-                f"data_dir: {config.data_dir}: {exc.strerror or exc}",
-                code="data_dir_unusable",
-                field="data_dir",
-                hint="point data_dir at a folder the node's user can create and write",
-            ) from None
-        store = await Store.open(config.db_path)
+            recorded = await store.read.meta(datafolder.NODE_ID)
+            datafolder.check_identity(recorded, config.node_id, config.db_path)
+            if recorded is None and not read_only:
+                async with store.write() as tx:
+                    await tx.set_meta(datafolder.NODE_ID, config.node_id)
+        except BaseException:
+            await store.close()
+            if lock is not None:
+                lock.release()
+            raise
         session = new_session(config.federation)
         try:
             keystore = KeyStore(config.keys_dir)
-            keystore.ensure_folder()
+            if not read_only:
+                keystore.ensure_folder()
             metrics = Metrics(lambda: clock().timestamp())
             peers = PeerRegistry(
                 config.peers_file, allow_http_loopback=config.federation.allow_http_loopback
@@ -174,10 +207,12 @@ class Node:
                     DidWebResolver(config.federation) if config.resolve_did_web else None,
                 ),
                 oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
+                lock=lock,
                 retention=Retention(config, store, clock),
                 recovery=Recovery(config, store, federation.fetcher, peers, issuers, clock),
             )
-            await node.publisher.ensure_signing_key()
+            if not read_only:
+                await node.publisher.ensure_signing_key()
             if import_source and defer_import:
                 await node._defer_source_import()
             elif import_source:
@@ -195,13 +230,19 @@ class Node:
         except BaseException:
             await session.close()
             await store.close()
+            if lock is not None:
+                lock.release()
             raise
         return node
 
     async def close(self) -> None:
-        await self.verifier.close()
-        await self.federation.close()
-        await self.store.close()
+        try:
+            await self.verifier.close()
+            await self.federation.close()
+            await self.store.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     async def _source_pending(self) -> tuple[Path, bytes, str] | None:
         """The source file's path, bytes and digest when it exists and changed since the last
@@ -304,6 +345,14 @@ class Node:
     async def healthy(self) -> bool:
         """Is the database open and answering?"""
         return await self.store.ping()
+
+    async def write_problem(self) -> str | None:
+        """Why the database refuses writes, or None. After a refused write, one small write is
+        tried each time this is asked, so readiness returns once the database takes writes."""
+        if self.store.write_failure is not None:
+            await self.store.probe_write(format_rfc3339(self.clock()))
+        failure = self.store.write_failure
+        return None if failure is None else failure.detail
 
     async def describe(self) -> dict[str, Any]:
         current = await self.publisher.keys("current")

@@ -24,9 +24,10 @@ from typing import Any
 
 import aiosqlite
 
-from registry_node.core.errors import ConfigError
+from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.model import canonical_json
 from registry_node.services.changes import Change
+from registry_node.services.datafolder import database_present
 
 log = logging.getLogger("registry_node.store")
 
@@ -817,21 +818,82 @@ class Tx(Queries):
         )
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    await conn.execute("PRAGMA busy_timeout = 10000")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: a published version is on disk before it is served, so a power cut can never make
-    # the node hand out the same seq twice with different bodies (docs/adr/0002).
-    await conn.execute("PRAGMA synchronous = FULL")
+async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
+    if read_only:
+        # mode=ro: SQLite never creates the file nor writes to it.
+        conn = await aiosqlite.connect(
+            path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None
+        )
+    else:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        await conn.execute("PRAGMA busy_timeout = 10000")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: a published version is on disk before it is served, so a power cut can never
+        # make the node hand out the same seq twice with different bodies (docs/adr/0002).
+        await conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        await conn.close()  # its thread would keep the process alive
+        raise
     return conn
+
+
+#: SQLite's primary result codes that mean the database cannot take writes: the disk is full,
+#: the file or its filesystem is read-only, an I/O error, a file that cannot be opened, a
+#: damaged file, a writer that could not get the lock in time (docs/adr/0014).
+UNWRITABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """The last write the database refused: SQLite's error name and message."""
+
+    error: str
+    detail: str
+
+
+def _unwritable(exc: BaseException) -> WriteFailure | None:
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in UNWRITABLE:
+        return None
+    return WriteFailure(str(getattr(exc, "sqlite_errorname", "")), str(exc))
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> ConfigError:
+    return ConfigError(
+        f"{path}: cannot open the database: {exc}",
+        code="database_unusable",
+        field="data_dir",
+    )
 
 
 class Store:
     """The node's database: one write connection (serialised) and one read connection."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        read_only: bool = False,
+    ):
         self.path = path
+        self.read_only = read_only
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
@@ -839,45 +901,144 @@ class Store:
         self.read = Queries(reader)
         #: Called with ``Tx.changes`` after each commit that noted any, in commit order.
         self.listeners: list[Callable[[Sequence[Change]], Awaitable[None]]] = []
+        #: Why the last write failed for want of a writable database; None once one commits.
+        self.write_failure: WriteFailure | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, *, read_only: bool = False) -> Store:
+        """Open (creating and migrating it when needed) the database at ``path``; with
+        ``read_only``, open an existing, current database for reading and never write."""
+        if read_only:
+            return await cls._open_read_only(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             # Create the file private to the node's user before SQLite opens it.
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
-        writer = await _connect(path)
+        try:
+            writer = await _connect(path)
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from None
         try:
             mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
             if mode is None or str(mode[0]).lower() != "wal":
-                raise RuntimeError(f"{path}: could not switch to WAL mode")
+                raise ConfigError(
+                    f"{path}: could not switch the database to WAL mode",
+                    code="database_unusable",
+                    field="data_dir",
+                )
             await _migrate(writer)
             reader = await _connect(path)
+        except sqlite3.Error as exc:
+            await writer.close()
+            raise _unusable(path, exc) from None
         except BaseException:
             await writer.close()
             raise
         return cls(path, writer, reader)
 
+    @classmethod
+    async def _open_read_only(cls, path: Path) -> Store:
+        if not database_present(path):
+            raise ConfigError(
+                f"{path}: no database here: this command reads a node's database and never "
+                "creates one",
+                code="database_missing",
+                field="data_dir",
+            )
+        try:
+            writer = await _connect(path, read_only=True)
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from None
+        try:
+            row = await (await writer.execute("PRAGMA user_version")).fetchone()
+            version = int(row[0]) if row else 0
+            if version == 0:
+                raise ConfigError(
+                    f"{path}: holds no registry-node database",
+                    code="database_missing",
+                    field="data_dir",
+                )
+            if version > len(MIGRATIONS):
+                raise ConfigError(
+                    f"database schema version {version} is newer than this software "
+                    f"({len(MIGRATIONS)})",
+                    code="database_too_new",
+                )
+            if version < len(MIGRATIONS):
+                raise ConfigError(
+                    f"{path}: database schema version {version} is older than this software "
+                    f"({len(MIGRATIONS)})",
+                    code="database_needs_upgrade",
+                )
+            reader = await _connect(path, read_only=True)
+        except sqlite3.Error as exc:
+            await writer.close()
+            raise _unusable(path, exc) from None
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader, read_only=True)
+
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
+
+    def _note(self, exc: BaseException) -> StorageUnavailable | None:
+        """Note a write the database refused for want of a writable database; the error to
+        raise instead of SQLite's (None for any other error)."""
+        failure = _unwritable(exc)
+        if failure is None:
+            return None
+        if self.write_failure is None:
+            log.error(
+                "the database refused a write",
+                extra={"path": str(self.path), "error": failure.error, "detail": str(exc)},
+            )
+        self.write_failure = failure
+        return StorageUnavailable(f"{self.path}: the database refuses writes: {exc}")
+
+    async def _rollback(self) -> None:
+        if self._writer.in_transaction:  # SQLite may have rolled back already (disk full)
+            try:
+                await self._writer.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                self._note(exc)  # noted for readiness; the caller's error stands
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error.
         The listeners run after the commit, once the next transaction may begin (a peer's
         list of 10,000 entries takes the index some milliseconds to follow), but always in
-        commit order, and before this context exits."""
+        commit order, and before this context exits. A write the database refuses (disk
+        full, read-only, I/O error) is noted in :attr:`write_failure` until one commits."""
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if refused := self._note(exc):
+                    raise refused from exc
+                raise
             tx = Tx(self._writer)
             try:
                 yield tx
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
+            except BaseException as exc:
+                refused = self._note(exc)
+                await self._rollback()
+                if refused:
+                    raise refused from exc
                 raise
-            await self._writer.execute("COMMIT")
+            try:
+                await self._writer.execute("COMMIT")
+            except sqlite3.Error as exc:
+                refused = self._note(exc)
+                await self._rollback()
+                if refused:
+                    raise refused from exc
+                raise
+            if self.write_failure is not None:
+                log.info("the database takes writes again", extra={"path": str(self.path)})
+                self.write_failure = None
             if not tx.changes:
                 return
             # Taken before the writer is handed on: listeners see commits in their order.
@@ -890,6 +1051,15 @@ class Store:
                     log.exception("a listener failed after a commit")
         finally:
             self._notifying.release()
+
+    async def probe_write(self, stamp: str) -> bool:
+        """Try one small write (the ``write_check`` meta row); True when it committed."""
+        try:
+            async with self.write() as tx:
+                await tx.set_meta("write_check", stamp)
+        except (StorageUnavailable, sqlite3.Error):
+            return False
+        return True
 
     async def vacuum(self) -> None:
         """Rebuild the file without its free pages (VACUUM), holding the writer meanwhile,

@@ -78,6 +78,13 @@ async def qclient(
     return client
 
 
+@pytest.fixture
+async def auth(qclient: TestClient) -> dict[str, str]:
+    """A token of the node qclient serves (one node per data folder: never a second app)."""
+    _, token = await qclient.app[NODE].tokens.create("tests", "test")
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def get_json(client: TestClient, url: str, **kw: Any) -> Any:
     resp = await client.get(url, **kw)
     assert resp.status == 200, await resp.text()
