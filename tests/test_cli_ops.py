@@ -382,3 +382,12 @@ def test_the_quick_start_publishes_before_it_syncs_and_its_files_exist() -> None
     assert named == {"examples/badge.json"}
     for name in named:
         assert (root / name).is_file(), name
+
+
+def test_a_pin_that_begins_with_a_dash_is_given_with_an_equals_sign() -> None:
+    # base64url uses '-': one key in 64 has a thumbprint argparse would take for an option
+    pin = "-XUS1a1Nl7P9I5fn1isYqDTJV4ClyCBOICtrKQaOrFg"
+    args = build_parser().parse_args(
+        ["peers", "add", "https://registry.ohio.example", f"--thumbprint={pin}", "--yes"]
+    )
+    assert args.thumbprint == [pin]

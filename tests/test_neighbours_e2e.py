@@ -111,30 +111,30 @@ async def test_invite_prints_the_entry_a_neighbour_pastes(pair: Pair) -> None:
     code, out, err = await command(oh, "peers", "invite")
     assert code == 0, err
     assert load_yaml(out, "invite") == [entry]  # pasted under `peers:`, it is the entry
-    assert f"peers add {oh.url} --thumbprint {oh.kid}" in out
+    assert f"peers add {oh.url} --thumbprint={oh.kid}" in out
     assert f"registry-node: warning: {oh.url}/trust-list is plain http" in err
 
 
 async def test_add_refuses_a_thumbprint_the_neighbour_does_not_offer(pair: Pair) -> None:
     oh, in_ = pair.oh, pair.in_
     before = in_.peers_file.read_text()
-    code, _, err = await command(in_, "peers", "add", oh.url, "--thumbprint", in_.kid, "--yes")
+    code, _, err = await command(in_, "peers", "add", oh.url, f"--thumbprint={in_.kid}", "--yes")
     assert code == 2
     assert f"registry-node: error: {OHIO.node_id}: offers no key with thumbprint {in_.kid}" in err
     assert "never pin a key only because its metadata offers it" in err
-    code, _, err = await command(in_, "peers", "add", oh.url, "--thumbprint", oh.kid[:-1])
+    code, _, err = await command(in_, "peers", "add", oh.url, f"--thumbprint={oh.kid[:-1]}")
     assert code == 2
     assert "is not a pin; a pin is 43 base64url characters" in err
-    code, _, err = await command(in_, "peers", "add", in_.url, "--thumbprint", in_.kid)
+    code, _, err = await command(in_, "peers", "add", in_.url, f"--thumbprint={in_.kid}")
     assert code == 2
     assert f"describes this node ({INDIANA.node_id}), not a neighbour" in err
     nobody = f"http://127.0.0.1:{free_port()}"
-    code, _, err = await command(in_, "peers", "add", nobody, "--thumbprint", oh.kid)
+    code, _, err = await command(in_, "peers", "add", nobody, f"--thumbprint={oh.kid}")
     assert code == 1
     assert f"registry-node: error: connection_failed: {nobody}/.well-known/" in err, err
     # Without --yes the command asks; anything but yes writes nothing.
     code, out, err = await command(
-        in_, "peers", "add", oh.url, "--thumbprint", oh.kid, answer="n\n"
+        in_, "peers", "add", oh.url, f"--thumbprint={oh.kid}", answer="n\n"
     )
     assert code == 1
     assert f"key           {oh.kid}  Ed25519, current: pinned (the thumbprint you gave)" in out
@@ -147,7 +147,7 @@ async def test_two_states_federate_with_invite_add_and_reload(pair: Pair) -> Non
     # Indiana adds Ohio with the thumbprint Ohio's operator read out, answering the question.
     ohio = await invite(oh)
     code, out, err = await command(
-        in_, "peers", "add", oh.url, "--thumbprint", ohio["keys"][0], answer="y\n"
+        in_, "peers", "add", oh.url, f"--thumbprint={ohio['keys'][0]}", answer="y\n"
     )
     assert code == 0, err
     assert "Add it to" in out and "wrote" in out
@@ -161,7 +161,7 @@ async def test_two_states_federate_with_invite_add_and_reload(pair: Pair) -> Non
 
     # And the other way round, scripted.
     indiana = await invite(in_)
-    code, _, err = await command(oh, "peers", "add", in_.url, "--thumbprint", in_.kid, "--yes")
+    code, _, err = await command(oh, "peers", "add", in_.url, f"--thumbprint={in_.kid}", "--yes")
     assert code == 0, err
     assert load_yaml(oh.peers_file.read_text(), "peers.yaml") == {"peers": [indiana]}
     assert (await oh.reload_peers())["added"] == [in_.id]
@@ -170,7 +170,7 @@ async def test_two_states_federate_with_invite_add_and_reload(pair: Pair) -> Non
     assert (answer["outcome"], answer["decided_by"]) == ("trusted", [in_.id]), answer
 
     # Adding a neighbour twice is refused: re-pinning is an edit of its entry.
-    code, _, err = await command(in_, "peers", "add", oh.url, "--thumbprint", oh.kid, "--yes")
+    code, _, err = await command(in_, "peers", "add", oh.url, f"--thumbprint={oh.kid}", "--yes")
     assert code == 2
     assert f"peers[0] is {oh.id} already" in err
 

@@ -103,7 +103,7 @@ def cmd_peers_invite(args: argparse.Namespace, config: NodeConfig) -> int:
             "# Send it to the neighbour's operator, and give them the thumbprint by a second\n"
             f"# channel (a call, a signed letter) so that they can check it: {prints}\n"
             "# They add it with:\n"
-            f"#   {PROG} peers add {config.base_url} --thumbprint {pins[0]}\n"
+            f"#   {PROG} peers add {config.base_url} --thumbprint={pins[0]}\n"
             "# or paste the lines below under `peers:` in their peers.yaml and reload their node."
         )
         print(render_entry(entry), end="")
@@ -221,7 +221,7 @@ def register(sub: Any) -> None:
         required=True,
         metavar="PIN",
         help="the RFC 7638 thumbprint of the neighbour's signing key, as its operator gave it "
-        "(repeat for several keys)",
+        "(repeat for several keys); write --thumbprint=PIN, since a pin may begin with '-'",
     )
     p.add_argument(
         "--refresh", metavar="DURATION", help="how often to fetch its list, e.g. 5m (default 15m)"
