@@ -56,7 +56,7 @@ def observe_middleware(access_log: bool, timer: Callable[[], float]) -> Middlewa
             node = request.app.get(NODE)
             if node is not None:
                 node.metrics.observe_request(route, request.method, status, seconds)
-            if access_log:
+            if access_log and access.isEnabledFor(logging.INFO):
                 _log(request, route, status, seconds, response)
 
     return observe

@@ -163,6 +163,9 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        #: (route, method, status) -> its counter and histogram children, looked up once: the
+        #: labels() lookup costs more than the count itself, on every request
+        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry.register(_PeerCollector(self))
         # process_* (CPU seconds, resident and virtual memory, open and maximum file
         # descriptors, start time: from /proc, so on Linux only), python_info, python_gc_*.
@@ -172,9 +175,15 @@ class Metrics:
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request under its route template (``/v1/issuers/{id}``)."""
-        labels = (route, method if method in METHODS else "other", str(status))
-        self.http_requests.labels(*labels).inc()
-        self.http_seconds.labels(*labels).observe(seconds)
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:
+            labels = (route, method if method in METHODS else "other", str(status))
+            children = self.http_requests.labels(*labels), self.http_seconds.labels(*labels)
+            if len(self._http_children) < 10_000:  # bounded: methods beyond METHODS vary freely
+                self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def peer(self, peer_id: str) -> PeerGauge:
         return self.peers.setdefault(peer_id, PeerGauge())
