@@ -19,7 +19,7 @@ from registry_node.core.jsonspans import PayloadError, parse_payload
 from registry_node.core.keys import PublicKey, import_public_jwk
 from registry_node.core.model import digest, first_out_of_order, first_reused_name
 from registry_node.core.peers import PeerConfig, Scope
-from registry_node.core.signing import parse_jws, verify_signatures
+from registry_node.core.signing import ParsedList, parse_jws, verify_signatures
 from registry_node.core.timeutil import parse_rfc3339, to_numeric_date
 from registry_node.core.wire import Authorization, IssuerEntry
 
@@ -208,6 +208,22 @@ def _check_history_grows(
         )
 
 
+def parse_list(body: bytes) -> tuple[ParsedList, dict[str, Any], list[str] | None]:
+    """A list body's JWS parts, its payload valid under the published schema, and each issuer
+    entry's exact text (core/jsonspans.py). Nothing is trusted yet: no signature is checked.
+    Raises Rejected."""
+    parsed = parse_jws(body)
+    try:
+        payload, texts = parse_payload(parsed.payload)
+    except PayloadError as exc:
+        raise Rejected(f"payload is not JSON: {exc}", code="payload_not_json") from exc
+    try:
+        schema.check_trust_list(payload)
+    except SchemaInvalid as exc:
+        raise Rejected(exc.detail, code="schema_invalid") from exc
+    return parsed, payload, texts
+
+
 def accept(
     body: bytes,
     peer: PeerConfig,
@@ -242,15 +258,7 @@ def accept(
         if previous.exp <= numeric_now:
             raise Rejected(f"the list expired at {previous.exp}", code="expired")
         return Decision("unchanged", previous)
-    parsed = parse_jws(body)
-    try:
-        payload, texts = parse_payload(parsed.payload)
-    except PayloadError as exc:
-        raise Rejected(f"payload is not JSON: {exc}", code="payload_not_json") from exc
-    try:
-        schema.check_trust_list(payload)
-    except SchemaInvalid as exc:
-        raise Rejected(exc.detail, code="schema_invalid") from exc
+    parsed, payload, texts = parse_list(body)
 
     # 2. signatures by at least `threshold` distinct trusted keys
     try:

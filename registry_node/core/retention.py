@@ -13,9 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from registry_node.core import schema
-from registry_node.core.errors import Rejected, SchemaInvalid
-from registry_node.core.jsonspans import PayloadError, parse_payload
+from registry_node.core.acceptance import parse_list
+from registry_node.core.errors import Rejected
 from registry_node.core.keys import PublicKey
 from registry_node.core.model import digest
 from registry_node.core.signing import parse_jws, verify_signatures
@@ -57,15 +56,7 @@ def own_list(
     schema, issued by ``node_id`` for ``jurisdiction``, and signed by one of ``trusted`` (the
     node's own keys). Raises Rejected. Time is not checked: a list a neighbour still holds may
     have expired and still tell what the node published (docs/adr/0015)."""
-    parsed = parse_jws(body)
-    try:
-        payload, _ = parse_payload(parsed.payload)
-    except PayloadError as exc:
-        raise Rejected(f"payload is not JSON: {exc}", code="payload_not_json") from exc
-    try:
-        schema.check_trust_list(payload)
-    except SchemaInvalid as exc:
-        raise Rejected(exc.detail, code="schema_invalid") from exc
+    parsed, payload, _ = parse_list(body)
     if payload["iss"] != node_id or payload["jurisdiction"] != jurisdiction:
         raise Rejected(
             f"the list is {payload['iss']}'s ({payload['jurisdiction']}), not this node's",
