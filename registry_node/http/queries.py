@@ -250,30 +250,47 @@ async def _trqp_body(request: web.Request, uri: str, what: str) -> dict[str, Any
     return doc  # type: ignore[no-any-return]
 
 
-def _trqp_common(doc: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
+def _trqp_common(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The members of a TRQP answer that echo the request, in the binding's order."""
     out = {k: doc[k] for k in ("entity_id", "authority_id", "action", "resource")}
     context = doc.get("context")
     if context is not None:
         out["context"] = context
         if "time" in context:
             out["time_requested"] = context["time"]
-    out["time_evaluated"] = resolver.now_text()
     return out
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _trqp_rendered(echo: Mapping[str, Any], verdict: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """A TRQP answer as JSON around its time_evaluated text: (head, tail)."""
+    head = _dumps(echo)[:-1] + b',"time_evaluated":"'
+    return head, b'",' + _dumps(verdict)[1:]
+
+
+def _json_bytes(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.post("/trqp/authorization")
 async def trqp_authorization(request: web.Request) -> web.Response:
-    resolver = _resolver(request)
+    trqp = request.app[NODE].trqp
+    raw = await request.read()
+    held = trqp.rendered_authorization(raw)
+    if held is not None:
+        return _json_bytes(held)
     doc = await _trqp_body(request, "trqp-authorization-request.json", "TRQP authorization request")
     at = _at(doc.get("context", {}).get("time"), "context.time")
     name = _issuer_id(doc["entity_id"], "entity_id")
-    verdict = request.app[NODE].trqp.authorize(
-        name, doc["authority_id"], doc["action"], doc["resource"], at
+    verdict = trqp.authorize(name, doc["authority_id"], doc["action"], doc["resource"], at)
+    head, tail = _trqp_rendered(
+        _trqp_common(doc), {"authorized": verdict.granted, "message": verdict.message}
     )
-    out = _trqp_common(doc, resolver)
-    out["authorized"] = verdict.granted
-    out["message"] = verdict.message
-    return json_response(out)
+    trqp.remember_authorization(raw, head, tail, verdict.until)
+    return _json_bytes(head + _resolver(request).now_text().encode() + tail)
 
 
 @routes.post("/trqp/recognition")
@@ -284,10 +301,10 @@ async def trqp_recognition(request: web.Request) -> web.Response:
     verdict = request.app[NODE].trqp.recognize(
         doc["entity_id"], doc["authority_id"], doc["action"], doc["resource"]
     )
-    out = _trqp_common(doc, resolver)
-    out["recognized"] = verdict.granted
-    out["message"] = verdict.message
-    return json_response(out)
+    head, tail = _trqp_rendered(
+        _trqp_common(doc), {"recognized": verdict.granted, "message": verdict.message}
+    )
+    return _json_bytes(head + resolver.now_text().encode() + tail)
 
 
 # -- Ayra TRQP profile extensions (docs/protocol.md sections 12.3 and 12.4) ---------------

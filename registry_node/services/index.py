@@ -152,6 +152,8 @@ class Snapshot:
     def __init__(self, sources: Mapping[str, SourceIndex]) -> None:
         self.sources = sources
         self.answers: dict[tuple[Any, ...], Decision] = {}
+        #: whole answers an edge rendered from this view (services/trqp.py), by request
+        self.rendered: dict[tuple[Any, ...], Any] = {}
 
     @cached_property
     def browse_keys(self) -> list[tuple[str, str]]:
@@ -315,9 +317,13 @@ class TrustIndex:
         members that change with the clock). Read only: it is shared."""
         return self._decision(q, authority, self.clock()).answer
 
-    def now_text(self) -> str:
-        """Now, as RFC 3339 text to the second."""
-        return self._text(int(self.clock().timestamp()))
+    def decided(self, q: Question, authority: str | None = None) -> Decision:
+        """:meth:`decision` with the instant it may change from (``until``). Read only."""
+        return self._decision(q, authority, self.clock())
+
+    def now_text(self, timestamp: float | None = None) -> str:
+        """Now (or the POSIX instant ``timestamp``), as RFC 3339 text to the second."""
+        return self._text(int(self.clock().timestamp() if timestamp is None else timestamp))
 
     def ask(self, q: Question, authority: str | None = None) -> Answer:
         """The answer to ``q``, from every source (``authority`` None) or from the one source

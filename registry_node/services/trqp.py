@@ -5,6 +5,7 @@ answer; the questions themselves are answered by the lookup index."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,14 +24,32 @@ RECOGNIZE = ("recognize", "issue")
 #: The DID methods whose keys the node resolves for credentials (docs/protocol.md 13.2).
 DID_METHODS = ("did:key", "did:web")
 CTID = re.compile(r"ce-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: Request bodies up to this size have their rendered answers kept (a usual one is ~150 bytes).
+MAX_REMEMBERED_BODY = 2048
+#: Rendered answers kept per snapshot of the index, at most.
+RENDERED_CACHE_SIZE = 10_000
+_AUTHORIZATION = "authorization"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A TRQP answer: authorized (or recognized), and a message for people."""
+    """A TRQP answer: authorized (or recognized), and a message for people. ``until``: the
+    instant (POSIX seconds) from which the same question may be answered differently, while the
+    index and the peers' terms stay as they are."""
 
     granted: bool
     message: str
+    until: float = math.inf
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A whole answer rendered once: ``head`` + time_evaluated + ``tail`` is its JSON."""
+
+    head: bytes
+    tail: bytes
+    until: float
+    generation: int
 
 
 class Trqp:
@@ -90,7 +109,7 @@ class Trqp:
                 field="action",
             )
         scope = None if authority == self.config.node_id else authority
-        answer = self._ask_resource(entity, resource, at, scope)
+        answer, until = self._ask_resource(entity, resource, at, scope)
         # A trusted answer proves the resource known; only a refusal needs the (costlier) check.
         if answer["outcome"] != TRUSTED and not resolver.knows_resource(resource):
             raise NotFound(
@@ -108,30 +127,66 @@ class Trqp:
         return Verdict(
             answer["outcome"] == TRUSTED,
             f"{answer['outcome']} ({answer['reason']}): {answer['detail']}",
+            until,
         )
 
     def _ask_resource(
         self, name: str, resource: str, at: datetime | None, authority: str | None
-    ) -> Mapping[str, Any]:
+    ) -> tuple[Mapping[str, Any], float]:
         """Ask about ``resource`` as a credential type, then as an achievement type; the
-        first answer that is not ``not_authorized`` (or ``not_listed``) stands."""
+        first answer that is not ``not_authorized`` (or ``not_listed``) stands. With it, the
+        earliest ``until`` of the decisions it rests on (both, when both were asked)."""
         resolver = self.resolver
         when = (at or resolver.clock()).timestamp()
         now = at is None
+        untils: list[float] = []
 
         def ask(**kind: str) -> Mapping[str, Any]:
-            return resolver.decision(Question(name, when, at_now=now, **kind), authority)
+            decided = resolver.decided(Question(name, when, at_now=now, **kind), authority)
+            untils.append(decided.until)
+            return decided.answer
 
         if CTID.fullmatch(resource):
-            return ask(ctid=resource)
+            answer = ask(ctid=resource)
+            return answer, min(untils)
         answer = ask(credential_type=resource)
         # Not a credential type any source is trusted for: ask again as an achievement type.
         unsure = ("not_authorized", "not_listed")
         if answer["outcome"] != TRUSTED and answer["reason"] in unsure:
             other = ask(achievement_type=resource)
             if other["reason"] not in unsure or answer["reason"] == "not_listed":
-                return other
-        return answer
+                return other, min(untils)
+        return answer, min(untils)
+
+    # -- answers rendered once ----------------------------------------------------------
+    #
+    # An authorization answer depends only on the request body, the index's snapshot, the
+    # peers' terms (the policy generation) and the clock: it stands until its ``until``. So
+    # the edge's rendering of it is kept with the snapshot (a change of the index drops them
+    # all), keyed by the exact body bytes, and only time_evaluated is spliced in per request.
+
+    def rendered_authorization(self, body: bytes) -> bytes | None:
+        """The answer to the authorization request ``body`` rendered before from the current
+        snapshot and terms, if it still stands; None otherwise."""
+        resolver = self.resolver
+        held: Rendered | None = resolver.snapshot.rendered.get((_AUTHORIZATION, body))
+        if held is None or held.generation != resolver.policy_generation():
+            return None
+        now = resolver.clock().timestamp()
+        if now >= held.until:
+            return None
+        return b"".join((held.head, resolver.now_text(now).encode(), held.tail))
+
+    def remember_authorization(self, body: bytes, head: bytes, tail: bytes, until: float) -> None:
+        """Keep the rendering of the answer to ``body``, made just now from the current
+        snapshot (no await between the answer and this call)."""
+        if len(body) > MAX_REMEMBERED_BODY:
+            return
+        rendered = self.resolver.snapshot.rendered
+        if len(rendered) >= RENDERED_CACHE_SIZE:
+            rendered.clear()
+        generation = self.resolver.policy_generation()
+        rendered[(_AUTHORIZATION, body)] = Rendered(head, tail, until, generation)
 
     def recognize(self, entity: str, authority: str, action: str, resource: str) -> Verdict:
         """Does this node recognise the peer ``entity`` for ``resource`` (section 12.2)?"""

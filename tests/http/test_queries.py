@@ -591,3 +591,72 @@ async def test_trqp_checks_the_resource_vocabulary_only_when_it_refuses(
     assert "Degree" in indiana.cache["resources"]
     await node.publisher.publish("test")  # Ohio's list changes; Indiana's index is kept
     assert node.resolver.snapshot.sources[IN] is indiana
+
+
+async def _post_raw(client: TestClient, body: bytes) -> tuple[int, bytes]:
+    resp = await client.post(
+        "/trqp/authorization", data=body, headers={"Content-Type": "application/json"}
+    )
+    return resp.status, await resp.read()
+
+
+async def test_trqp_answers_rendered_once_are_the_same_bytes_with_the_time_of_asking(
+    qclient: TestClient, clock: FakeClock
+) -> None:
+    """An authorization answer is rendered once per snapshot and request body; asking again
+    gives the same bytes but for time_evaluated, the instant of this asking."""
+    body = json.dumps(trqp(context={"time": "2026-02-01T00:00:00Z"})).encode()
+    status, first = await _post_raw(qclient, body)
+    assert status == 200
+    clock.advance(seconds=61)
+    status, again = await _post_raw(qclient, body)
+    assert status == 200
+    assert len(qclient.app[NODE].resolver.snapshot.rendered) == 1
+    doc = json.loads(again)
+    assert doc["time_evaluated"] == "2026-03-01T12:01:01Z"
+    assert again == first.replace(b"2026-03-01T12:00:00Z", b"2026-03-01T12:01:01Z")
+    assert again == json.dumps(doc, separators=(",", ":")).encode()  # compact, one rendering
+    assert (doc["authorized"], doc["time_requested"]) == (True, "2026-02-01T00:00:00Z")
+
+
+async def test_trqp_answers_rendered_once_follow_the_index_the_clock_and_the_peers(
+    qclient: TestClient, clock: FakeClock, auth: dict[str, str]
+) -> None:
+    """A rendered answer is never served past the instant its decisions may change (a status
+    taking effect later), nor after the index changes (a publication) or the peers' terms do
+    (a reload), even for the very same request bytes."""
+    node = qclient.app[NODE]
+    board1 = json.dumps(trqp(entity_id=issuer(1)["id"])).encode()
+    board2 = json.dumps(trqp(entity_id=issuer(2)["id"], authority_id="US-OH")).encode()
+    peers = json.dumps(trqp()).encode()
+    resp = await qclient.post(
+        path(issuer(1)["id"]).replace("/v1/", "/admin/v1/") + "/status",
+        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
+        headers=auth,
+    )
+    assert resp.status == 200
+    await node.publisher.publish("test")
+    for body in (board1, board2, peers, board1, board2, peers):
+        status, answer = await _post_raw(qclient, body)
+        assert (status, json.loads(answer)["authorized"]) == (200, True)
+    assert len(node.resolver.snapshot.rendered) == 3
+
+    clock.advance(hours=1)  # the suspension takes effect: the index is the same
+    held = node.resolver.snapshot
+    status, answer = await _post_raw(qclient, board1)
+    assert (status, json.loads(answer)["authorized"]) == (200, False)
+    assert node.resolver.snapshot is held
+
+    change = {"status": "revoked", "reason": "board dissolved"}
+    await node.issuers.set_status(issuer(2)["id"], change, "test")
+    await node.publisher.publish("test")  # a new snapshot
+    status, answer = await _post_raw(qclient, board2)
+    assert (status, json.loads(answer)["authorized"]) == (200, False)
+
+    status, answer = await _post_raw(qclient, peers)
+    assert (status, json.loads(answer)["authorized"]) == (200, True)
+    held = node.resolver.snapshot
+    node.federation.set_peers([])  # what a reload does before it commits
+    status, answer = await _post_raw(qclient, peers)
+    assert (status, json.loads(answer)["code"]) == (404, "entity_not_found")
+    assert node.resolver.snapshot is held
