@@ -22,6 +22,7 @@ CONTEXT = {
     "@context": {"@protected": True, "licenceClass": "https://example.org/vocab#licenceClass"}
 }
 COLLEGE = "did:web:college.indiana.example"
+BOARD = "did:web:board.indiana.example"  # its DID document is in node.yaml
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -162,10 +163,25 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     data = json.dumps(CONTEXT).encode()
     (tmp_path / "ctx.json").write_bytes(data)
     doc = load_yaml((tmp_path / "node.yaml").read_bytes(), "node.yaml")
+    board_key = cf.ed25519()
+    board_doc = {
+        "id": BOARD,
+        "verificationMethod": [
+            {
+                "id": "#key-1",
+                "type": "Multikey",
+                "controller": BOARD,
+                "publicKeyMultibase": cf.multikey(board_key.public_key()),
+            }
+        ],
+        "assertionMethod": ["#key-1"],
+    }
+    (tmp_path / "board-did.json").write_text(json.dumps(board_doc))
     doc["credentials"] = {
         "contexts": [
             {"url": CTX_URL, "file": "ctx.json", "sha256": hashlib.sha256(data).hexdigest()}
-        ]
+        ],
+        "did_documents": {BOARD: "board-did.json"},
     }
     (tmp_path / "node.yaml").write_text(dump_yaml(doc))
     key = cf.ed25519()
@@ -188,6 +204,9 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
             }
         ],
     }
+    board_entry = {**source["issuers"][0], "id": BOARD, "name": "Indiana Board"}
+    del board_entry["keys"]
+    source["issuers"].append(board_entry)
     (tmp_path / "source.yaml").write_text(json.dumps(source))
     assert main(["issuers", "import", "source.yaml"]) == 0
     assert main(["publish"]) == 0
@@ -200,6 +219,8 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
         signed = cf.sign_data_integrity(credential, key, f"{COLLEGE}#key-1")
     badge = tmp_path / "badge.json"
     badge.write_text(json.dumps(signed))
+    board_badge = cf.sign_data_integrity(cf.open_badge(BOARD), board_key, f"{BOARD}#key-1")
+    (tmp_path / "board-badge.json").write_text(json.dumps(board_badge))
     return tmp_path / "node.yaml", bundle, badge
 
 
@@ -254,3 +275,23 @@ def test_verify_a_bundle_with_the_operator_contexts_of_node_yaml_or_context(
     assert err.startswith(
         f"registry-node: error: --context {CTX_URL}=bad.json: file: not a JSON-LD"
     )
+
+
+def test_verify_a_bundle_with_the_did_documents_of_node_yaml(
+    state: tuple[Path, Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node_yaml, bundle, _ = state
+    board_badge = node_yaml.parent / "board-badge.json"
+    monkeypatch.chdir(tmp_path_factory.mktemp("laptop"))
+    capsys.readouterr()
+    code, out, _ = run(capsys, "verify", str(board_badge), "--bundle", str(bundle), "--json")
+    assert code == 1
+    assert json.loads(out)["credential"]["key"] is None  # no key without the document
+    argv = ["-c", str(node_yaml), "verify", str(board_badge), "--bundle", str(bundle), "--json"]
+    code, out, _ = run(capsys, *argv)
+    result = json.loads(out)
+    assert code == 0, out
+    assert result["credential"]["key"]["sources"] == ["local_did_document"]

@@ -76,7 +76,10 @@ LEFT_OUT = {
         ("verificationMethod", 0, "controller"), "did:web:evil.example"
     ),
     "no-controller": _drop(("verificationMethod", 0, "controller")),
-    "method-of-another-did": _set(("verificationMethod", 0, "id"), "did:web:evil.example#key-1"),
+    "method-of-another-did": lambda doc: (
+        _set(("verificationMethod", 0, "id"), "did:web:evil.example#key-1")(doc),
+        _set(("assertionMethod",), ["did:web:evil.example#key-1", f"{DID}#key-2"])(doc),
+    ),
     "not-in-assertion-method": _set(("assertionMethod",), [f"{DID}#key-2"]),
     "only-for-authentication": lambda doc: doc.update(
         assertionMethod=[f"{DID}#key-2"], authentication=["#key-1"]
