@@ -295,3 +295,58 @@ def test_verify_a_bundle_with_the_did_documents_of_node_yaml(
     result = json.loads(out)
     assert code == 0, out
     assert result["credential"]["key"]["sources"] == ["local_did_document"]
+
+
+def test_issuers_import_reads_the_did_document_beside_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["init", "--node-id", "https://registry.indiana.example", "--jurisdiction", "US-IN"]
+    assert main([*args, "--name", "Indiana"]) == 0
+    key = cf.ed25519()
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    did_doc = {
+        "id": COLLEGE,
+        "verificationMethod": [
+            {
+                "id": "#key-1",
+                "type": "Multikey",
+                "controller": COLLEGE,
+                "publicKeyMultibase": cf.multikey(key.public_key()),
+            }
+        ],
+        "assertionMethod": ["#key-1"],
+    }
+    (folder / "college.json").write_text(json.dumps(did_doc))
+    entry = {
+        "id": COLLEGE,
+        "name": "Indiana College",
+        "org_type": "higher_education",
+        "did_document": "college.json",
+        "status_history": [{"status": "active", "from": "2020-01-01T00:00:00Z"}],
+    }
+    (folder / "more.yaml").write_text(json.dumps({"jurisdiction": "US-IN", "issuers": [entry]}))
+    capsys.readouterr()
+    code, out, err = run(capsys, "issuers", "import", "incoming/more.yaml")
+    assert code == 0, err
+    code, out, _ = run(capsys, "issuers", "show", COLLEGE)
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["keys"] == [
+        {
+            "id": f"{COLLEGE}#key-1",
+            "type": "Multikey",
+            "publicKeyMultibase": cf.multikey(key.public_key()),
+        }
+    ]
+    assert "did_document" not in shown
+
+    did_doc["id"] = "did:web:someone.else.example"
+    (folder / "college.json").write_text(json.dumps(did_doc))
+    code, out, err = run(capsys, "issuers", "import", "incoming/more.yaml")
+    assert code == 2
+    assert err.startswith("registry-node: error: incoming/more.yaml: issuers[0].did_document: "), (
+        err
+    )
+    assert "college.json: id: 'did:web:someone.else.example' is not" in err

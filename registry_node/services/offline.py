@@ -14,6 +14,7 @@ in one line, so a node with a broken entry refuses to start rather than run with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from registry_node.core.credentials.contexts import ContextRefused, PinnedContex
 from registry_node.core.credentials.diddoc import DidDocumentProblem, assertion_methods
 from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.strictjson import StrictJSONError
+
+log = logging.getLogger("registry_node.credentials")
 
 #: The largest context or DID document file read (the packaged contexts are below 40 KiB).
 MAX_FILE_BYTES = 1024 * 1024
@@ -81,6 +84,8 @@ def load_contexts(config: NodeConfig) -> PinnedContexts:
                 code="context_refused",
                 field=f"{field}.{exc.field}",
             ) from None
+    if registry.operator:
+        log.info("operator contexts pinned", extra={"urls": sorted(registry.operator)})
     return registry
 
 
@@ -141,6 +146,8 @@ def load_did_documents(config: NodeConfig) -> dict[str, list[dict[str, Any]]]:
             raise ConfigError(
                 f"{where}: {field}: {path}: {exc}", code="did_document_refused", field=field
             ) from None
+    if found:
+        log.info("operator DID documents read", extra={"dids": sorted(found)})
     return found
 
 
