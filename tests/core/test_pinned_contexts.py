@@ -149,3 +149,13 @@ def test_two_registries_never_share_a_urls_processed_context() -> None:
         again = ld.expand(document).expanded
     assert "https://example.org/vocab#licenceClass" in first[0]
     assert "https://other.example/vocab#licenceClass" in again[0]
+
+
+def test_an_operator_context_cannot_be_replaced_by_another_with_other_content() -> None:
+    other = json.dumps({"@context": {"licenceClass": "https://other.example/v#c"}}).encode()
+    with pytest.raises(ContextRefused) as caught:
+        operator().with_operator({CTX_URL: (other, None)})
+    assert caught.value.field == "url"
+    assert "(given before)" in caught.value.detail
+    again = operator().with_operator({CTX_URL: (CONTEXT_BYTES, None)})  # the same: no change
+    assert again.operator == frozenset({CTX_URL})

@@ -168,9 +168,8 @@ class PinnedContexts:
             document = context_document(data)
             known = documents.get(url)
             if known is not None and known != document:
-                raise ContextRefused(
-                    "url", f"{url} is pinned already with other content (the node ships it)"
-                )
+                who = "the node ships it" if url in _packaged_documents() else "given before"
+                raise ContextRefused("url", f"{url} is pinned already with other content ({who})")
             documents[url] = document
         return PinnedContexts(
             documents, self.operator | (frozenset(added) - self._documents.keys())
