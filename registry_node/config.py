@@ -59,6 +59,16 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class OperatorContext:
+    """A JSON-LD context the operator pins (node.yaml ``credentials.contexts``): its URL, the
+    file that holds it and the file's expected sha256 (read and checked at start)."""
+
+    url: str
+    file: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     node_id: str = DEMO_NODE_ID
     jurisdiction: str = DEMO_JURISDICTION
@@ -84,6 +94,10 @@ class NodeConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
+    #: JSON-LD contexts pinned by the operator, beside those shipped with the node
+    contexts: tuple[OperatorContext, ...] = ()
+    #: (DID, file of its DID document): keys for this node's own checks only (docs/adr/0020)
+    did_documents: tuple[tuple[str, Path], ...] = ()
     #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
     governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
@@ -148,6 +162,7 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         keep_versions=kept.get("keep_versions", RetentionConfig.keep_versions),
         keep_for=_duration(kept, "keep_for", RetentionConfig.keep_for),
     )
+    credentials = doc.get("credentials", {})
     defaults = NodeConfig()
     config = NodeConfig(
         node_id=doc.get("node_id", defaults.node_id),
@@ -170,7 +185,15 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         access_log=doc.get("access_log", defaults.access_log),
         federation=federation,
         retention=retention,
-        resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
+        resolve_did_web=credentials.get("resolve_did_web", False),
+        contexts=tuple(
+            OperatorContext(item["url"], _resolve(base, item["file"]), item["sha256"])
+            for item in credentials.get("contexts", ())
+        ),
+        did_documents=tuple(
+            (did, _resolve(base, file))
+            for did, file in credentials.get("did_documents", {}).items()
+        ),
         governance_framework=doc.get("governance_framework"),
         source=source,
     )

@@ -75,7 +75,7 @@ def test_every_command_declares_what_it_needs() -> None:
     needs_registry = {n for n, access in declared.items() if access in ("read", "write", "serve")}
     assert needs_registry == listed  # each one is tried without a configuration below
     nothing = {n for n, access in declared.items() if access == "none"}
-    assert nothing == {"init", "demo", "peers check", "verify", "receipt verify"}
+    assert nothing == {"init", "demo", "peers check", "verify", "receipt verify", "contexts add"}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -17,13 +17,23 @@ from pathlib import Path
 
 from registry_node import __version__, process
 from registry_node import config as configmod
-from registry_node.cli import audit, backup, issuers, keys, node, peers, receipt, verify
+from registry_node.cli import (
+    audit,
+    backup,
+    contexts,
+    issuers,
+    keys,
+    node,
+    peers,
+    receipt,
+    verify,
+)
 from registry_node.cli._common import PROG
 from registry_node.core.errors import ConfigError, InvalidInput, RegistryError
 
 __all__ = ["PROG", "build_parser", "main"]
 
-GROUPS = (node, issuers, keys, peers, verify, receipt, audit, backup)
+GROUPS = (node, issuers, keys, peers, verify, contexts, receipt, audit, backup)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from registry_node.cli._common import (
@@ -23,6 +24,7 @@ from registry_node.config import NodeConfig
 from registry_node.core import schema
 from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import format_rfc3339
+from registry_node.services import offline
 from registry_node.services.issuers import ImportResult
 from registry_node.services.node import Node
 
@@ -177,6 +179,7 @@ def cmd_issuers_import(args: argparse.Namespace, config: NodeConfig) -> int:
     results: list[ImportResult] = []
     with progress_line(args.file) as progress:  # drawn at a terminal only
         doc = _load_doc(args.file, progress)  # before the database is opened
+        offline.attach_did_documents(doc, Path(args.file).parent, args.file)
 
         async def work(node: Node) -> int:
             entries = node.issuers.parse_source(doc, args.file, progress)

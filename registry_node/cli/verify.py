@@ -16,8 +16,10 @@ from registry_node.cli._common import (
 )
 from registry_node.config import DEFAULT_CONFIG_FILE, NodeConfig
 from registry_node.core import strictjson
+from registry_node.core.credentials.contexts import PinnedContexts
 from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.strictjson import StrictJSONError
+from registry_node.services import offline
 from registry_node.services.clock import clock_from_env
 from registry_node.services.node import Node
 
@@ -72,22 +74,49 @@ def _print_report(node: dict[str, Any], indent: str = "") -> None:
         _print_report(child, indent + "    ")
 
 
+def _context_pairs(values: list[str]) -> dict[str, Path]:
+    """``--context URL=FILE`` values, URL -> file (split at the last ``=``: URLs may hold one)."""
+    pairs: dict[str, Path] = {}
+    for value in values:
+        url, sep, file = value.rpartition("=")
+        if not sep or not url or not file:
+            raise offline.refused_context(f"--context {value}: give URL=FILE", "context")
+        pairs[url] = Path(file)
+    return pairs
+
+
 def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
     from registry_node.core.errors import Malformed
     from registry_node.services import bundle
     from registry_node.services.verifier import Verifier
 
     credential = _read_credential(args.file)
+    added = _context_pairs(args.context or [])
+    if added and args.node:
+        raise InvalidInput(
+            "--context: the node at --node uses its own contexts; give --context with "
+            "--bundle or against this node's database",
+            field="context",
+        )
     try:
         if args.node:
             result = asyncio.run(_verify_remote(args.node, credential, args.file))
         elif args.bundle:
             clock = clock_from_env()
             fed = config.federation
+            # The operator's contexts and DID documents of node.yaml (when there is one), as
+            # the node itself checks with them, plus those given with --context.
+            jsonld_contexts = offline.contexts_from_files(offline.load_contexts(config), added)
+            did_documents = offline.load_did_documents(config)
             loaded = bundle.load(Path(args.bundle), clock, fed.clock_skew, fed.max_list_bytes)
             for refusal in loaded.refused:
                 print(f"{PROG}: warning: list not used: {refusal}", file=sys.stderr)
-            verifier = Verifier(loaded.index, fed.clock_skew)
+            verifier = Verifier(
+                loaded.index,
+                fed.clock_skew,
+                jsonld_contexts=jsonld_contexts,
+                did_documents=did_documents,
+            )
             try:
                 result = verifier.verify_now(credential)
             finally:
@@ -101,6 +130,10 @@ def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
                 )
 
             async def work(node: Node) -> Any:
+                if added:
+                    node.verifier.jsonld_contexts = offline.contexts_from_files(
+                        node.verifier.jsonld_contexts or PinnedContexts.packaged(), added
+                    )
                 return node.verifier.verify_now(credential)
 
             result = asyncio.run(_with_node(config, work, read_only=True))
@@ -133,6 +166,12 @@ def register(sub: Any) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--node", metavar="URL", help="ask a running node's POST /v1/verify")
     where.add_argument("--bundle", metavar="DIR", help="fully offline, from a saved bundle")
+    p.add_argument(
+        "--context",
+        action="append",
+        metavar="URL=FILE",
+        help="also pin the JSON-LD context in FILE for URL (offline checks; repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="the whole verification result as JSON")
     p.set_defaults(func=cmd_verify, access="none")
 

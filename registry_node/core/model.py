@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from registry_node.core import schema
+from registry_node.core.credentials.diddoc import private_members
 from registry_node.core.errors import InvalidInput
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 from registry_node.core.wire import IssuerEntry, ListPayload
@@ -56,6 +57,48 @@ def normalize_history(history: Iterable[Mapping[str, Any]]) -> list[dict[str, An
     entry always reads the same (equal instants keep their order)."""
     out = [{**e, "from": format_rfc3339(parse_rfc3339(e["from"]))} for e in history]
     return sorted(out, key=lambda e: parse_rfc3339(e["from"]))
+
+
+def pinned_key_forms(
+    entry: Mapping[str, Any], where: str = "issuer", prefix: str = ""
+) -> dict[str, Any]:
+    """``entry`` with its ``keys`` in the form a list pins them (docs/adr/0020).
+
+    A key may be written as in a DID document, with a ``controller``: that controller must be
+    the issuer (its ``id`` or one of its ``aka`` names), and is then dropped, since a pinned key
+    is the issuer's by where it is pinned (and the published list keeps the form every peer
+    reads). Private key material (``secretKeyMultibase``, a JWK's ``d``, ...) is refused. Raises
+    InvalidInput naming the field; anything else is left to the schema (:func:`check_issuer`)."""
+    keys = entry.get("keys")
+    if not isinstance(keys, list):
+        return dict(entry)
+    dot = f"{prefix}." if prefix else ""
+    names = {entry.get("id"), *(entry.get("aka") or ())}
+    forms = []
+    for index, method in enumerate(keys):
+        if not isinstance(method, Mapping):
+            forms.append(method)
+            continue
+        leaked = next(private_members(method), None)
+        if leaked is not None:
+            raise InvalidInput(
+                f"{where}: keys[{index}].{leaked}: private key material is never pinned; "
+                "give the public key only (and treat this key as disclosed)",
+                code="private_key_refused",
+                field=f"{dot}keys[{index}].{leaked}",
+            )
+        if "controller" in method:
+            controller = method["controller"]
+            if not isinstance(controller, str) or controller not in names:
+                raise InvalidInput(
+                    f"{where}: keys[{index}].controller: {controller!r} is not this issuer "
+                    "(its id or an aka): a key is pinned only for the issuer that controls it",
+                    code="key_controller_not_issuer",
+                    field=f"{dot}keys[{index}].controller",
+                )
+            method = {k: v for k, v in method.items() if k != "controller"}
+        forms.append(method)
+    return {**entry, "keys": forms}
 
 
 def check_issuer(entry: Mapping[str, Any], where: str = "issuer", prefix: str = "") -> None:

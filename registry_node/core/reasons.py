@@ -594,6 +594,20 @@ _ALL = (
     ),
     _reason("aka_repeats_id", "admin", 422, "Remove the entry's own id from its aka list."),
     _reason(
+        "key_controller_not_issuer",
+        "admin",
+        422,
+        "Pin the key on the entry of the issuer that controls it, or correct its controller "
+        "to the issuer's id.",
+    ),
+    _reason(
+        "private_key_refused",
+        "admin",
+        422,
+        "Remove the private key member and pin the public key only; the key was disclosed to "
+        "whoever saw the file, so have its holder rotate it.",
+    ),
+    _reason(
         "validity_inverted",
         "admin",
         422,
@@ -659,6 +673,26 @@ _ALL = (
         "start_refused",
         "Correct node.yaml where the detail says, then start the node again.",
         Use("config", 500, "Correct node.yaml where the detail says, then restart the node."),
+    ),
+    _reason(
+        "context_refused",
+        "config",
+        "start_refused",
+        "Correct the entry under credentials.contexts where the detail says; "
+        "registry-node contexts add URL FILE prints a correct one.",
+        Use(
+            "config",
+            "command_refused",
+            "Give a JSON-LD context document (an object with @context) for an http(s) URL that "
+            "the node does not ship with other content.",
+        ),
+    ),
+    _reason(
+        "did_document_refused",
+        "config",
+        "start_refused",
+        "Correct the DID document file, or the DID it is given for, where the detail says "
+        "(its id must be the DID; assertionMethod must name a usable key of that DID).",
     ),
     _reason(
         "config_unreadable",
@@ -1015,6 +1049,13 @@ _ALL = (
         "did_web",
         "not_resolved",
         "The DID document's id is not the issuer's DID: ask the issuer to correct it.",
+    ),
+    _reason(
+        "did_document_private_key",
+        "did_web",
+        "not_resolved",
+        "The issuer's DID document publishes private key material: tell the issuer at once "
+        "(that key is disclosed); ask its state to pin a new public key.",
     ),
 )
 

@@ -10,14 +10,15 @@ for is looked up only when the operator enabled this. Then:
   multicast, reserved or unspecified address, so the connection can only go to a public one
   (checking the addresses the connection really uses also defeats DNS rebinding);
 - the document's ``id`` must be the DID asked for, and only its verification methods whose
-  controller is that DID are used.
+  controller is that DID and that ``assertionMethod`` refers to are used; a document holding
+  private key material is refused (core/credentials/diddoc.py, the same rules as for a
+  document the operator hands the node).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
@@ -28,6 +29,7 @@ from aiohttp.resolver import DefaultResolver
 
 from registry_node.config import FederationConfig
 from registry_node.core import strictjson
+from registry_node.core.credentials.diddoc import DidDocumentProblem, assertion_methods
 from registry_node.core.errors import FetchFailed
 from registry_node.core.strictjson import StrictJSONError
 from registry_node.services.fetcher import Fetcher, new_session
@@ -84,19 +86,12 @@ class PublicOnlyResolver(AbstractResolver):
 
 
 def methods_of(document: Any, did: str) -> list[dict[str, Any]]:
-    """The verification methods of ``did``'s document, with relative ids made absolute."""
-    if not isinstance(document, Mapping) or document.get("id") != did:
-        raise FetchFailed(f"the DID document is not {did}'s", code="did_document_mismatch")
-    methods = []
-    for method in document.get("verificationMethod", ()):
-        if not isinstance(method, Mapping) or not isinstance(method.get("id"), str):
-            continue
-        full = dict(method)
-        if full["id"].startswith("#"):
-            full["id"] = did + full["id"]
-        if full["id"].split("#", 1)[0] == did and full.get("controller", did) == did:
-            methods.append(full)
-    return methods
+    """The verification methods of ``did``'s fetched document that may sign its credentials
+    (the rules of core/credentials/diddoc.py). Raises FetchFailed with the rule's code."""
+    try:
+        return assertion_methods(document, did)
+    except DidDocumentProblem as exc:
+        raise FetchFailed(exc.detail, code=exc.code) from None
 
 
 class DidWebResolver:

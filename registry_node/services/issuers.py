@@ -14,7 +14,12 @@ from typing import Any
 
 from registry_node.core import schema
 from registry_node.core.errors import Conflict, InvalidInput, Malformed, NotFound, SchemaInvalid
-from registry_node.core.model import check_issuer, check_unique_ids, normalize_history
+from registry_node.core.model import (
+    check_issuer,
+    check_unique_ids,
+    normalize_history,
+    pinned_key_forms,
+)
 from registry_node.core.timeutil import Clock, format_rfc3339, parse_rfc3339
 from registry_node.core.trust import listing
 from registry_node.services.progress import IMPORTING, VALIDATING, Progress, ignore
@@ -114,7 +119,7 @@ class IssuerService:
 
     async def create(self, doc: dict[str, Any], actor: str) -> dict[str, Any]:
         now = self.clock()
-        doc = dict(doc)
+        doc = pinned_key_forms(doc)
         if "status_history" not in doc:
             doc["status_history"] = [
                 {"status": "active", "from": format_rfc3339(now), "reason": "created"}
@@ -140,7 +145,7 @@ class IssuerService:
             before = await tx.issuer(issuer_id)
             if before is None:
                 raise NotFound(f"no issuer {issuer_id!r}", code="issuer_not_found")
-            after = dict(doc, id=issuer_id)
+            after = pinned_key_forms(dict(doc, id=issuer_id))
             if "status_history" in after and after["status_history"] != before["status_history"]:
                 raise InvalidInput(
                     "status_history: change status with the status operation; "
@@ -200,6 +205,7 @@ class IssuerService:
             )
             if not isinstance(entry, dict):
                 raise SchemaInvalid(f"{where}: must be a mapping", [(f"issuers[{index}]", "")])
+            entry = doc["issuers"][index] = pinned_key_forms(entry, where, f"issuers[{index}]")
             check_issuer(entry, where, f"issuers[{index}]")
         progress(VALIDATING, total, total)
         # The entries passed above; the envelope is checked without checking them again.

@@ -29,7 +29,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, format_rfc3339, system_clock
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.services import backup, datafolder
+from registry_node.services import backup, datafolder, offline
 from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
@@ -53,6 +53,25 @@ from registry_node.services.verifier import Verifier
 log = logging.getLogger("registry_node.node")
 
 SOURCE_DIGEST = "source_digest"
+
+
+DID_DOCUMENT_MARK = offline.DID_DOCUMENT_MEMBER.encode()
+
+
+def _stamp_with_documents(path: Path, raw: bytes) -> str:
+    """The source file's digest, with the bytes of each DID document it names. A file that
+    cannot be read or parsed here gets the plain digest: the import then says what is wrong."""
+    try:
+        doc = load_yaml(raw, str(path))
+        named = [
+            entry[offline.DID_DOCUMENT_MEMBER]
+            for entry in (doc.get("issuers") or [] if isinstance(doc, dict) else [])
+            if isinstance(entry, dict) and isinstance(entry.get(offline.DID_DOCUMENT_MEMBER), str)
+        ]
+        parts = [raw] + [(path.parent / name).read_bytes() for name in named]
+    except (InvalidInput, OSError):
+        return digest(raw)
+    return digest(b"\0".join(digest(part).encode() for part in parts))
 
 
 class ImportStopped(Exception):
@@ -138,6 +157,10 @@ class Node:
         ``exclusive``: take the data folder's lock (``serve``: one node per data folder).
         ``defer_import``: leave a pending import of the source file to
         :meth:`run_startup_import` (and hold publication until it is done)."""
+        # The operator's contexts and DID documents are checked before anything is opened:
+        # a broken entry refuses the start with one line (services/offline.py).
+        jsonld_contexts = offline.load_contexts(config)
+        did_documents = offline.load_did_documents(config)
         lock = None
         if read_only:
             import_source = publish = judge_peers = False
@@ -205,6 +228,8 @@ class Node:
                     resolver,
                     config.federation.clock_skew,
                     DidWebResolver(config.federation) if config.resolve_did_web else None,
+                    jsonld_contexts=jsonld_contexts,
+                    did_documents=did_documents,
                 ),
                 oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
                 lock=lock,
@@ -253,6 +278,10 @@ class Node:
             return None
         raw = path.read_bytes()
         stamp = digest(raw)
+        if DID_DOCUMENT_MARK in raw:
+            # The DID documents the file names are part of what is imported: a changed
+            # document is a changed source (parsed twice only for a file that names one).
+            stamp = await asyncio.to_thread(_stamp_with_documents, path, raw)
         if await self.store.read.meta(SOURCE_DIGEST) == stamp:
             return None
         return path, raw, stamp
@@ -274,6 +303,7 @@ class Node:
                 progress(READING, done, total)
 
             doc = load_yaml(raw, str(path), reading)
+            offline.attach_did_documents(doc, path.parent, str(path))
             return self.issuers.parse_source(doc, str(path), progress)
 
         try:

@@ -12,9 +12,9 @@ trusted only on the findings of the sources that supplied the key that verified 
 
 - a key pinned for the issuer: the sources that pin that key (one list cannot supply the key
   while another list's ``active`` carries the verdict);
-- the key a did:key issuer's DID names, or a key read from a resolved did:web document (only
-  for an issuer no usable list pins a key for): every source that lists the issuer, since
-  none of them is needed to know the key;
+- the key a did:key issuer's DID names, or a key read from a DID document the operator gave
+  the node or from a resolved did:web document (only for an issuer no usable list pins a key
+  for): every source that lists the issuer, since none of them is needed to know the key;
 - no key bound to the issuer verified the proof: no source, so the trust checks fail
   (``no_verified_key``).
 
@@ -40,6 +40,7 @@ from registry_node.core.credentials import (
     CredentialReport,
     verify_credential,
 )
+from registry_node.core.credentials.contexts import PinnedContexts
 from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
@@ -59,23 +60,36 @@ BLAMELESS = frozenset({"retired", "outside_validity"})
 #: The source label of keys read from a resolved did:web document (never a node id: those are
 #: https URLs).
 DID_DOCUMENT = "did_document"
+#: The source label of keys read from a DID document the operator gave this node in node.yaml
+#: (``credentials.did_documents``; docs/adr/0020).
+LOCAL_DID_DOCUMENT = "local_did_document"
+#: Labels of keys that no list supplied: trust then rests on every list naming the issuer.
+DOCUMENT_SOURCES = frozenset({(DID_DOCUMENT,), (LOCAL_DID_DOCUMENT,)})
 
 
 class IndexKeys:
     """The key resolver of core/credentials: the keys each usable source of the trust index
-    pins for an issuer, by source id; else those of its resolved did:web document (when
+    pins for an issuer, by source id; else those of the DID document the operator gave the
+    node (:data:`LOCAL_DID_DOCUMENT`); else those of its resolved did:web document (when
     resolution is on), labelled :data:`DID_DOCUMENT`."""
 
     def __init__(
-        self, index: TrustIndex, resolved: Mapping[str, list[dict[str, Any]]] | None = None
+        self,
+        index: TrustIndex,
+        resolved: Mapping[str, list[dict[str, Any]]] | None = None,
+        local: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.index = index
         self.resolved = resolved or {}
+        self.local = local or {}
 
     def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         pinned = self.index.methods_by_source(issuer)
         if pinned:
             return pinned
+        local = self.local.get(issuer)
+        if local:
+            return {LOCAL_DID_DOCUMENT: local}
         resolved = self.resolved.get(issuer)
         return {DID_DOCUMENT: resolved} if resolved else {}
 
@@ -133,7 +147,7 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     binding = report.check(ISSUER_BINDING)
     if signer is None or binding is None or not binding.passed:
         raise _NoSource
-    if signer.did_key or signer.sources == (DID_DOCUMENT,):
+    if signer.did_key or signer.sources in DOCUMENT_SOURCES:
         return None
     return frozenset(signer.sources)
 
@@ -225,18 +239,32 @@ class Verifier:
     lookups between steps, and verifications do not run the JSON-LD processor concurrently."""
 
     def __init__(
-        self, index: TrustIndex, clock_skew: timedelta, did_web: DidWebResolver | None = None
+        self,
+        index: TrustIndex,
+        clock_skew: timedelta,
+        did_web: DidWebResolver | None = None,
+        *,
+        jsonld_contexts: PinnedContexts | None = None,
+        did_documents: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.index = index
         self.clock_skew = clock_skew
         self.did_web = did_web  # None: never fetch (the default)
+        #: the JSON-LD contexts (None: those shipped with the node), built once at start
+        self.jsonld_contexts = jsonld_contexts
+        #: DID -> methods of the DID documents the operator gave this node (services/offline.py)
+        self.did_documents = dict(did_documents or {})
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
 
     def verify_now(self, credential: dict[str, Any] | str) -> dict[str, Any]:
         """Verify in the calling thread (the command line)."""
         now = self.index.clock()
         report = verify_credential(
-            credential, keys=IndexKeys(self.index), now=now, clock_skew=self.clock_skew
+            credential,
+            keys=IndexKeys(self.index, local=self.did_documents),
+            now=now,
+            clock_skew=self.clock_skew,
+            jsonld_contexts=self.jsonld_contexts,
         )
         return self._finish(report, now)
 
@@ -246,7 +274,11 @@ class Verifier:
         if self.did_web is None:
             return resolved
         for issuer in dict.fromkeys(issuers_in(credential)):
-            if not issuer.startswith("did:web:") or self.index.pinned_methods(issuer):
+            if (
+                not issuer.startswith("did:web:")
+                or issuer in self.did_documents
+                or self.index.pinned_methods(issuer)
+            ):
                 continue
             try:
                 resolved[issuer] = await self.did_web.methods(issuer)
@@ -260,9 +292,10 @@ class Verifier:
         check = partial(
             verify_credential,
             credential,
-            keys=IndexKeys(self.index, resolved),
+            keys=IndexKeys(self.index, resolved, self.did_documents),
             now=now,
             clock_skew=self.clock_skew,
+            jsonld_contexts=self.jsonld_contexts,
         )
         report = await asyncio.get_running_loop().run_in_executor(self._pool, check)
         return self._finish(report, now)

@@ -13,6 +13,7 @@ from registry_node.core.signing import parse_jws
 from registry_node.http.appkeys import NODE
 from tests.helpers import FakeClock, issuer
 
+MULTIKEY = "z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 TABLES = ("meta", "issuers", "issuer_names", "versions", "signing_keys", "tokens", "audit")
 
 
@@ -177,6 +178,47 @@ BAD_BODIES = [
         id="import-wrong-state",
     ),
     pytest.param("/admin/v1/issuers", [issuer(1)], 400, "malformed_body", None, id="array-body"),
+    pytest.param(
+        "/admin/v1/issuers",
+        issuer(
+            1,
+            keys=[
+                {
+                    "id": "did:web:board1.ohio.example#key-1",
+                    "type": "Multikey",
+                    "controller": "did:web:evil.example",
+                    "publicKeyMultibase": MULTIKEY,
+                }
+            ],
+        ),
+        422,
+        "key_controller_not_issuer",
+        "keys[0].controller",
+        id="create-key-of-another-controller",
+    ),
+    pytest.param(
+        "/admin/v1/import",
+        {
+            "jurisdiction": "US-OH",
+            "issuers": [
+                issuer(5),
+                issuer(
+                    6,
+                    keys=[
+                        {
+                            "type": "Multikey",
+                            "publicKeyMultibase": MULTIKEY,
+                            "secretKeyMultibase": "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8X",
+                        }
+                    ],
+                ),
+            ],
+        },
+        422,
+        "private_key_refused",
+        "issuers[1].keys[0].secretKeyMultibase",
+        id="import-a-private-key-writes-none",
+    ),
 ]
 
 

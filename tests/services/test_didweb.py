@@ -119,17 +119,25 @@ async def test_a_did_on_loopback_is_refused_before_connecting() -> None:
 
 def test_the_document_must_be_the_dids_own() -> None:
     did = "did:web:college.example"
+    key = cf.multikey(cf.ed25519().public_key())
     doc = {
         "id": did,
         "verificationMethod": [
-            {"id": "#key-1", "type": "Multikey", "controller": did, "publicKeyMultibase": "z6Mk"},
-            {"id": "did:web:other.example#k", "type": "Multikey", "publicKeyMultibase": "z6Mk"},
+            {"id": "#key-1", "type": "Multikey", "controller": did, "publicKeyMultibase": key},
+            {"id": "did:web:other.example#k", "type": "Multikey", "publicKeyMultibase": key},
         ],
+        "assertionMethod": ["#key-1", "did:web:other.example#k"],
     }
     assert [m["id"] for m in methods_of(doc, did)] == [f"{did}#key-1"]
     with pytest.raises(FetchFailed) as caught:
         methods_of({**doc, "id": "did:web:evil.example"}, did)
     assert caught.value.code == "did_document_mismatch"
+    leaked = dict(
+        doc, verificationMethod=[{**doc["verificationMethod"][0], "secretKeyMultibase": "z1"}]
+    )
+    with pytest.raises(FetchFailed) as caught:
+        methods_of(leaked, did)
+    assert caught.value.code == "did_document_private_key"
 
 
 def test_issuers_of_a_credential_and_what_it_carries() -> None:

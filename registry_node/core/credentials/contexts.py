@@ -2,8 +2,11 @@
 RDF Dataset Canonicalization (RDFC-1.0, the algorithm first published as URDNA2015).
 
 Contexts are read from the package (``contexts/index.json`` maps each URL to a file and its
-sha256) and checked against their hashes once. The document loader handed to the JSON-LD
-library refuses every other URL, so nothing is ever fetched.
+sha256) and checked against their hashes once. An operator may pin more (node.yaml
+``credentials.contexts``): the service reads and checks those files and hands them in as data,
+a :class:`PinnedContexts` registry that :func:`using` makes the one in force for a verification
+(docs/adr/0020). The document loader handed to the JSON-LD library serves the registry in force
+and refuses every other URL, so nothing is ever fetched.
 
 A term that no context defines is dropped by JSON-LD expansion, so it is not covered by an
 RDF-canonicalized signature while a reader of the JSON still sees it. The JSON-LD library reports
@@ -13,18 +16,23 @@ are found by walking the expanded form.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
 from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
+
+from registry_node.core import strictjson
 
 #: JSON-LD 1.1 keywords; any other key that starts with ``@`` is dropped by expansion.
 KEYWORDS = frozenset(
@@ -77,9 +85,10 @@ class JsonLdProblem(Exception):
 
 
 @cache
-def pinned_contexts() -> dict[str, Any]:
-    """URL -> parsed context document, for every pinned context. Raises RuntimeError if a file
-    does not match the sha256 recorded in the index (a broken installation)."""
+def _packaged_documents() -> Mapping[str, Any]:
+    """URL -> parsed context document, for every context shipped in the package. Raises
+    RuntimeError if a file does not match the sha256 recorded in the index (a broken
+    installation)."""
     folder = resources.files("registry_node.core.credentials") / "contexts"
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     documents = {}
@@ -88,12 +97,136 @@ def pinned_contexts() -> dict[str, Any]:
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise RuntimeError(f"pinned context {entry['file']} does not match its sha256")
         documents[url] = json.loads(data)
-    return documents
+    return MappingProxyType(documents)
+
+
+class ContextRefused(ValueError):
+    """An operator's context cannot be pinned. ``field`` names the member of its entry
+    (``url``, ``file`` or ``sha256``) that is wrong."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+def is_context_document(document: Any) -> bool:
+    """A JSON-LD context document: an object whose ``@context`` is an object, a URL or a list
+    of those (JSON-LD 1.1 section 3.1)."""
+    if not isinstance(document, dict):
+        return False
+    context = document.get("@context")
+    items = context if isinstance(context, list) else [context]
+    return bool(items) and all(isinstance(item, dict | str) for item in items)
+
+
+def context_document(data: bytes) -> dict[str, Any]:
+    """Parse an operator's context file. Raises ContextRefused (``file``)."""
+    try:
+        document = strictjson.loads(data)
+    except strictjson.StrictJSONError as exc:
+        raise ContextRefused("file", f"not JSON: {exc}") from None
+    if not is_context_document(document):
+        raise ContextRefused("file", "not a JSON-LD context document (no @context object)")
+    assert isinstance(document, dict)
+    return document
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class PinnedContexts:
+    """An immutable registry of pinned contexts: URL -> parsed document, with the URLs the
+    operator added. The JSON-LD processor's cache of processed contexts lives here, one per
+    thread, so that two registries never share a URL's processed form."""
+
+    __slots__ = ("_documents", "_local", "operator")
+
+    def __init__(self, documents: Mapping[str, Any], operator: frozenset[str] = frozenset()):
+        self._documents: Mapping[str, Any] = MappingProxyType(dict(documents))
+        self.operator = operator
+        self._local = threading.local()
+
+    @classmethod
+    def packaged(cls) -> PinnedContexts:
+        """The contexts shipped in the package, and nothing else."""
+        return _packaged_registry()
+
+    def with_operator(self, added: Mapping[str, tuple[bytes, str | None]]) -> PinnedContexts:
+        """This registry plus the operator's contexts: URL -> (file bytes, expected sha256 or
+        None when the caller vouches for the bytes as they are). Raises ContextRefused naming
+        the member that is wrong: a URL that is not http(s), a hash that does not match, a file
+        that is not a context document, a URL pinned here already with other content."""
+        documents = dict(self._documents)
+        for url, (data, expected) in added.items():
+            if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+                raise ContextRefused("url", f"{url!r} is not an http(s) URL")
+            actual = sha256_hex(data)
+            if expected is not None and actual != expected.lower():
+                raise ContextRefused("sha256", f"the file's sha256 is {actual}, not {expected}")
+            document = context_document(data)
+            known = documents.get(url)
+            if known is not None and known != document:
+                who = "the node ships it" if url in _packaged_documents() else "given before"
+                raise ContextRefused("url", f"{url} is pinned already with other content ({who})")
+            documents[url] = document
+        return PinnedContexts(
+            documents, self.operator | (frozenset(added) - self._documents.keys())
+        )
+
+    @property
+    def documents(self) -> Mapping[str, Any]:
+        return self._documents
+
+    def get(self, url: str) -> Any | None:
+        return self._documents.get(url)
+
+    def __contains__(self, url: object) -> bool:
+        return url in self._documents
+
+    def resolver_cache(self) -> _BoundedCache:
+        """This thread's cache of processed contexts (the resolver's is not thread safe)."""
+        shared = getattr(self._local, "cache", None)
+        if shared is None:
+            shared = self._local.cache = _BoundedCache()
+        return shared
+
+
+@cache
+def _packaged_registry() -> PinnedContexts:
+    return PinnedContexts(_packaged_documents())
+
+
+_in_force: contextvars.ContextVar[PinnedContexts | None] = contextvars.ContextVar(
+    "pinned_contexts", default=None
+)
+
+
+def in_force() -> PinnedContexts:
+    """The registry in force: the one :func:`using` set, else the packaged contexts."""
+    return _in_force.get() or PinnedContexts.packaged()
+
+
+@contextlib.contextmanager
+def using(registry: PinnedContexts | None) -> Iterator[PinnedContexts]:
+    """Make ``registry`` (None: the packaged contexts) the one in force for the JSON-LD
+    processing of this thread or task until the block ends."""
+    token = _in_force.set(registry)
+    try:
+        yield in_force()
+    finally:
+        _in_force.reset(token)
+
+
+def pinned_contexts() -> Mapping[str, Any]:
+    """URL -> parsed context document, for every context of the registry in force."""
+    return in_force().documents
 
 
 def load_pinned(url: str, options: Any = None) -> dict[str, Any]:
     """The JSON-LD document loader: pinned copies only; any other URL is refused."""
-    document = pinned_contexts().get(url)
+    document = in_force().get(url)
     if document is None:
         raise ContextNotPinned(url)
     return {
@@ -137,8 +270,14 @@ def context_urls(document: Any) -> list[str]:
 
 
 def unpinned(urls: list[str]) -> list[str]:
-    known = pinned_contexts()
+    known = in_force()
     return [url for url in urls if url not in known]
+
+
+def operator_pinned(urls: list[str]) -> list[str]:
+    """The URLs among ``urls`` that the operator pinned (not shipped with the node)."""
+    operator = in_force().operator
+    return [url for url in urls if url in operator]
 
 
 class _BoundedCache(dict[str, Any]):
@@ -153,16 +292,11 @@ class _BoundedCache(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-_local = threading.local()
-
-
 def _options() -> dict[str, Any]:
     """Processing options: the pinned loader, a resolver whose shared cache lives per thread (it
-    is not thread safe), and no document base, so relative IRIs stay relative and are dropped
-    from RDF as other processors drop them."""
-    shared = getattr(_local, "cache", None)
-    if shared is None:
-        shared = _local.cache = _BoundedCache()
+    is not thread safe) in the registry in force, and no document base, so relative IRIs stay
+    relative and are dropped from RDF as other processors drop them."""
+    shared = in_force().resolver_cache()
     return {
         "documentLoader": load_pinned,
         "contextResolver": ContextResolver(shared, load_pinned),
@@ -273,12 +407,20 @@ __all__ = [
     "VC_V1",
     "VC_V2",
     "ContextNotPinned",
+    "ContextRefused",
     "Expansion",
     "JsonLdProblem",
+    "PinnedContexts",
     "canonize",
+    "context_document",
     "context_urls",
     "expand",
+    "in_force",
+    "is_context_document",
     "load_pinned",
+    "operator_pinned",
     "pinned_contexts",
+    "sha256_hex",
     "unpinned",
+    "using",
 ]

@@ -122,7 +122,11 @@ def _context_checks(
         detail = f"the first @context must be {' or '.join(contexts.BASE_CONTEXTS)}, not {named}"
         context_check = Check(CONTEXTS, False, "base_context", detail)
     else:
-        context_check = Check(CONTEXTS, True, "contexts_pinned", "pinned: " + ", ".join(urls))
+        operator = contexts.operator_pinned(urls)
+        detail = "pinned: " + ", ".join(urls)
+        if operator:
+            detail += " (pinned by this node's operator: " + ", ".join(operator) + ")"
+        context_check = Check(CONTEXTS, True, "contexts_pinned", detail)
     if expansion.clean:
         terms = Check(UNDEFINED_TERMS, True, "all_terms_defined", "every term is defined")
     else:
@@ -298,17 +302,20 @@ def verify_credential(
     keys: KeyResolver,
     now: datetime,
     clock_skew: timedelta,
+    jsonld_contexts: contexts.PinnedContexts | None = None,
 ) -> CredentialReport:
     """Verify one credential: a parsed JSON credential with Data Integrity proofs, or a compact
     JWS string. ``keys`` supplies the verification methods pinned per issuer, grouped by the
-    source that pins them; nothing is fetched. ``now`` (timezone-aware) and ``clock_skew``
-    judge the validity period.
+    source that pins them; ``jsonld_contexts`` the JSON-LD contexts (default: those shipped
+    with the node); nothing is fetched. ``now`` (timezone-aware) and ``clock_skew`` judge the
+    validity period.
 
     Raises Malformed when the credential cannot be read; every other problem is a failing check
     in the report."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return _verify(credential, keys, now, clock_skew, 0)
+    with contexts.using(jsonld_contexts):
+        return _verify(credential, keys, now, clock_skew, 0)
 
 
 __all__ = ["MAX_DEPTH", "verify_credential"]
