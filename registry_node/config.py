@@ -84,6 +84,10 @@ class NodeConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: fetch did:web documents for issuers the lists pin no key for (docs/protocol.md 13.2)
     resolve_did_web: bool = False
+    #: fetch the status lists credentials name (docs/protocol.md 13.2; off by default)
+    fetch_status_lists: bool = False
+    #: how long a status list copy may be used (a list's ttl may shorten it)
+    status_list_max_age: timedelta = timedelta(hours=24)
     #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
     governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
@@ -171,6 +175,10 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         federation=federation,
         retention=retention,
         resolve_did_web=doc.get("credentials", {}).get("resolve_did_web", False),
+        fetch_status_lists=doc.get("credentials", {}).get("fetch_status_lists", False),
+        status_list_max_age=_duration(
+            doc.get("credentials", {}), "status_list_max_age", defaults.status_list_max_age
+        ),
         governance_framework=doc.get("governance_framework"),
         source=source,
     )
