@@ -509,6 +509,21 @@ def test_an_empty_or_partial_set_of_checks_is_never_valid() -> None:
         Check("signature", True, "signature_valid", "", "failed")
 
 
+def test_a_report_without_its_trust_checks_is_not_valid(
+    clock: FakeClock, key: Any, other_key: Any
+) -> None:
+    from registry_node.services.verifier import IndexKeys, add_trust
+
+    index = index_for(clock, key, other_key)
+    report = verify_credential(
+        badge(key, None), keys=IndexKeys(index), now=clock(), clock_skew=SKEW, status_lists={}
+    )
+    add_trust(index, report, clock())
+    assert report.verdict == "valid"
+    report.checks = [c for c in report.checks if not c.name.startswith("trusted_")]
+    assert report.verdict == "indeterminate"
+
+
 def test_the_trust_checks_have_outcomes(clock: FakeClock, key: Any, other_key: Any) -> None:
     """An issuer listed but not authorised is a proof (failed); one no list names could not be
     established (indeterminate)."""
@@ -701,6 +716,7 @@ async def test_only_https_lists_are_fetched(clock: FakeClock, key: Any) -> None:
     finally:
         await verifier.close()
     assert status_of(result)["code"] == "status_origin_not_allowed"
+    assert "only https lists are fetched" in status_of(result)["detail"]
 
 
 async def test_fetching_is_off_by_default(tmp_path: Any) -> None:
@@ -831,3 +847,83 @@ def test_the_work_on_embedded_credentials_is_bounded(
     assert result["credential"]["skipped"] == 3
     assert result["all_valid"] is False
     assert "3 embedded credentials not checked" in result["summary"]
+
+
+def test_a_list_signed_with_a_key_only_another_list_pins_cannot_clear(
+    clock: FakeClock, key: Any
+) -> None:
+    """Keys and trust from the same lists (ADR 0010), for status lists too: a peer's list that
+    pins another key for the issuer cannot vouch for a status list that clears a credential
+    signed with the key the node's own list pins."""
+    from tests.services.test_verify_sources import INDIANA
+
+    rogue = cf.ed25519()
+    index = trust_index(
+        clock,
+        {
+            OHIO: [entry(COLLEGE, [cf.multikey_method(method(COLLEGE), key)])],
+            INDIANA: [entry(COLLEGE, [cf.multikey_method(f"{COLLEGE}#key-2", rogue)])],
+        },
+    )
+    clearing = status_list(LIST_URL, rogue, sign=False)
+    clearing = cf.sign_data_integrity(clearing, rogue, f"{COLLEGE}#key-2")
+    genuine = status_list(LIST_URL, key)
+    credential = badge(key, entry_for(LIST_URL, 4))
+    for document, verdict, code in (
+        (clearing, "indeterminate", "status_list_invalid"),
+        (genuine, "valid", "status_clear"),
+    ):
+        status = StatusLists(clock, bundled={LIST_URL: document})
+        result = Verifier(index, SKEW, status_lists=status).verify_now(credential)
+        assert (result["verdict"], status_of(result)["code"]) == (verdict, code), result["summary"]
+
+
+# --- the entry member status_origins ---------------------------------------------------------
+
+
+def test_status_origins_in_an_issuer_source_file() -> None:
+    from registry_node.core import schema
+    from registry_node.core.errors import SchemaInvalid
+
+    source = "urn:ler-trust-registry:schema:issuer-source:v1"
+    college = entry(COLLEGE, status_origins=["https://status.college.ohio.example"])
+    schema.validate(source, {"jurisdiction": "US-OH", "issuers": [college]})
+    for bad in (
+        ["http://status.college.ohio.example"],
+        ["https://status.college.ohio.example/lists"],
+        ["https://Status.College.example"],
+    ):
+        with pytest.raises(SchemaInvalid) as caught:
+            schema.validate(
+                source, {"jurisdiction": "US-OH", "issuers": [college | {"status_origins": bad}]}
+            )
+        assert caught.value.field == "issuers[0].status_origins[0]"
+
+
+async def test_status_origins_travel_in_the_published_list(tmp_path: Any) -> None:
+    """Imported from trust_lists YAML, published in the signed list, read back by the index."""
+    from registry_node.services.node import Node
+    from tests.helpers import make_config
+
+    config = make_config(tmp_path)
+    assert config.trust_list is not None
+    config.trust_list.parent.mkdir(parents=True)
+    config.trust_list.write_text(
+        "jurisdiction: US-OH\n"
+        "issuers:\n"
+        f"  - id: {COLLEGE}\n"
+        "    name: Example State College\n"
+        "    org_type: higher_education\n"
+        "    status_origins: [https://status.college.ohio.example]\n"
+        "    authorizations:\n"
+        "      - {credential_types: [OpenBadgeCredential], jurisdiction: US-OH}\n"
+        "    status_history: [{status: active, from: '2020-01-01T00:00:00Z'}]\n"
+    )
+    node = await Node.open(config, FakeClock())
+    try:
+        await node.publisher.publish("test")
+        await node.resolver.catch_up()
+        origins = node.resolver.status_origins(COLLEGE)
+    finally:
+        await node.close()
+    assert origins == frozenset({"https://status.college.ohio.example"})

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from registry_node.core.credentials.dates import parse_datetime
-from registry_node.core.credentials.report import STATUS, Check, CredentialReport
+from registry_node.core.credentials.report import STATUS, Check, CredentialReport, Signer
 from registry_node.core.errors import Malformed
 
 BITSTRING_ENTRY = "BitstringStatusListEntry"
@@ -289,6 +289,16 @@ def _fresh(
         )
 
 
+def _same_sources(list_signer: Signer | None, signer: Signer | None) -> bool:
+    """Was the list signed with a key from the same sources as the credential's (ADR 0010)? A
+    list's key that only another list pins for the issuer cannot clear the credential."""
+    if list_signer is None or signer is None:
+        return False
+    if signer.did_key or list_signer.did_key:
+        return signer.did_key and list_signer.did_key
+    return bool(set(signer.sources) & set(list_signer.sources))
+
+
 def _believe(
     copy: StatusListCopy,
     issuer: str,
@@ -297,6 +307,7 @@ def _believe(
     max_age: timedelta,
     *,
     must_sign: bool,
+    signer: Signer | None,
 ) -> Mapping[str, Any]:
     """The members of a list copy that may be believed for ``issuer``'s credential. Raises
     _Unsure when it may not. A status list credential (``must_sign``) must carry a proof; an
@@ -319,6 +330,12 @@ def _believe(
         if bad or not {c.name for c in report.checks}.issuperset(LIST_CHECKS):
             why = ", ".join(f"{c.name} {c.code}" for c in bad) or "checks missing"
             raise _Unsure("status_list_invalid", f"{copy.url}: the list does not verify: {why}")
+        if not _same_sources(report.signer, signer):
+            raise _Unsure(
+                "status_list_invalid",
+                f"{copy.url}: the list's key does not come from the lists that supply the "
+                "credential's key",
+            )
         dates = report.check("dates")
         if dates is None or not dates.passed:
             raise _Unsure(
@@ -384,12 +401,20 @@ def judge_entry(
     verify: ListVerifier,
     now: datetime,
     max_age: timedelta,
+    signer: Signer | None = None,
 ) -> Check:
-    """The finding of one entry, as a ``status`` check."""
+    """The finding of one entry, as a ``status`` check. ``signer`` is the key that verified the
+    credential: a signed list must be signed with a key from the same sources."""
     where = f"{entry.purpose} entry {entry.index} of {entry.url}"
     try:
         members = _believe(
-            copy, issuer, verify, now, max_age, must_sign=entry.type != REVOCATION_LIST
+            copy,
+            issuer,
+            verify,
+            now,
+            max_age,
+            must_sign=entry.type != REVOCATION_LIST,
+            signer=signer,
         )
         if entry.type == REVOCATION_LIST:
             if credential_id is None:
@@ -431,6 +456,7 @@ def status_check(
     verify: ListVerifier,
     now: datetime,
     max_age: timedelta,
+    signer: Signer | None = None,
 ) -> tuple[Check, list[dict[str, Any]]]:
     """The ``status`` check of a credential, and the finding of each of its entries.
 
@@ -461,7 +487,8 @@ def status_check(
             continue
         copy = copies.get(entry.url) or StatusListCopy(entry.url)
         cid = credential_id if isinstance(credential_id, str) else None
-        found.append((entry, judge_entry(entry, cid, issuer, copy, verify, now, max_age)))
+        judged = judge_entry(entry, cid, issuer, copy, verify, now, max_age, signer)
+        found.append((entry, judged))
     entries = [_entry_json(e, c) for e, c in found]
     checks = [c for _, c in found]
     worst = next((c for c in checks if c.outcome == "failed"), None) or next(

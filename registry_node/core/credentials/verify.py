@@ -232,6 +232,7 @@ def _report(
         lambda document: _verify_list(document, run),
         run.now,
         run.status_max_age,
+        _signer(signer),
     )
     children, skipped = _children(credential, shape, run, depth)
     return CredentialReport(
