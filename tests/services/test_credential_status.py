@@ -927,3 +927,29 @@ async def test_status_origins_travel_in_the_published_list(tmp_path: Any) -> Non
     finally:
         await node.close()
     assert origins == frozenset({"https://status.college.ohio.example"})
+
+
+def test_a_jws_status_list_from_a_bundle_folder(
+    tmp_path: Any, clock: FakeClock, key: Any, other_key: Any
+) -> None:
+    """A status list secured as a vc+jwt, read from a bundle's status/ folder by its id."""
+    import json
+
+    from registry_node.core.errors import InvalidInput
+    from registry_node.services.statuslists import load_folder
+
+    document = status_list(LIST_URL, key, revoked=(4,), sign=False)
+    token = cf.sign_jws(document, key, "Ed25519", kid=method(COLLEGE))
+    folder = tmp_path / "status"
+    folder.mkdir()
+    (folder / "college.jwt").write_text(token + "\n")
+    (folder / "notes.txt").write_text("not a list")
+    lists = load_folder(folder)
+    assert list(lists) == [LIST_URL]
+    revoked = verify_offline(clock, (key, other_key), badge(key, entry_for(LIST_URL, 4)), lists)
+    assert (revoked["verdict"], status_of(revoked)["code"]) == ("invalid", "status_revoked")
+    clear = verify_offline(clock, (key, other_key), badge(key, entry_for(LIST_URL, 3)), lists)
+    assert clear["verdict"] == "valid", clear["summary"]
+    (folder / "broken.json").write_text(json.dumps({"type": "no id"}))
+    with pytest.raises(InvalidInput, match=r"broken\.json: id"):
+        load_folder(folder)

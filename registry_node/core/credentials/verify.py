@@ -25,7 +25,7 @@ and ``endorsementJwt``); at most :data:`MAX_EMBEDDED` in a whole tree, to :data:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,9 @@ class _Run:
     status_lists: Mapping[str, StatusListCopy] | None
     status_max_age: timedelta
     budget: int = MAX_EMBEDDED
+    #: status list reports by the identity of the list document: each list is verified once
+    #: per verification, however many entries name it
+    list_reports: dict[int, CredentialReport] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,11 @@ def _report(
 def _verify_list(document: Any, run: _Run) -> CredentialReport:
     """A status list credential, verified as any credential is, with the same keys (its own
     status and embedded credentials are not looked at)."""
-    inner = _Run(run.keys, run.now, run.skew, None, run.status_max_age, budget=0)
-    return _verify(document, inner, MAX_DEPTH)
+    found = run.list_reports.get(id(document))
+    if found is None:
+        inner = _Run(run.keys, run.now, run.skew, None, run.status_max_age, budget=0)
+        found = run.list_reports[id(document)] = _verify(document, inner, MAX_DEPTH)
+    return found
 
 
 def _verify_data_integrity(credential: dict[str, Any], run: _Run, depth: int) -> CredentialReport:
