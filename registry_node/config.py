@@ -98,6 +98,10 @@ class NodeConfig:
     contexts: tuple[OperatorContext, ...] = ()
     #: (DID, file of its DID document): keys for this node's own checks only (docs/adr/0020)
     did_documents: tuple[tuple[str, Path], ...] = ()
+    #: fetch the status lists credentials name (docs/protocol.md 13.2; off by default)
+    fetch_status_lists: bool = False
+    #: how long a status list copy may be used (a list's ttl may shorten it)
+    status_list_max_age: timedelta = timedelta(hours=24)
     #: the URL of the state's governance framework for its issuers, for GET /trqp/metadata
     governance_framework: str | None = None
     source: Path | None = None  # the node.yaml it came from, if any
@@ -193,6 +197,10 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         did_documents=tuple(
             (did, _resolve(base, file))
             for did, file in credentials.get("did_documents", {}).items()
+        ),
+        fetch_status_lists=credentials.get("fetch_status_lists", False),
+        status_list_max_age=_duration(
+            credentials, "status_list_max_age", defaults.status_list_max_age
         ),
         governance_framework=doc.get("governance_framework"),
         source=source,

@@ -16,6 +16,9 @@ from registry_node.http.app import create_app
 from tests import credential_factory as cf
 
 COLLEGE = "did:web:college.indiana.example"
+STATUS_URL = "https://status.college.indiana.example/lists/1"
+#: the college's signing key, by the folder of the state that made it
+KEYS: dict[Path, Any] = {}
 
 
 @pytest.fixture
@@ -47,6 +50,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     (tmp_path / "source.yaml").write_text(json.dumps(source))
     assert main(["issuers", "import", "source.yaml"]) == 0
     assert main(["publish"]) == 0
+    KEYS[tmp_path] = key
     credential = cf.sign_data_integrity(cf.open_badge(COLLEGE), key, f"{COLLEGE}#key-1")
     path = tmp_path / "badge.json"
     path.write_text(json.dumps(credential))
@@ -101,8 +105,71 @@ def test_verify_offline_from_a_bundle_elsewhere(
     code, out, err = run(capsys, "verify", str(badge), "--bundle", str(bundle))
     assert code == 1
     assert "warning: list not used: us-in.jws:" in err
-    assert "FAIL signature" in out and "unknown_key" in out
-    assert "FAIL trusted_now" in out and "no_verified_key" in out
+    # No key of the issuer is known any more: that is indeterminate, not proof of forgery.
+    assert "verdict: indeterminate" in out
+    assert "??   signature" in out and "unknown_key" in out
+    assert "??   trusted_now" in out and "no_verified_key" in out
+
+
+def test_verify_offline_with_the_bundles_status_lists(
+    state: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A bundle's status/ folder carries status lists; without one, status is indeterminate."""
+    from datetime import UTC, datetime, timedelta
+
+    from registry_node.core.credentials.status import MIN_BITSTRING_BYTES, encode_bitstring
+    from registry_node.core.timeutil import format_rfc3339
+
+    folder, _ = state
+    key = KEYS[folder]
+    bundle = tmp_path_factory.mktemp("bundle")
+    assert run(capsys, "bundle", "save", str(bundle))[0] == 0
+    revoked = bytearray(MIN_BITSTRING_BYTES)
+    revoked[0] = 0b0100_0000  # entry 1
+    status_list = {
+        "@context": [cf.VC_V2],
+        "id": STATUS_URL,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": COLLEGE,
+        "validFrom": format_rfc3339(datetime.now(UTC) - timedelta(hours=1)),
+        "credentialSubject": {
+            "id": f"{STATUS_URL}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": encode_bitstring(bytes(revoked)),
+        },
+    }
+    signed_list = cf.sign_data_integrity(status_list, key, f"{COLLEGE}#key-1")
+
+    def badge(index: int) -> Path:
+        entry = {
+            "id": f"{STATUS_URL}#{index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(index),
+            "statusListCredential": STATUS_URL,
+        }
+        credential = cf.open_badge(COLLEGE, credentialStatus=entry)
+        path = folder / f"badge-{index}.json"
+        path.write_text(json.dumps(cf.sign_data_integrity(credential, key, f"{COLLEGE}#key-1")))
+        return path
+
+    code, out, _ = run(capsys, "verify", str(badge(1)), "--bundle", str(bundle))
+    assert code == 1
+    assert out.startswith("verdict: indeterminate")
+    assert "status_list_unavailable" in out
+    (bundle / "status").mkdir()
+    (bundle / "status" / "college-1.json").write_text(json.dumps(signed_list))
+    code, out, _ = run(capsys, "verify", str(badge(1)), "--bundle", str(bundle))
+    assert code == 1
+    assert out.startswith("verdict: invalid")
+    assert "FAIL status" in out and "status_revoked" in out
+    code, out, _ = run(capsys, "verify", str(badge(2)), "--bundle", str(bundle), "--json")
+    result = json.loads(out)
+    assert (code, result["verdict"]) == (0, "valid"), result["summary"]
+    assert "not revoked" in result["summary"]
 
 
 async def test_verify_through_a_running_node(

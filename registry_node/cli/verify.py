@@ -63,14 +63,17 @@ async def _verify_remote(url: str, credential: dict[str, Any] | str, name: str) 
     return doc
 
 
+MARKS = {"passed": "ok  ", "failed": "FAIL", "indeterminate": "??  "}
+
+
 def _print_report(node: dict[str, Any], indent: str = "") -> None:
     types = ", ".join(node["types"])
     print(f"{indent}{node['verdict'].upper()}  {node['issuer']}  [{types}]")
     for check in node["checks"]:
-        mark = "ok  " if check["passed"] else "FAIL"
+        mark = MARKS.get(check.get("outcome", ""), "ok  " if check["passed"] else "FAIL")
         print(f"{indent}  {mark} {check['name']:<20} {check['code']:<24} {check['detail']}")
     for i, child in enumerate(node["children"], 1):
-        print(f"{indent}  inner credential {i}:")
+        print(f"{indent}  {child.get('role', 'inner')} credential {i}:")
         _print_report(child, indent + "    ")
 
 
@@ -88,6 +91,7 @@ def _context_pairs(values: list[str]) -> dict[str, Path]:
 def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
     from registry_node.core.errors import Malformed
     from registry_node.services import bundle
+    from registry_node.services.statuslists import StatusLists
     from registry_node.services.verifier import Verifier
 
     credential = _read_credential(args.file)
@@ -111,9 +115,13 @@ def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
             loaded = bundle.load(Path(args.bundle), clock, fed.clock_skew, fed.max_list_bytes)
             for refusal in loaded.refused:
                 print(f"{PROG}: warning: list not used: {refusal}", file=sys.stderr)
+            status = StatusLists(
+                clock, max_age=config.status_list_max_age, bundled=loaded.status_lists
+            )
             verifier = Verifier(
                 loaded.index,
                 fed.clock_skew,
+                status_lists=status,
                 jsonld_contexts=jsonld_contexts,
                 did_documents=did_documents,
             )
@@ -143,6 +151,8 @@ def cmd_verify(args: argparse.Namespace, config: NodeConfig) -> int:
         _print_json(result)
     else:
         print(f"verdict: {result['verdict']} (checked {result['verified_at']})")
+        if result.get("summary"):
+            print(result["summary"])
         _print_report(result["credential"])
     return 0 if result["verdict"] == "valid" else 1
 

@@ -61,6 +61,7 @@ LeadsTo = (
         "set_aside",
         "check_passed",
         "check_failed",
+        "check_indeterminate",
         "not_resolved",
         "start_refused",
         "command_refused",
@@ -1030,6 +1031,121 @@ _ALL = (
         "credential",
         "check_failed",
         "See the signature and issuer_binding checks: no key of the issuer verified the proof.",
+    ),
+    # -- credential status (docs/protocol.md 13.2) ---------------------------------------
+    _reason(
+        "no_status",
+        "credential",
+        "check_passed",
+        "Nothing: the credential names no status list.",
+    ),
+    _reason(
+        "status_clear",
+        "credential",
+        "check_passed",
+        "Nothing: no status list entry of the credential is set.",
+    ),
+    _reason(
+        "status_reported",
+        "credential",
+        "check_passed",
+        "Nothing to do: a status other than revocation or suspension is reported in the detail.",
+    ),
+    _reason(
+        "status_revoked",
+        "credential",
+        "check_failed",
+        "The issuer has revoked the credential: do not accept it.",
+    ),
+    _reason(
+        "status_suspended",
+        "credential",
+        "check_failed",
+        "The issuer has suspended the credential: do not accept it now; it may be reinstated.",
+    ),
+    _reason(
+        "status_entry_malformed",
+        "credential",
+        "check_failed",
+        "The credential's credentialStatus is malformed: ask the issuer to re-issue it.",
+    ),
+    _reason(
+        "status_unsupported",
+        "credential",
+        "check_indeterminate",
+        "The node reads BitstringStatusListEntry, StatusList2021Entry and "
+        "1EdTechRevocationList entries only.",
+    ),
+    _reason(
+        "status_not_checked",
+        "credential",
+        "check_indeterminate",
+        "Status lists are not consulted on this path: verify through a node or a bundle.",
+    ),
+    _reason(
+        "status_list_unavailable",
+        "credential",
+        "check_indeterminate",
+        "Add the list to the bundle's status/ folder, or turn on credentials.fetch_status_lists "
+        "and check that the list's server answers.",
+    ),
+    _reason(
+        "status_origin_not_allowed",
+        "credential",
+        "check_indeterminate",
+        "The issuer's entry does not allow the list's https origin: add it to the entry's "
+        "status_origins if the issuer really publishes its lists there.",
+    ),
+    _reason(
+        "status_list_invalid",
+        "credential",
+        "check_indeterminate",
+        "The status list's proof does not verify with a key of the issuer: do not trust it; "
+        "tell the issuer.",
+    ),
+    _reason(
+        "status_list_issuer_mismatch",
+        "credential",
+        "check_indeterminate",
+        "The status list is not the credential issuer's own: tell the issuer.",
+    ),
+    _reason(
+        "status_list_expired",
+        "credential",
+        "check_indeterminate",
+        "The status list is outside its validity period: get a current copy.",
+    ),
+    _reason(
+        "status_list_stale",
+        "credential",
+        "check_indeterminate",
+        "The copy of the status list is older than the freshness bound "
+        "(credentials.status_list_max_age or its ttl): get a fresh copy.",
+    ),
+    _reason(
+        "status_list_malformed",
+        "credential",
+        "check_indeterminate",
+        "The status list cannot be read (type, encodedList, size): tell the issuer.",
+    ),
+    _reason(
+        "status_list_unsigned",
+        "credential",
+        "check_indeterminate",
+        "An unsigned revocation list is believed only when fetched from an origin the "
+        "issuer's entry allows.",
+    ),
+    _reason(
+        "status_purpose_mismatch",
+        "credential",
+        "check_indeterminate",
+        "The status list is for another statusPurpose than the entry: tell the issuer.",
+    ),
+    _reason(
+        "status_index_out_of_range",
+        "credential",
+        "check_indeterminate",
+        "The entry's statusListIndex is beyond the list: tell the issuer.",
     ),
     # -- did:web documents (docs/protocol.md 13.2) ----------------------------------------
     _reason(

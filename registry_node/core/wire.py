@@ -33,6 +33,7 @@ class IssuerEntry(TypedDict):
     valid_until: NotRequired[str]
     identifiers: NotRequired[list[dict[str, Any]]]
     keys: NotRequired[list[dict[str, Any]]]
+    status_origins: NotRequired[list[str]]
     authorizations: NotRequired[list[Authorization]]
     status_history: list[StatusRecord]
 

@@ -5,7 +5,10 @@
 signed it, its scope and ``on_stale``. ``load`` verifies every list against those keys with the
 same acceptance rules as a peer's list (core/acceptance.py) and builds a trust index from the
 lists that pass. The bundle's ``bundle.json`` is the trust anchor: carry it as carefully as a
-peers.yaml.
+peers.yaml. A bundle may also carry status list credentials in a ``status/`` folder (one file
+each, JSON or compact JWS, named by anything; found by their ``id``): ``verify --bundle``
+judges credentials' ``credentialStatus`` against them (services/statuslists.py), each list
+verified with the keys of the bundle's lists like any credential of its issuer.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +30,7 @@ from registry_node.core.timeutil import Clock, format_rfc3339
 from registry_node.services.federation import Federation, in_use
 from registry_node.services.index import Snapshot, TrustIndex, source_index
 from registry_node.services.recovery import RESTORE_PENDING
+from registry_node.services.statuslists import STATUS_FOLDER, load_folder
 from registry_node.services.store import Store
 
 BUNDLE_FILE = "bundle.json"
@@ -115,6 +119,8 @@ class Loaded:
     index: TrustIndex
     used: list[str]
     refused: list[str]  # "<file>: <reason>", one per list left out
+    #: the status list documents of the bundle's status/ folder, by their id (URL)
+    status_lists: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _field(doc: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
@@ -226,4 +232,4 @@ def load(folder: Path, clock: Clock, clock_skew: timedelta, max_bytes: int) -> L
         used.append(file)
     index = TrustIndex(clock, policies.get)
     index.snapshot = Snapshot(sources)
-    return Loaded(index, used, refused)
+    return Loaded(index, used, refused, load_folder(folder / STATUS_FOLDER))

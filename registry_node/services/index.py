@@ -468,6 +468,18 @@ class TrustIndex:
                 found[source.id] = entry.methods()
         return found
 
+    def status_origins(self, issuer: str) -> frozenset[str]:
+        """The https origins that the usable sources listing ``issuer`` (by id or aka) allow
+        its status lists to be fetched from (their entries' ``status_origins``)."""
+        now = to_numeric_date(self.clock())
+        found: set[str] = set()
+        for index, _, usable in self._sources(now):
+            issuer_id = index.names.get(issuer)
+            if usable and issuer_id is not None:
+                origins = index.entry(issuer_id).get("status_origins", ())
+                found.update(o.rstrip("/").lower() for o in origins if isinstance(o, str))
+        return frozenset(found)
+
     def ask_among(self, q: Question, sources: frozenset[str]) -> Answer:
         """:meth:`ask`, from only the sources whose node id is in ``sources``: those whose
         key verified a credential. A source that is no longer usable (stale under ``on_stale:

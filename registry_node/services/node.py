@@ -45,6 +45,7 @@ from registry_node.services.receipts import Receipts
 from registry_node.services.recovery import Recovery
 from registry_node.services.resolver import Resolver
 from registry_node.services.retention import Retention
+from registry_node.services.statuslists import StatusLists
 from registry_node.services.store import Store
 from registry_node.services.tokens import TokenService
 from registry_node.services.trqp import Trqp
@@ -228,6 +229,12 @@ class Node:
                     resolver,
                     config.federation.clock_skew,
                     DidWebResolver(config.federation) if config.resolve_did_web else None,
+                    status_lists=StatusLists(
+                        clock,
+                        max_age=config.status_list_max_age,
+                        fetch=config.fetch_status_lists,
+                        federation=config.federation,
+                    ),
                     jsonld_contexts=jsonld_contexts,
                     did_documents=did_documents,
                 ),

@@ -20,6 +20,14 @@ trusted only on the findings of the sources that supplied the key that verified 
 
 A revocation or suspension by any usable source still applies (section 11.2).
 
+Verdicts (docs/adr/0018): each check has an outcome; a trust answer ``trusted`` passes,
+``not_trusted`` (revoked, suspended, not authorised, ...) fails, ``unknown`` (no usable list
+names the issuer) is indeterminate. The response's ``verdict`` covers the submitted credential
+itself; ``all_valid`` and the ``summary`` also cover the credentials it embeds (nested in a
+CLR, endorsements), each judged with its own issuer's trust. Status lists
+(``credentialStatus``) are gathered before the check by services/statuslists.py: from an
+offline bundle, or fetched when the operator turned that on.
+
 Privacy: a credential carries a person's data. Nothing here stores it, and the only thing
 logged is the verdict, the issuer ids, the types and the reason codes (docs/protocol.md 13.4).
 """
@@ -42,12 +50,15 @@ from registry_node.core.credentials import (
 )
 from registry_node.core.credentials.contexts import PinnedContexts
 from registry_node.core.credentials.jose import parse_compact
+from registry_node.core.credentials.report import DATES, STATUS, Outcome
+from registry_node.core.credentials.status import StatusListCopy, status_urls
 from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
-from registry_node.core.trust import TRUSTED, VETOES, Question
+from registry_node.core.trust import NOT_TRUSTED, TRUSTED, VETOES, Question
 from registry_node.core.wire import Answer
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.index import TrustIndex
+from registry_node.services.statuslists import Request, StatusLists
 
 log = logging.getLogger("registry_node.verify")
 
@@ -94,9 +105,9 @@ class IndexKeys:
         return {DID_DOCUMENT: resolved} if resolved else {}
 
 
-def issuers_in(credential: Any, depth: int = 0) -> list[str]:
-    """The issuer ids a credential and the credentials it carries name (best effort: the
-    verification proper reports anything malformed)."""
+def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]:
+    """The JSON members of a credential and of each credential it embeds (nested in a CLR,
+    endorsements), best effort: the verification proper reports anything malformed."""
     if depth > 8:
         return []
     if isinstance(credential, str):
@@ -108,15 +119,49 @@ def issuers_in(credential: Any, depth: int = 0) -> list[str]:
         credential = inner if isinstance(inner, dict) else payload
     if not isinstance(credential, Mapping):
         return []
+    found = [credential]
+    subject = credential.get("credentialSubject")
+    subjects = subject if isinstance(subject, list) else [subject]
+    carried: list[Any] = []
+    holders: list[Any] = [credential, credential.get("issuer")]
+    for item in subjects:
+        if isinstance(item, Mapping):
+            carried += _many(item.get("verifiableCredential"))
+            holders.append(item.get("achievement"))
+    for holder in holders:
+        if isinstance(holder, Mapping):
+            carried += _many(holder.get("endorsement")) + _many(holder.get("endorsementJwt"))
+    for inner_credential in carried[:64]:
+        found += embedded_members(inner_credential, depth + 1)
+    return found
+
+
+def _many(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def issuer_of(credential: Mapping[str, Any]) -> str | None:
     issuer = credential.get("issuer")
     if isinstance(issuer, Mapping):
         issuer = issuer.get("id")
-    found = [issuer] if isinstance(issuer, str) else []
-    subject = credential.get("credentialSubject")
-    carried = subject.get("verifiableCredential", []) if isinstance(subject, Mapping) else []
-    for inner_credential in carried if isinstance(carried, list) else []:
-        found += issuers_in(inner_credential, depth + 1)
-    return found
+    return issuer if isinstance(issuer, str) else None
+
+
+def status_requests(credential: Any) -> list[Request]:
+    """The status lists the credential and the credentials it embeds name, each with the
+    issuer whose entry must allow its origin."""
+    found: list[Request] = []
+    for members in embedded_members(credential):
+        issuer = issuer_of(members)
+        if issuer is not None:
+            found += [Request(url, issuer) for url in status_urls(members)]
+    return list(dict.fromkeys(found))
+
+
+def issuers_in(credential: Any) -> list[str]:
+    """The issuer ids a credential and the credentials it embeds name (best effort)."""
+    found = (issuer_of(m) for m in embedded_members(credential))
+    return [i for i in found if i is not None]
 
 
 def _questions(report: CredentialReport, at: datetime, at_now: bool) -> list[list[Question]]:
@@ -190,6 +235,7 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
     sources of :func:`trust_sources`, a revocation or suspension by any source applying.
     """
     children = [add_trust(index, child, now) for child in report.children]
+    report.required = (*report.required, TRUSTED_AT_ISSUANCE, TRUSTED_NOW)
     if report.issuer is None:
         for name in (TRUSTED_AT_ISSUANCE, TRUSTED_NOW):
             report.add(Check(name, False, "no_issuer", "the credential names no issuer"))
@@ -207,9 +253,31 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
     then_ok = then["outcome"] == TRUSTED
     now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
     when = format_rfc3339(issued)
-    report.add(Check(TRUSTED_AT_ISSUANCE, then_ok, then["reason"], f"{then['detail']} ({when})"))
-    report.add(Check(TRUSTED_NOW, now_ok, current["reason"], current["detail"]))
+    report.add(
+        Check(
+            TRUSTED_AT_ISSUANCE,
+            then_ok,
+            then["reason"],
+            f"{then['detail']} ({when})",
+            None if then_ok else _outcome(then),
+        )
+    )
+    report.add(
+        Check(
+            TRUSTED_NOW,
+            now_ok,
+            current["reason"],
+            current["detail"],
+            None if now_ok else _outcome(current),
+        )
+    )
     return {"at_issuance": then, "now": current, "children": children}
+
+
+def _outcome(answer: Answer) -> Outcome:
+    """A refusal is proof (``not_trusted``: revoked, suspended, not authorised, ...); an
+    issuer no usable list names (``unknown``) is not."""
+    return "failed" if answer["outcome"] == NOT_TRUSTED else "indeterminate"
 
 
 def render(report: CredentialReport, evidence: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,6 +288,58 @@ def render(report: CredentialReport, evidence: Mapping[str, Any]) -> dict[str, A
         render(child, ev) for child, ev in zip(report.children, evidence["children"], strict=True)
     ]
     return out
+
+
+def _trusted_by(evidence: Mapping[str, Any]) -> list[str]:
+    answer = evidence.get("now") or {}
+    decided = set(answer.get("decided_by", ()))
+    return sorted(
+        {e["jurisdiction"] for e in answer.get("evidence", ()) if e.get("source") in decided}
+    )
+
+
+def _specific(report: CredentialReport) -> list[str]:
+    types = [t for t in report.types if t not in GENERIC_TYPES]
+    return types + [a for a in report.achievement_types if a not in types]
+
+
+def _own_sentence(report: CredentialReport, evidence: Mapping[str, Any]) -> str:
+    verdict = report.verdict
+    if verdict != "valid":
+        wanted = "failed" if verdict == "invalid" else "indeterminate"
+        first = next((c for c in report.checks if c.outcome == wanted), None)
+        lead = "Not valid" if verdict == "invalid" else "Could not be verified"
+        why = f"{first.name}: {first.detail}" if first is not None else "checks are missing"
+        return f"{lead}: {why}"
+    states = " and ".join(_trusted_by(evidence)) or "the lists"
+    what = " and ".join(_specific(report)) or "its credentials"
+    status = report.check(STATUS)
+    said = "no status list" if status is not None and status.code == "no_status" else "not revoked"
+    dates = report.check(DATES)
+    until = "with no end date"
+    if dates is not None and "until " in dates.detail:
+        until = "valid " + dates.detail[dates.detail.index("until ") :]
+    return f"Authentic, issued by {report.issuer}, which {states} trust for {what}; {said}; {until}"
+
+
+def _flatten(report: CredentialReport) -> list[CredentialReport]:
+    return [child for c in report.children for child in (c, *_flatten(c))]
+
+
+def summary(report: CredentialReport, evidence: Mapping[str, Any]) -> str:
+    """One sentence a person can read: the credential's own verdict and why, and how many of
+    the credentials it embeds are valid."""
+    text = _own_sentence(report, evidence)
+    embedded = _flatten(report)
+    for role, label in (("nested", "nested credentials"), ("endorsement", "endorsements")):
+        group = [c for c in embedded if c.role == role]
+        if group:
+            good = sum(1 for c in group if c.verdict == "valid")
+            text += f"; {good} of {len(group)} {label} valid"
+    skipped = report.skipped + sum(c.skipped for c in embedded)
+    if skipped:
+        text += f"; {skipped} embedded credentials not checked (too many)"
+    return text + "."
 
 
 def _codes(report: CredentialReport) -> list[str]:
@@ -246,6 +366,7 @@ class Verifier:
         *,
         jsonld_contexts: PinnedContexts | None = None,
         did_documents: Mapping[str, list[dict[str, Any]]] | None = None,
+        status_lists: StatusLists | None = None,
     ) -> None:
         self.index = index
         self.clock_skew = clock_skew
@@ -254,17 +375,32 @@ class Verifier:
         self.jsonld_contexts = jsonld_contexts
         #: DID -> methods of the DID documents the operator gave this node (services/offline.py)
         self.did_documents = dict(did_documents or {})
+        #: None: no status list is ever consulted (credentials with credentialStatus are then
+        #: indeterminate)
+        self.status_lists = status_lists
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
 
+    def _status_options(self, copies: Mapping[str, StatusListCopy] | None) -> dict[str, Any]:
+        if self.status_lists is None:
+            return {"status_lists": copies}
+        return {"status_lists": copies, "status_max_age": self.status_lists.max_age}
+
     def verify_now(self, credential: dict[str, Any] | str) -> dict[str, Any]:
-        """Verify in the calling thread (the command line)."""
+        """Verify in the calling thread (the command line): status lists come only from the
+        offline copies held (a bundle's), never from the network."""
         now = self.index.clock()
+        copies = (
+            None
+            if self.status_lists is None
+            else self.status_lists.held(status_requests(credential))
+        )
         report = verify_credential(
             credential,
             keys=IndexKeys(self.index, local=self.did_documents),
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,
+            **self._status_options(copies),
         )
         return self._finish(report, now)
 
@@ -288,6 +424,9 @@ class Verifier:
 
     async def verify(self, credential: dict[str, Any] | str) -> dict[str, Any]:
         resolved = await self._resolve(credential)
+        copies = None
+        if self.status_lists is not None:
+            copies = await self.status_lists.gather(status_requests(credential), self.index)
         now = self.index.clock()
         check = partial(
             verify_credential,
@@ -296,13 +435,14 @@ class Verifier:
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,
+            **self._status_options(copies),
         )
         report = await asyncio.get_running_loop().run_in_executor(self._pool, check)
         return self._finish(report, now)
 
     def _finish(self, report: CredentialReport, now: datetime) -> dict[str, Any]:
         evidence = add_trust(self.index, report, now)
-        verdict = "valid" if report.all_valid else "invalid"
+        verdict = report.verdict
         log.info(
             "credential verified",
             extra={
@@ -314,6 +454,8 @@ class Verifier:
         )
         return {
             "verdict": verdict,
+            "all_valid": report.all_valid,
+            "summary": summary(report, evidence),
             "verified_at": format_rfc3339(now),
             "credential": render(report, evidence),
         }
@@ -322,3 +464,5 @@ class Verifier:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.did_web is not None:
             await self.did_web.close()
+        if self.status_lists is not None:
+            await self.status_lists.close()

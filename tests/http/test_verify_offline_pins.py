@@ -207,7 +207,7 @@ async def test_a_context_nobody_pinned_fails_naming_its_url(
     credential["@context"] = [*credential["@context"], UNPINNED]
     result = await verify(vclient, credential)
     passed, code, detail = checks(result)["contexts"]
-    assert result["verdict"] == "invalid"
+    assert result["verdict"] == "indeterminate"
     assert (passed, code) == (False, "context_not_pinned")
     assert UNPINNED in detail and CTX_URL not in detail
 
@@ -257,7 +257,7 @@ async def test_a_method_controlled_by_another_did_is_not_used(
 ) -> None:
     result = await verify(vclient, badge(did, keys.foreign, f"{did}#key-2"))
     found = checks(result)
-    assert result["verdict"] == "invalid"
+    assert result["verdict"] == "indeterminate"  # no key of the issuer's is known: not valid
     assert found["signature"][:2] == (False, "unknown_key")
     assert result["credential"]["key"] is None
 

@@ -123,7 +123,10 @@ def _hash_rdfc(
         proof_nquads = contexts.canonize(expansion.expanded)
         doc_nquads = document_nquads()
     except contexts.JsonLdProblem as exc:
-        raise ProofFailure("not_canonicalizable", exc.detail) from None
+        # A context the node does not hold, or contexts the credential check could not process
+        # (that check says why): the signature could not be checked, which proves nothing.
+        undecided = exc.code in ("context_not_pinned", "not_checked")
+        raise ProofFailure(exc.code if undecided else "not_canonicalizable", exc.detail) from None
     return (
         hashlib.sha256(proof_nquads.encode()).digest()
         + hashlib.sha256(doc_nquads.encode()).digest()

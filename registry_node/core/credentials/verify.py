@@ -13,26 +13,36 @@ with a stable code: ``credential_not_object``, ``credential_bad_jws``, ``credent
 ``credential_no_context``, ``credential_no_type``, ``credential_no_issuer``,
 ``credential_bad_subject``, ``credential_no_proof``, ``credential_bad_proof``,
 ``credential_bad_date`` or ``credential_too_deep``.
+
+Then ``status`` (core/credentials/status.py): every ``credentialStatus`` entry judged against
+the status lists the caller holds. The credentials a credential embeds are verified the same
+way, each as a child of its report with its role: ``nested`` for those a ClrCredential carries
+(``credentialSubject.verifiableCredential``), ``endorsement`` for the Open Badges 3.0
+endorsements of the credential, of its issuer profile and of its achievement (``endorsement``
+and ``endorsementJwt``); at most :data:`MAX_EMBEDDED` in a whole tree, to :data:`MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from registry_node.core.credentials import contexts, dataintegrity, jose
+from registry_node.core.credentials import contexts, dataintegrity, jose, status
 from registry_node.core.credentials.dates import Validity, dates_check, validity
 from registry_node.core.credentials.keys import KeyResolver, ResolvedKey
 from registry_node.core.credentials.report import (
     CONTEXTS,
     FORMAT,
+    ROLE_ENDORSEMENT,
+    ROLE_NESTED,
     UNDEFINED_TERMS,
     Check,
     CredentialReport,
     Signer,
 )
+from registry_node.core.credentials.status import StatusListCopy
 from registry_node.core.errors import Malformed
 
 #: How deep ClrCredentials may nest inside each other and still have their children verified.
@@ -40,7 +50,27 @@ MAX_DEPTH = 3
 #: How deeply JSON values may nest in a credential; real ones stay far below this, and the
 #: JSON-LD processing is recursive.
 MAX_NESTING = 64
+#: How many embedded credentials (nested and endorsements, at every depth) one verification
+#: checks; the rest are counted as ``skipped`` (and the tree is then not ``all_valid``).
+MAX_EMBEDDED = 32
 CLR_TYPE = "ClrCredential"
+#: How long a status list copy may be used when the caller gives no bound.
+DEFAULT_STATUS_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass
+class _Run:
+    """What one verification shares across the whole tree."""
+
+    keys: KeyResolver
+    now: datetime
+    skew: timedelta
+    status_lists: Mapping[str, StatusListCopy] | None
+    status_max_age: timedelta
+    budget: int = MAX_EMBEDDED
+    #: status list reports by the identity of the list document: each list is verified once
+    #: per verification, however many entries name it
+    list_reports: dict[int, CredentialReport] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,22 +172,49 @@ def _context_checks(
     return context_check, terms, expansion
 
 
+def _embedded(credential: Mapping[str, Any], shape: _Shape) -> list[tuple[str, Any]]:
+    """(role, credential) of each credential this one embeds, in document order."""
+    found: list[tuple[str, Any]] = []
+    if CLR_TYPE in shape.types:
+        for subject in shape.subjects:
+            inner = subject.get("verifiableCredential")
+            found += [(ROLE_NESTED, c) for c in _listed(inner)]
+    holders: list[Any] = [credential, credential.get("issuer")]
+    holders += [s.get("achievement") for s in shape.subjects]
+    for holder in holders:
+        if isinstance(holder, Mapping):
+            for member in ("endorsement", "endorsementJwt"):
+                found += [(ROLE_ENDORSEMENT, c) for c in _listed(holder.get(member))]
+    return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
 def _children(
-    shape: _Shape, keys: KeyResolver, now: datetime, clock_skew: timedelta, depth: int
-) -> list[CredentialReport]:
-    """Reports of the credentials a ClrCredential carries, each judged on its own."""
-    if CLR_TYPE not in shape.types or depth >= MAX_DEPTH:
-        return []
+    credential: Mapping[str, Any], shape: _Shape, run: _Run, depth: int
+) -> tuple[list[CredentialReport], int]:
+    """Reports of the credentials this one embeds, each judged on its own, and how many were
+    left unverified (beyond :data:`MAX_DEPTH` or :data:`MAX_EMBEDDED`)."""
+    embedded = _embedded(credential, shape)
+    if depth >= MAX_DEPTH:
+        return [], len(embedded)
     reports = []
-    for subject in shape.subjects:
-        inner = subject.get("verifiableCredential")
-        for child in inner if isinstance(inner, list) else [] if inner is None else [inner]:
-            try:
-                reports.append(_verify(child, keys, now, clock_skew, depth + 1))
-            except Malformed as exc:
-                check = Check(FORMAT, False, exc.code, exc.detail)
-                reports.append(CredentialReport("unknown", None, [], [], None, [check]))
-    return reports
+    skipped = 0
+    for role, child in embedded:
+        if run.budget <= 0:
+            skipped += 1
+            continue
+        run.budget -= 1
+        try:
+            report = _verify(child, run, depth + 1)
+        except Malformed as exc:
+            check = Check(FORMAT, False, exc.code, exc.detail)
+            report = CredentialReport("unknown", None, [], [], None, [check])
+        report.role = role
+        reports.append(report)
+    return reports, skipped
 
 
 def _signer(key: ResolvedKey | None) -> Signer | None:
@@ -166,27 +223,51 @@ def _signer(key: ResolvedKey | None) -> Signer | None:
 
 def _report(
     format_name: str,
+    credential: Mapping[str, Any],
     shape: _Shape,
     period: Validity,
     checks: list[Check],
-    children: list[CredentialReport],
+    run: _Run,
+    depth: int,
     signer: ResolvedKey | None,
 ) -> CredentialReport:
+    """The report: ``checks`` and the ``status`` check, and the embedded credentials."""
+    status_check, entries = status.status_check(
+        credential,
+        shape.issuer,
+        run.status_lists,
+        lambda document: _verify_list(document, run),
+        run.now,
+        run.status_max_age,
+        _signer(signer),
+    )
+    children, skipped = _children(credential, shape, run, depth)
     return CredentialReport(
         format=format_name,
         issuer=shape.issuer,
         types=shape.types,
         achievement_types=shape.achievement_types,
         issued=period.issued,
-        checks=checks,
+        checks=[*checks, status_check],
         children=children,
         signer=_signer(signer),
+        skipped=skipped,
+        status_entries=entries,
     )
 
 
-def _verify_data_integrity(
-    credential: dict[str, Any], keys: KeyResolver, now: datetime, skew: timedelta, depth: int
-) -> CredentialReport:
+def _verify_list(document: Any, run: _Run) -> CredentialReport:
+    """A status list credential, verified as any credential is, with the same keys (its own
+    status and embedded credentials are not looked at)."""
+    found = run.list_reports.get(id(document))
+    if found is None:
+        inner = _Run(run.keys, run.now, run.skew, None, run.status_max_age, budget=0)
+        found = run.list_reports[id(document)] = _verify(document, inner, MAX_DEPTH)
+    return found
+
+
+def _verify_data_integrity(credential: dict[str, Any], run: _Run, depth: int) -> CredentialReport:
+    keys, now, skew = run.keys, run.now, run.skew
     shape = _shape(credential)
     proof = credential.get("proof")
     if proof is None or proof == []:
@@ -217,8 +298,7 @@ def _verify_data_integrity(
         signature = replace(signature, detail=where + signature.detail)
         binding = replace(binding, detail=where + binding.detail)
     checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
-    children = _children(shape, keys, now, skew, depth)
-    return _report("vc-di", shape, period, checks, children, chosen.signer)
+    return _report("vc-di", credential, shape, period, checks, run, depth, chosen.signer)
 
 
 def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
@@ -228,7 +308,7 @@ def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
     def nquads() -> str:
         if expansion is None:
             raise contexts.JsonLdProblem(
-                "not_canonicalizable", "the credential's contexts could not be processed"
+                "not_checked", "the credential's contexts could not be processed"
             )
         if not memo:
             memo.append(contexts.canonize(expansion.expanded))
@@ -237,9 +317,8 @@ def _nquads_once(expansion: contexts.Expansion | None) -> Callable[[], str]:
     return nquads
 
 
-def _verify_jws(
-    token: str, keys: KeyResolver, now: datetime, skew: timedelta, depth: int
-) -> CredentialReport:
+def _verify_jws(token: str, run: _Run, depth: int) -> CredentialReport:
+    keys, now, skew = run.keys, run.now, run.skew
     parsed = jose.parse_compact(token)
     if not _nesting_ok(parsed.payload):
         raise _too_deep()
@@ -259,8 +338,7 @@ def _verify_jws(
     context_check, terms_check, _ = _context_checks(document, credential)
     signature, binding, signer = jose.verify_jws(parsed, shape.issuer, keys)
     checks = [fmt, context_check, terms_check, signature, binding, dates_check(period, now, skew)]
-    children = _children(shape, keys, now, skew, depth)
-    return _report(fmt_name, shape, period, checks, children, signer)
+    return _report(fmt_name, credential, shape, period, checks, run, depth, signer)
 
 
 def _nesting_ok(value: Any) -> bool:
@@ -282,15 +360,13 @@ def _too_deep() -> Malformed:
     )
 
 
-def _verify(
-    credential: Any, keys: KeyResolver, now: datetime, skew: timedelta, depth: int
-) -> CredentialReport:
+def _verify(credential: Any, run: _Run, depth: int) -> CredentialReport:
     if isinstance(credential, str):
-        return _verify_jws(credential, keys, now, skew, depth)
+        return _verify_jws(credential, run, depth)
     if isinstance(credential, dict):
         if not _nesting_ok(credential):
             raise _too_deep()
-        return _verify_data_integrity(credential, keys, now, skew, depth)
+        return _verify_data_integrity(credential, run, depth)
     raise Malformed(
         "a credential is a JSON object or a compact JWS string", code="credential_not_object"
     )
@@ -303,19 +379,24 @@ def verify_credential(
     now: datetime,
     clock_skew: timedelta,
     jsonld_contexts: contexts.PinnedContexts | None = None,
+    status_lists: Mapping[str, StatusListCopy] | None = None,
+    status_max_age: timedelta = DEFAULT_STATUS_MAX_AGE,
 ) -> CredentialReport:
     """Verify one credential: a parsed JSON credential with Data Integrity proofs, or a compact
     JWS string. ``keys`` supplies the verification methods pinned per issuer, grouped by the
     source that pins them; ``jsonld_contexts`` the JSON-LD contexts (default: those shipped
     with the node); nothing is fetched. ``now`` (timezone-aware) and ``clock_skew`` judge the
-    validity period.
+    validity period. ``status_lists`` are the status lists the caller holds, by URL (None:
+    status is not consulted, so a credential with ``credentialStatus`` is not valid); a copy
+    older than ``status_max_age`` (or its list's ``ttl``) is stale.
 
     Raises Malformed when the credential cannot be read; every other problem is a failing check
     in the report."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    run = _Run(keys, now, clock_skew, status_lists, status_max_age)
     with contexts.using(jsonld_contexts):
-        return _verify(credential, keys, now, clock_skew, 0)
+        return _verify(credential, run, 0)
 
 
-__all__ = ["MAX_DEPTH", "verify_credential"]
+__all__ = ["MAX_DEPTH", "MAX_EMBEDDED", "verify_credential"]
