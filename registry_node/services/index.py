@@ -383,13 +383,13 @@ class TrustIndex:
 
     def find(self, text: str, limit: int) -> tuple[list[str], bool]:
         """Issuer ids whose name, id or an aka contains ``text`` (case-insensitive) in some
-        list in use, sorted, at most ``limit``; and whether more matched. For the verifier's
-        page (docs/protocol.md section 15.1), where a person types part of a name or an id."""
+        list the node holds of itself or a configured peer, stale ones included (the answer
+        then says the list was set aside), sorted, at most ``limit``; and whether more
+        matched. For the verifier's page (docs/protocol.md section 15.1), where a person types
+        part of a name or an id."""
         needle = text.casefold()
         found: set[str] = set()
-        for index, _, usable in self._sources(to_numeric_date(self.clock())):
-            if not usable:
-                continue
+        for index, _, _ in self._sources(to_numeric_date(self.clock())):
             for name, issuer_id in index.names.items():
                 if issuer_id not in found and needle in name.casefold():
                     found.add(issuer_id)

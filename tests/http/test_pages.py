@@ -9,11 +9,16 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
+from registry_node.config import NodeConfig
+from registry_node.core.yamlsafe import dump_yaml
 from registry_node.http import pages
+from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
-from tests.helpers import issuer
+from tests.helpers import FakeClock, issuer
+from tests.sim import PeerSimulator
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -256,3 +261,37 @@ async def test_the_versions_and_their_chain(client: TestClient, auth: dict[str, 
     assert first[-1]["seq"] == 1 and first[-1]["prev"] is None
     bad = await client.get("/admin/v1/versions?limit=x", headers=auth)
     assert bad.status == 400
+
+
+@pytest.mark.parametrize("on_stale", ["warn", "reject"])
+async def test_a_stale_state_list_is_shown_as_stale(
+    aiohttp_client: Any, aiohttp_server: Any, config: NodeConfig, clock: FakeClock, on_stale: str
+) -> None:
+    sim = PeerSimulator(clock)
+    sim.publish(seq=1)
+    server = await aiohttp_server(sim.app())
+    peer = {
+        "id": sim.peer_id,
+        "jurisdiction": sim.jurisdiction,
+        "url": str(server.make_url("/trust-list")),
+        "keys": sim.pins,
+        "on_stale": on_stale,
+    }
+    config.peers_file.write_text(dump_yaml({"peers": [peer]}))
+    client = await aiohttp_client(create_app(config, clock, run_scheduler=False))
+    node = client.app[NODE]
+    await node.federation.sync_all()
+    fresh = await page(client, "/?q=did:web:issuer1.us-in.example")
+    shown = " ".join(" ".join(parsed(fresh).text).split())
+    assert "Indiana (US-IN): Indiana lists it as active since" in shown
+    assert "has not been renewed" not in shown and "stale" not in shown
+    clock.advance(hours=25)
+    html = await page(client, "/?q=did:web:issuer1.us-in.example")
+    text = " ".join(" ".join(parsed(html).text).split())
+    assert "Indiana's list expired on 2 March 2026, 12:00 UTC and has not been renewed" in text
+    assert "this is an old copy, and it may no longer be true" in text
+    if on_stale == "reject":
+        assert "Unknown" in text
+        assert "Indiana (https://registry.indiana.example): its list is stale and not used" in text
+    else:
+        assert "Trusted" in text

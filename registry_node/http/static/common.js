@@ -12,7 +12,7 @@ export function h(tag, attrs = {}, ...children) {
       el.setAttribute(name, value === true ? "" : String(value));
     }
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -21,7 +21,7 @@ export function h(tag, attrs = {}, ...children) {
 
 /** Replace the children of ``el``. */
 export function show(el, ...children) {
-  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
 }
 
 /** A Problem Details document (RFC 7807) as sentences a person can act on. */

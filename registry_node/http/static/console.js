@@ -14,7 +14,7 @@ const ENTRY_TEMPLATE = {
   name: "New Issuer (fictional)",
   org_type: "training_provider",
   url: "https://new-issuer.example",
-  authorizations: [{ credential_types: ["OpenBadgeCredential"], achievement_types: ["Certificate"] }],
+  authorizations: [{ credential_types: ["OpenBadgeCredential"], achievement_types: ["Certificate"], jurisdiction: "" }],
 };
 
 function token() {
@@ -234,6 +234,7 @@ async function signIn() {
 }
 
 function setUp() {
+  ENTRY_TEMPLATE.authorizations[0].jurisdiction = $("console").dataset.jurisdiction;
   $("add-entry").value = JSON.stringify(ENTRY_TEMPLATE, null, 2);
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
