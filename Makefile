@@ -26,8 +26,22 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-l
 	npm ci --prefix $(INTEROP) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The browser tests (tests/browser/) drive Debian's Chromium with Playwright, and check every
+# page with axe-core (npm ci: the lock file's version). Chromium comes from apt-get when
+# /usr/bin/chromium is missing (as root); Playwright never downloads a browser of its own.
+BROWSER := tests/browser
+CHROMIUM := /usr/bin/chromium
+$(BROWSER)/node_modules/.installed: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	npm ci --prefix $(BROWSER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: run 'apt-get install chromium' as root" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(INTEROP)/node_modules/.installed
+install-test: $(VENV)/.installed-test $(INTEROP)/node_modules/.installed $(BROWSER)/node_modules/.installed $(CHROMIUM)
 
 run: install
 	$(BIN)/registry-node demo
@@ -44,4 +58,4 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules $(BROWSER)/node_modules

@@ -192,6 +192,12 @@ def banner(configs: Sequence[NodeConfig]) -> str:
         "",
         "Each node holds a fresh, verified copy of the other two states' signed lists.",
         "",
+        "In a browser: search issuers and check a credential or a receipt on a verifier's page,",
+        f"  {_url(indiana)}/",
+        "and see peers, versions, issuers and the audit log in the operator's console (it asks",
+        "for the node's admin token):",
+        f"  {_url(indiana)}/console",
+        "",
         f"Ask the {indiana.jurisdiction} node about an issuer that {ohio.jurisdiction} lists: "
         f'it answers "trusted", with evidence from {ohio.jurisdiction}\'s signed list:',
         f"  curl -s '{lookup}'",

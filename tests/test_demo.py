@@ -128,6 +128,14 @@ async def test_demo_federates_then_prints_commands_that_work(tmp_path: Path) -> 
                 assert resp.content_type == "application/jwt"
                 assert len((await resp.text()).split(".")) == 3
 
+            # The banner points at the pages for people, and they answer.
+            for page in (f"{indiana}/", f"{indiana}/console"):
+                assert f"  {page}" in printed, page
+                async with http.get(page) as resp:
+                    assert resp.status == 200 and resp.content_type == "text/html", page
+            async with http.get(f"{indiana}/?q=nursing") as resp:
+                assert "Ohio Board of Nursing Licensure" in await resp.text()
+
             # README, "Asking the registry": the sample credential checks out at Indiana.
             badge = (ROOT / "examples" / "badge.json").read_bytes()
             async with http.post(f"{indiana}/v1/verify", data=badge) as resp:

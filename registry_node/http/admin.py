@@ -103,6 +103,31 @@ async def publish(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(PREFIX + "/versions")
+async def versions(request: web.Request) -> web.Response:
+    """The newest published versions and how each links to the one before (section 8.2)."""
+    limit = min(max(_whole_number(request, "limit", "50"), 1), 1000)
+    found = await request.app[NODE].publisher.recent(limit)
+    return json_response(
+        {
+            "versions": [
+                {
+                    "seq": v.seq,
+                    "digest": v.digest,
+                    "prev": v.prev,
+                    "iat": v.iat,
+                    "exp": v.exp,
+                    "signed_by": list(v.signed_by),
+                    "published_at": v.published_at,
+                    "reason": v.reason,
+                    "body_kept": not v.pruned,
+                }
+                for v in found
+            ]
+        }
+    )
+
+
 #: The largest value SQLite stores as an integer
 MAX_INTEGER = 2**63 - 1
 

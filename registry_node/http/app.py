@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from registry_node.config import NodeConfig
 from registry_node.core.errors import ConfigError
 from registry_node.core.timeutil import Clock, system_clock
-from registry_node.http import admin, oidfed, openapi, public, queries, verify
+from registry_node.http import admin, oidfed, openapi, pages, public, queries, verify
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
 from registry_node.http.cors import cors_middleware
@@ -92,6 +92,7 @@ def create_app(
     app.add_routes(verify.routes)
     app.add_routes(oidfed.routes)
     app.add_routes(admin.routes)
+    app.add_routes(pages.routes)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         node = await Node.open(  # one node per data folder

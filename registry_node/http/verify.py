@@ -1,4 +1,5 @@
-"""``POST /v1/verify``: check one whole credential (docs/protocol.md section 13).
+"""``POST /v1/verify``: check one whole credential (docs/protocol.md section 13); and
+``POST /v1/receipts/verify``: check a signed receipt of this node (section 11.7).
 
 The body is the credential: a JSON object (Data Integrity), or a compact JWS sent as
 ``application/jwt`` / ``application/vc+jwt`` / ``text/plain``, or as a JSON string. The
@@ -52,4 +53,34 @@ async def verify(request: web.Request) -> web.Response:
     credential = await read_credential(request)
     result = await node.verifier.verify(credential)
     node.metrics.verifications.labels(result["verdict"]).inc()
+    return json_response(result, headers={"Cache-Control": "no-store"})
+
+
+#: A receipt is one answer: far smaller than this.
+MAX_RECEIPT_BYTES = 256 * 1024
+
+
+@routes.post("/v1/receipts/verify")
+async def verify_receipt(request: web.Request) -> web.Response:
+    """Is this a receipt this node signed, and what does it say? The token is the body, as
+    text (any media type) or as a JSON string; what does not verify is ``verified: false``."""
+    node = request.app[NODE]
+    raw = await request.read()
+    if not raw.strip():
+        raise Malformed("the body is empty: send the receipt", code="receipt_malformed")
+    if len(raw) > MAX_RECEIPT_BYTES:
+        raise Malformed(
+            f"a receipt is not larger than {MAX_RECEIPT_BYTES} bytes", code="receipt_malformed"
+        )
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        text = ""  # not a compact JWS: the check below says so
+    if text.startswith('"'):
+        try:
+            decoded = strictjson.loads(text)
+        except StrictJSONError:
+            decoded = None
+        text = decoded.strip() if isinstance(decoded, str) else ""
+    result = node.receipts.check(text, await node.publisher.jwks())
     return json_response(result, headers={"Cache-Control": "no-store"})

@@ -387,6 +387,35 @@ class TrustIndex:
     def knows_resource(self, resource: str) -> bool:
         return resource in self.snapshot.resources
 
+    def find(self, text: str, limit: int) -> tuple[list[str], bool]:
+        """Issuer ids whose name, id or an aka contains ``text`` (case-insensitive) in some
+        list the node holds of itself or a configured peer, stale ones included (the answer
+        then says the list was set aside), sorted, at most ``limit``; and whether more
+        matched. For the verifier's page (docs/protocol.md section 15.1), where a person types
+        part of a name or an id."""
+        needle = text.casefold()
+        found: set[str] = set()
+        for index, _, _ in self._sources(to_numeric_date(self.clock())):
+            for name, issuer_id in index.names.items():
+                if issuer_id not in found and needle in name.casefold():
+                    found.add(issuer_id)
+            for issuer_id in index.ids():
+                if issuer_id not in found and needle in index.listing(issuer_id).name.casefold():
+                    found.add(issuer_id)
+        ordered = sorted(found)
+        return ordered[:limit], len(ordered) > limit
+
+    def entries(self, issuer_id: str) -> list[tuple[Source, Mapping[str, Any]]]:
+        """Every list in use that has an entry for ``issuer_id`` (its id or an aka), with the
+        whole entry as that list has it (authorisations, status history), own list first."""
+        out = []
+        for index, source, _ in self._sources(to_numeric_date(self.clock())):
+            name = index.names.get(issuer_id)
+            if name is not None:
+                out.append((source, index.entry(name)))
+        out.sort(key=lambda item: (not item[0].local, item[0].jurisdiction, item[0].id))
+        return out
+
     def browse(
         self,
         flt: BrowseFilter,

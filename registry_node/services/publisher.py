@@ -102,6 +102,10 @@ class Publisher:
     async def version(self, seq: int) -> Version | None:
         return await self.store.read.version(seq)
 
+    async def recent(self, limit: int) -> list[Version]:
+        """The newest ``limit`` versions, newest first, without bodies (the console)."""
+        return await self.store.read.recent_versions(limit)
+
     async def pruned(self, seq: int) -> bool:
         """Was version ``seq``'s body pruned (retention)?"""
         return await self.store.read.pruned(seq)

@@ -9,9 +9,19 @@ from typing import Any
 
 from registry_node.config import NodeConfig
 from registry_node.core import receipts as corereceipts
+from registry_node.core import strictjson
+from registry_node.core.errors import InvalidInput, Rejected
 from registry_node.core.keys import SigningKey
-from registry_node.core.model import canonical_json
-from registry_node.core.timeutil import Clock, parse_rfc3339, to_numeric_date
+from registry_node.core.model import b64url_decode, canonical_json
+from registry_node.core.reasons import hint
+from registry_node.core.strictjson import StrictJSONError
+from registry_node.core.timeutil import (
+    Clock,
+    format_rfc3339,
+    from_numeric_date,
+    parse_rfc3339,
+    to_numeric_date,
+)
 from registry_node.services.keystore import KeyStore
 from registry_node.services.store import Store
 
@@ -48,3 +58,53 @@ class Receipts:
             "answer": answer,
         }
         return corereceipts.sign(canonical_json(claims), signer)
+
+    def check(self, token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``POST /v1/receipts/verify`` answers (docs/protocol.md section 11.7): whether
+        ``token`` is a receipt this node signed, checked with ``jwks`` (its ``/jwks.json``)
+        exactly as ``registry-node receipt verify`` checks it, and what it says."""
+        try:
+            receipt = corereceipts.check(token, corereceipts.trusted_keys(jwks, "/jwks.json"))
+        except (Rejected, InvalidInput) as exc:
+            detail = exc.detail
+            issuer = _unverified_iss(token)
+            if exc.code == "unknown_key" and issuer not in (None, self.config.node_id):
+                detail += (
+                    f"; the receipt says it is from {issuer}, not this node "
+                    f"({self.config.node_id}): check it with that node's /jwks.json"
+                )
+            return {
+                "verified": False,
+                "code": exc.code,
+                "detail": detail,
+                "hint": hint(exc.code, family="receipt") or None,
+            }
+        claims = receipt.claims
+        now = to_numeric_date(self.clock())
+        exp = claims["exp"]
+        return {
+            "verified": True,
+            "kid": receipt.header["kid"],
+            "alg": receipt.header["alg"],
+            "iss": claims["iss"],
+            "sub": claims["sub"],
+            "iat": format_rfc3339(from_numeric_date(claims["iat"])),
+            "exp": _instant(exp),
+            "expired": isinstance(exp, int) and exp <= now,
+            "answer": claims["answer"],
+        }
+
+
+def _instant(value: Any) -> Any:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return format_rfc3339(from_numeric_date(value)) if ok else value
+
+
+def _unverified_iss(token: str) -> str | None:
+    """The ``iss`` a token claims, unverified: only to say which node to ask instead."""
+    try:
+        claims = strictjson.loads(b64url_decode(token.strip().split(".")[1]))
+    except (IndexError, ValueError, StrictJSONError):
+        return None
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    return iss if isinstance(iss, str) else None

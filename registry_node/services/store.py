@@ -410,6 +410,12 @@ class Queries:
         row = await self._one("SELECT pruned_at IS NOT NULL FROM versions WHERE seq = ?", (seq,))
         return bool(row and row[0])
 
+    async def recent_versions(self, limit: int) -> list[Version]:
+        """The newest ``limit`` versions, newest first, without their bodies."""
+        cols = _VERSION_COLS.replace("body", "x''")
+        rows = await self._all(f"SELECT {cols} FROM versions ORDER BY seq DESC LIMIT ?", (limit,))
+        return [_version(r) for r in rows]
+
     async def versions(self) -> list[Version]:
         rows = await self._all(f"SELECT {_VERSION_COLS} FROM versions ORDER BY seq")
         return [_version(r) for r in rows]

@@ -320,6 +320,8 @@ def test_rules_the_official_schema_cannot_express() -> None:
             if status.startswith(("4", "5")) or status == "default":
                 if path == "/readyz" and status == "503":
                     continue  # the readiness body, by design (docs/protocol.md section 7)
+                if path == "/" and status == "400":
+                    continue  # a page explains a mistake to a person, as HTML (section 15.1)
                 if path.startswith(OIDF_PATHS) and status != "default":
                     # OpenID Federation clients read its error body (docs/protocol.md 14)
                     assert list(response["content"]) == ["application/json"], where
@@ -419,7 +421,8 @@ class Conformance:
             return None
         media = resp.content_type
         assert media in response["content"], f"{where}: {media} not documented"
-        texts = ("application/jwt", "text/plain", *OIDF_CLAIMS)
+        texts = ("application/jwt", "text/plain", "text/html", "text/css", "text/javascript")
+        texts += tuple(OIDF_CLAIMS)
         value: Any = body.decode() if media in texts else None
         if value is None:
             value = json.loads(body)
@@ -525,6 +528,9 @@ async def test_answers_match_the_document(
     await c.call("post", "/admin/v1/publish", "/admin/v1/publish", 201, auth)
     await c.call("get", "/admin/v1/audit", "/admin/v1/audit?limit=3", 200, auth)
     await c.call("get", "/admin/v1/audit", "/admin/v1/audit?after=x", 400, auth)
+    versions = await c.call("get", "/admin/v1/versions", "/admin/v1/versions", 200, auth)
+    assert versions["versions"][0]["prev"] == versions["versions"][1]["digest"]
+    await c.call("get", "/admin/v1/versions", "/admin/v1/versions?limit=-1", 400, auth)
     await c.call("post", "/admin/v1/peers/reload", "/admin/v1/peers/reload", 200, auth)
     synced = await c.call("post", "/admin/v1/peers/sync", "/admin/v1/peers/sync", 200, auth)
     assert synced["results"][0]["outcome"] == "accepted"
@@ -637,6 +643,20 @@ async def test_answers_match_the_document(
     verdict = await c.call("post", "/v1/verify", "/v1/verify", 200, json=credential)
     assert verdict["credential"]["trust"]["now"]["reason"] == "not_listed"
     await c.call("post", "/v1/verify", "/v1/verify", 400, json=["not", "a", "credential"])
+    receipt = await (await client.get(f"/v1/issuers/{quote(one['id'])}", headers=jwt)).text()
+    check = "/v1/receipts/verify"
+    assert (await c.call("post", check, check, 200, data=receipt))["verified"] is True
+    assert (await c.call("post", check, check, 200, data="x.y.z"))["verified"] is False
+    await c.call("post", check, check, 400, data="")
+
+    # pages (docs/protocol.md section 15)
+    await c.call("get", "/", "/", 200)
+    await c.call("get", "/", f"/?q={quote(one['name'])}&at=2026-03-01", 200)
+    await c.call("get", "/", "/?q=board&at=never", 400)
+    await c.call("get", "/console", "/console", 200)
+    await c.call("get", "/static/{name}", "/static/pages.css", 200)
+    await c.call("get", "/static/{name}", "/static/verifier.js", 200)
+    await c.call("get", "/static/{name}", "/static/nothing.js", 404)
 
     # OpenID Federation (docs/protocol.md section 14)
     ec = "/.well-known/openid-federation"
