@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ def backend_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
     )
 
 
+@pytest.fixture
+async def backend_node(backend_config: NodeConfig, clock: FakeClock) -> AsyncIterator[Node]:
+    """A node on each database in turn (:func:`backend_config`)."""
+    opened = await Node.open(backend_config, clock)
+    yield opened
+    await opened.close()
+
+
 async def open_backend_store(config: NodeConfig) -> Store:
     """The store of ``config``'s database, opened as the node opens it."""
     if config.database is None:
@@ -83,9 +92,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: REGISTRY_TEST_DATABASE=postgresql runs every test that takes the ``config`` fixture on
+#: PostgreSQL (a run by hand: the suite's own runs cover both through ``backend_config``)
+ALL_ON = os.environ.get("REGISTRY_TEST_DATABASE", "sqlite")
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> NodeConfig:
-    return make_config(tmp_path)
+def config(tmp_path: Path, request: pytest.FixtureRequest) -> NodeConfig:
+    config = make_config(tmp_path)
+    if ALL_ON != "postgresql":
+        return config
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return dataclasses.replace(
+        config, database=cluster.fresh_database(), database_password_file=cluster.password_file
+    )
 
 
 @pytest.fixture
