@@ -56,6 +56,8 @@ WRITER_LOCK = _lock_key("registry-node writer")
 SERVE_LOCK = _lock_key("registry-node serve")
 
 CONNECT_TIMEOUT = 10.0
+#: how long a write transaction waits for another one to finish (SQLite: busy_timeout)
+WRITE_LOCK_WAIT = 10.0
 #: how long a starting ``serve`` waits for another one's serve lock before it refuses (the
 #: server notices a holder's death when its connection ends, usually at once)
 SERVE_LOCK_WAIT = 5.0
@@ -322,14 +324,17 @@ class PgPoolReader:
 
 #: SQLSTATE classes that mean the server cannot take writes now: connection exceptions (08),
 #: insufficient resources such as a full disk (53), operator intervention such as a shutdown
-#: (57), system errors such as I/O (58); and a read-only transaction (25006, a standby)
+#: (57), system errors such as I/O (58)
 _UNWRITABLE_CLASSES = frozenset({"08", "53", "57", "58"})
+#: a read-only transaction (a standby, a database set read-only), and another writer that held
+#: the writers' lock beyond :data:`WRITE_LOCK_WAIT` (SQLite's SQLITE_BUSY)
+_UNWRITABLE_STATES = frozenset({"25006", "55P03"})
 
 
 def unwritable(exc: BaseException) -> WriteFailure | None:
     if isinstance(exc, asyncpg.PostgresError):
         state = str(getattr(exc, "sqlstate", "") or "")
-        if state[:2] in _UNWRITABLE_CLASSES or state == "25006" or not state:
+        if state[:2] in _UNWRITABLE_CLASSES or state in _UNWRITABLE_STATES or not state:
             return WriteFailure(type(exc).__name__, str(exc) or "the server connection failed")
         return None
     if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
@@ -354,6 +359,9 @@ class PostgresBackend:
         raw = await self.pool.acquire()
         try:
             await raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            # As SQLite's busy timeout: a writer that holds the database too long makes the
+            # others fail (noted as unwritable), never wait for ever.
+            await raw.execute(f"SET LOCAL lock_timeout = {int(WRITE_LOCK_WAIT * 1000)}")
             await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
         except BaseException:
             await self._release(raw)

@@ -1168,7 +1168,7 @@ class Store:
                 raise
             try:
                 await self.backend.commit(conn)
-            except Exception as exc:
+            except BaseException as exc:  # cancelled too: the connection goes back, rolled back
                 refused = self._note(exc)
                 await self._rollback(conn)
                 if refused:

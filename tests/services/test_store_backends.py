@@ -22,6 +22,7 @@ from registry_node.services.store import (
     DATABASE_ERRORS,
     MIGRATIONS,
     KeyRecord,
+    PeerEntries,
     PeerList,
     PeerSync,
     Store,
@@ -442,3 +443,70 @@ async def test_a_server_that_refuses_writes_is_noted_until_one_commits(pg_url: s
         assert await store.read.meta("write_check") == "t"
     finally:
         await store.close()
+
+
+async def test_a_postgresql_database_of_schema_3_is_migrated(pg_cluster: Cluster) -> None:
+    """Migration 4 on PostgreSQL as on SQLite (tests/services/test_store.py): a held list's
+    body moves to a table of its own, and entries get their digests once rewritten."""
+    url = pg_cluster.empty_database()
+    raw = await asyncpg.connect(url, password=PASSWORD)
+    try:
+        async with raw.transaction():
+            await raw.execute(postgres._SCHEMA_VERSION)
+            for script in postgres.MIGRATIONS[:3]:
+                await raw.execute(script)
+            await raw.execute("INSERT INTO schema_version(version) VALUES (3)")
+            await raw.execute(
+                "INSERT INTO peer_lists(peer_id, seq, digest, body, iat, exp, trusted_keys, "
+                "pins_id, terms_id, etag, accepted_at, fetched_at, entries, dropped, narrowed, "
+                "verified_kids) VALUES ($1, 7, 'sha-256:x', $2, 1, 2, '[]', 'p', 't', NULL, "
+                "'a', 'f', 1, 0, 0, '[]')",
+                PEER,
+                b"the signed list",
+            )
+            await raw.execute(
+                "INSERT INTO peer_entries(peer_id, issuer_id, doc) VALUES ($1, 'did:web:i1', '{}')",
+                PEER,
+            )
+    finally:
+        await raw.close()
+    store = await postgres.open_store(url, PASSWORD)
+    try:
+        held = await store.read.peer_list(PEER, with_body=True)
+        assert held is not None and (held.seq, held.body) == (7, b"the signed list")
+        entries = PeerEntries.of({"did:web:i1": "{}"}, {})
+        async with store.write() as tx:
+            assert await tx.sync_peer_entries(PEER, entries) == (1, 0)  # no digest yet
+        async with store.write() as tx:
+            assert await tx.sync_peer_entries(PEER, entries) == (0, 0)
+    finally:
+        await store.close()
+    raw = await asyncpg.connect(url, password=PASSWORD)
+    try:
+        assert await raw.fetchval("SELECT version FROM schema_version") == len(MIGRATIONS)
+    finally:
+        await raw.close()
+
+
+async def test_a_writer_that_holds_the_database_too_long_is_noted(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As SQLite's busy timeout: a second writer waits a bounded time for the first, then
+    fails as a database that cannot take writes; it writes again once the first is done."""
+    monkeypatch.setattr(postgres, "WRITE_LOCK_WAIT", 0.2)
+    holder = await postgres.open_store(pg_url, PASSWORD)
+    other = await postgres.open_store(pg_url, PASSWORD)
+    try:
+        async with holder.write() as tx:
+            await tx.set_meta("held", "yes")
+            with pytest.raises(StorageUnavailable, match="refuses writes: canceling statement"):
+                async with other.write() as blocked:
+                    await blocked.set_meta("other", "no")
+            assert other.write_failure is not None
+            assert other.write_failure.error == "LockNotAvailableError"
+        assert await other.probe_write("t") is True
+        assert other.write_failure is None
+        assert await other.read.meta("other") is None
+    finally:
+        await holder.close()
+        await other.close()
