@@ -40,8 +40,18 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
+# The PostgreSQL server the store's tests start a throwaway cluster of (tests/pg.py): Debian's
+# package, installed only when missing (the tests start and stop their own server; the package's
+# own cluster service is never started here).
+PG_BIN ?= /usr/lib/postgresql/15/bin
+$(PG_BIN)/initdb:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends postgresql-15)
+	-pg_ctlcluster 15 main stop 2>/dev/null
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(INTEROP)/node_modules/.installed $(BROWSER)/node_modules/.installed $(CHROMIUM)
+install-test: $(VENV)/.installed-test $(INTEROP)/node_modules/.installed $(BROWSER)/node_modules/.installed $(CHROMIUM) $(PG_BIN)/initdb
 
 run: install
 	$(BIN)/registry-node demo

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from registry_node.core import schema
 from registry_node.core.errors import ConfigError, InvalidInput
@@ -77,6 +78,11 @@ class NodeConfig:
     port: int = 8080
     public_url: str | None = None
     data_dir: Path = Path("data")
+    #: a PostgreSQL server's URL (postgresql://user@host:5432/dbname, no password); None:
+    #: the SQLite file in data_dir (docs/operations.md, Running on PostgreSQL)
+    database: str | None = None
+    #: the file that holds the database user's password (else PGPASSWORD, else none)
+    database_password_file: Path | None = None
     trust_list: Path | None = None
     peers_file: Path = Path("peers.yaml")
     list_validity: timedelta = timedelta(hours=24)
@@ -121,6 +127,11 @@ class NodeConfig:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "registry.sqlite3"
+
+    @property
+    def where(self) -> str:
+        """The database, as messages name it: the SQLite file, or the server's URL."""
+        return self.database if self.database is not None else str(self.db_path)
 
     @property
     def keys_dir(self) -> Path:
@@ -176,6 +187,12 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
         port=listen.get("port", defaults.port),
         public_url=doc.get("public_url"),
         data_dir=_resolve(base, doc.get("data_dir", "data")),
+        database=_database_url(doc, where),
+        database_password_file=(
+            _resolve(base, doc["database_password_file"])
+            if "database_password_file" in doc
+            else None
+        ),
         trust_list=_resolve(base, doc["trust_list"]) if "trust_list" in doc else None,
         peers_file=_resolve(base, doc.get("peers_file", "peers.yaml")),
         list_validity=_duration(doc, "list_validity", defaults.list_validity),
@@ -251,6 +268,35 @@ _FEDERATION_MINIMUMS = {
     "clock_skew": timedelta(0),
     "backoff_max": timedelta(seconds=30),
 }
+
+
+def _database_url(doc: dict[str, Any], where: str) -> str | None:
+    """The PostgreSQL URL, refused when it carries a password (which belongs in
+    database_password_file or PGPASSWORD, so that node.yaml and every message may be shown);
+    the URL itself is never repeated in the refusal."""
+    url = doc.get("database")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a bad port raises)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: database: not a PostgreSQL URL: {exc}", field="database"
+        ) from None
+    if parts.password is not None:
+        raise ConfigError(
+            f"{where}: database: the URL carries a password: put it in database_password_file "
+            "or the PGPASSWORD environment variable instead",
+            field="database",
+        )
+    if not (parts.hostname or "host=" in parts.query) or parts.path.strip("/") == "":
+        raise ConfigError(
+            f"{where}: database: name the server and the database "
+            "(postgresql://user@host:5432/dbname)",
+            field="database",
+        )
+    return str(url)
 
 
 def _duration(doc: dict[str, Any], key: str, default: timedelta) -> timedelta:

@@ -219,6 +219,8 @@ class NodeProcess:
         self.baseline_peers = ""
         self.proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
+        #: (URL, password file) of a PostgreSQL database; None: SQLite in the data folder
+        self.database: tuple[str, Path] | None = None
 
     def __repr__(self) -> str:
         return f"<node {self.state.code} {self.url}>"
@@ -261,6 +263,10 @@ class NodeProcess:
             "publish_debounce: 1s\n"
             "log_format: json\n"
         )
+        if self.database is not None:
+            url, password_file = self.database
+            with self.node_yaml.open("a") as f:
+                f.write(f"database: {url}\ndatabase_password_file: {password_file}\n")
 
     async def cli(self, *args: str) -> str:
         """Run ``registry-node -c node.yaml ARGS`` on this node's folder; return its stdout."""
@@ -555,11 +561,16 @@ class Federation:
 
 
 @asynccontextmanager
-async def federation(root: Path) -> AsyncIterator[Federation]:
+async def federation(
+    root: Path, databases: Mapping[str, tuple[str, Path]] | None = None
+) -> AsyncIterator[Federation]:
     """Start Ohio, Indiana and Michigan nodes under ``root``; stop them all on the way out,
-    whatever happened."""
+    whatever happened. ``databases``: by state slug, the PostgreSQL database (URL, password
+    file) a node keeps its data in instead of SQLite."""
     async with aiohttp.ClientSession() as http:
         running = Federation(root, http)
+        for slug, database in (databases or {}).items():
+            running.nodes[slug].database = database
         try:
             await running.create()
             await running.start()

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
+
 from registry_node import __version__, process
 from registry_node import config as configmod
 from registry_node.cli import (
@@ -80,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RegistryError as exc:
         print(f"{PROG}: error: {exc.diagnostics()}", file=sys.stderr)
         return 1
-    except (sqlite3.Error, OSError) as exc:  # the database or a file failed under the command
+    # the database or a file failed under the command
+    except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -748,6 +748,34 @@ _ALL = (
         "the database from backup (docs/operations.md section 10).",
     ),
     _reason(
+        "database_unreachable",
+        "config",
+        "start_refused",
+        "Check the host and port in node.yaml's database URL, and that the PostgreSQL server "
+        "runs and accepts connections from this machine.",
+    ),
+    _reason(
+        "database_login_refused",
+        "config",
+        "start_refused",
+        "Check the user in node.yaml's database URL and its password (database_password_file "
+        "or PGPASSWORD), and that pg_hba.conf lets it connect.",
+    ),
+    _reason(
+        "database_in_use",
+        "config",
+        "start_refused",
+        "Stop the other node first: one serve per database until replicas are supported "
+        "(admin commands need no stop, they work alongside it).",
+    ),
+    _reason(
+        "sqlite_only",
+        "config",
+        "command_refused",
+        "Back up and restore a PostgreSQL database with pg_dump and pg_restore, and the data "
+        "folder's keys/ with it (docs/operations.md, Running on PostgreSQL).",
+    ),
+    _reason(
         "database_missing",
         "config",
         "command_refused",

@@ -27,7 +27,7 @@ from registry_node.core.errors import ConfigError
 from registry_node.core.model import canonical_json
 from registry_node.core.timeutil import Clock, format_rfc3339
 from registry_node.services.recovery import RESTORE_CHECK, RESTORE_PENDING
-from registry_node.services.store import Store
+from registry_node.services.store import Store, sqlite_only
 
 MANIFEST = "backup.json"
 FORMAT = 1
@@ -55,8 +55,16 @@ def _invalid(detail: str, field: str | None = None) -> ConfigError:
     return ConfigError(detail, code="backup_invalid", field=field)
 
 
+def refuse_postgresql(config: NodeConfig, what: str) -> None:
+    """Backups and restores here are of the SQLite file; a PostgreSQL database is the
+    server's to dump and restore (pg_dump, pg_restore)."""
+    if config.database is not None:
+        raise sqlite_only(what, config.where, "pg_dump and pg_restore")
+
+
 async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -> dict[str, Any]:
     """Write a backup of the node into ``folder`` (new, or empty). Safe while it runs."""
+    refuse_postgresql(config, "backup")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise _invalid(f"{folder}: exists and is not an empty folder", "DIR")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -129,6 +137,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def restore(config: NodeConfig, folder: Path, clock: Clock, actor: str) -> dict[str, Any]:
     """Restore the backup in ``folder`` into the (stopped) node's data folder."""
+    refuse_postgresql(config, "restore")
     manifest = read_manifest(folder)
     if manifest.get("node_id") != config.node_id:
         raise _invalid(

@@ -48,12 +48,17 @@ def refuse_lost_database(db_path: Path, keys_dir: Path) -> None:
     """Stop when the folder holds signing keys but no database: never a quiet new identity."""
     if database_present(db_path):
         return
+    refuse_new_database(str(db_path), "is empty" if db_path.exists() else "is missing", keys_dir)
+
+
+def refuse_new_database(where: str, state: str, keys_dir: Path) -> None:
+    """Stop before a database with nothing in it (``state``) is given a schema, when the data
+    folder holds signing keys: the node has run before on another database."""
     keys = key_files(keys_dir)
     if not keys:
         return
-    state = "is empty" if db_path.exists() else "is missing"
     raise ConfigError(
-        f"{db_path}: the database {state}, but {keys_dir} holds {len(keys)} signing key "
+        f"{where}: the database {state}, but {keys_dir} holds {len(keys)} signing key "
         "file(s): this node has run before, and a new database would give it a new identity "
         "(a new key and seq 1) that every neighbour refuses",
         code="database_lost",
@@ -61,11 +66,11 @@ def refuse_lost_database(db_path: Path, keys_dir: Path) -> None:
     )
 
 
-def check_identity(recorded: str | None, node_id: str, db_path: Path) -> None:
+def check_identity(recorded: str | None, node_id: str, where: Path | str) -> None:
     """Stop when the database belongs to another node_id than node.yaml names."""
     if recorded is not None and recorded != node_id:
         raise ConfigError(
-            f"{db_path}: the database belongs to node_id {recorded}, but the configuration "
+            f"{where}: the database belongs to node_id {recorded}, but the configuration "
             f"names {node_id}",
             code="identity_mismatch",
             field="node_id",

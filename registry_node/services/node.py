@@ -29,7 +29,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import digest
 from registry_node.core.timeutil import Clock, format_rfc3339, system_clock
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.services import backup, datafolder, offline
+from registry_node.services import backup, datafolder, offline, postgres
 from registry_node.services.audit import AuditLog
 from registry_node.services.didweb import DidWebResolver
 from registry_node.services.federation import Federation
@@ -113,6 +113,26 @@ class StartupImport:
         return f"importing {self.done} of {self.total} issuers from {self.path}"
 
 
+async def _open_store(
+    config: NodeConfig, *, read_only: bool = False, exclusive: bool = False
+) -> Store:
+    """The node's database: the SQLite file in the data folder, or the PostgreSQL server that
+    node.yaml names (``exclusive``: held by this ``serve`` alone, services/postgres.py). A new,
+    empty database is refused when the data folder already holds signing keys."""
+    if config.database is None:
+        if not read_only:
+            datafolder.refuse_lost_database(config.db_path, config.keys_dir)
+        return await Store.open(config.db_path, read_only=read_only)
+    where = postgres.display(config.database)
+    return await postgres.open_store(
+        config.database,
+        postgres.password(config.database_password_file),
+        read_only=read_only,
+        exclusive=exclusive,
+        on_empty=lambda: datafolder.refuse_new_database(where, "is empty", config.keys_dir),
+    )
+
+
 @dataclass
 class Node:
     config: NodeConfig
@@ -165,7 +185,7 @@ class Node:
         lock = None
         if read_only:
             import_source = publish = judge_peers = False
-            store = await Store.open(config.db_path, read_only=True)
+            store = await _open_store(config, read_only=True)
         else:
             try:
                 config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -179,15 +199,14 @@ class Node:
             if exclusive:
                 lock = datafolder.DataLock.acquire(config.data_dir)
             try:
-                datafolder.refuse_lost_database(config.db_path, config.keys_dir)
-                store = await Store.open(config.db_path)
+                store = await _open_store(config, exclusive=exclusive)
             except BaseException:
                 if lock is not None:
                     lock.release()
                 raise
         try:
             recorded = await store.read.meta(datafolder.NODE_ID)
-            datafolder.check_identity(recorded, config.node_id, config.db_path)
+            datafolder.check_identity(recorded, config.node_id, config.where)
             if recorded is None and not read_only:
                 async with store.write() as tx:
                     await tx.set_meta(datafolder.NODE_ID, config.node_id)

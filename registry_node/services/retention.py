@@ -95,6 +95,7 @@ class Retention:
     async def compact(self) -> tuple[StorageReport, StorageReport]:
         """Prune, then VACUUM: the database file shrinks to what it holds. Safe while the node
         runs (it waits for the writer); readers go on reading. Returns (before, after)."""
+        self.store.sqlite_file("compact", "VACUUM FULL, run by the database's administrator")
         await self.prune("compact")
         before = await self.report()
         await self.store.vacuum()

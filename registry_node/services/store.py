@@ -20,9 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+import asyncpg
 
 from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.model import canonical_json
@@ -322,7 +323,7 @@ _KEY_COLS = "kid, alg, public_jwk, file, state, created_at, announced_at, activa
 def _version(row: Sequence[Any]) -> Version:
     return Version(
         seq=row[0],
-        body=bytes(row[1]),
+        body=b"" if row[1] is None else bytes(row[1]),
         digest=row[2],
         iat=row[3],
         exp=row[4],
@@ -357,23 +358,81 @@ class PeerEntries:
         return cls({i: (entry_hash(text), text) for i, text in entries.items()}, aliases)
 
 
+def _upsert(table: str, columns: str, key: str) -> str:
+    """An INSERT that replaces the row of the same ``key``: the upsert SQLite and PostgreSQL
+    share (every column not in the key is set from the new row)."""
+    names = [c.strip() for c in columns.split(",")]
+    keys = {c.strip() for c in key.split(",")}
+    marks = ", ".join("?" * len(names))
+    sets = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
+    return (
+        f"INSERT INTO {table}({columns}) VALUES ({marks}) ON CONFLICT({key}) DO UPDATE SET {sets}"
+    )
+
+
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else canonical_json(value).decode()
+
+
+class Connection(Protocol):
+    """What the queries need of a database connection, whichever the database: SQL text with
+    ``?`` placeholders, written in the SQL that SQLite and PostgreSQL share (the PostgreSQL
+    connection numbers the placeholders, services/postgres.py)."""
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def file_size(self) -> tuple[int, int]:
+        """(bytes of the database, bytes of its free pages)."""
+        ...
+
+
+class SqliteConnection:
+    """A :class:`Connection` on an aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.raw = conn
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.raw.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.raw.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self.raw.execute(sql, params) as cur:
+            return int(cur.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.raw.executemany(sql, rows)
+
+    async def file_size(self) -> tuple[int, int]:
+        page = int((await self.one("PRAGMA page_size"))[0])
+        count = int((await self.one("PRAGMA page_count"))[0])
+        free = int((await self.one("PRAGMA freelist_count"))[0])
+        return page * count, page * free
 
 
 class Queries:
     """Read queries, shared by the read connection and write transactions."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await self.conn.one(sql, params)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self.conn.all(sql, params)
 
     async def meta(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -394,7 +453,7 @@ class Queries:
     async def latest_version(self, *, with_body: bool = True) -> Version | None:
         """The newest version; ``with_body=False`` leaves ``body`` empty (a list of 10,000
         issuers is about 10 MB: checks that run every second need only its numbers)."""
-        cols = _VERSION_COLS if with_body else _VERSION_COLS.replace("body", "x''")
+        cols = _VERSION_COLS if with_body else _VERSION_COLS.replace("body", "NULL")
         row = await self._one(f"SELECT {cols} FROM versions ORDER BY seq DESC LIMIT 1")
         return None if row is None else _version(row)
 
@@ -412,7 +471,7 @@ class Queries:
 
     async def recent_versions(self, limit: int) -> list[Version]:
         """The newest ``limit`` versions, newest first, without their bodies."""
-        cols = _VERSION_COLS.replace("body", "x''")
+        cols = _VERSION_COLS.replace("body", "NULL")
         rows = await self._all(f"SELECT {cols} FROM versions ORDER BY seq DESC LIMIT ?", (limit,))
         return [_version(r) for r in rows]
 
@@ -435,10 +494,7 @@ class Queries:
 
     async def file_size(self) -> tuple[int, int]:
         """(bytes of the database's pages, bytes of its free pages)."""
-        page = int((await self._one("PRAGMA page_size"))[0])
-        count = int((await self._one("PRAGMA page_count"))[0])
-        free = int((await self._one("PRAGMA freelist_count"))[0])
-        return page * count, page * free
+        return await self.conn.file_size()
 
     async def keys(self, *states: str) -> list[KeyRecord]:
         if states:
@@ -472,11 +528,11 @@ class Queries:
 
     async def peer_lists(self) -> dict[str, PeerList]:
         cols = _PEER_LIST_COLS.replace("body", "NULL")
-        rows = await self._all(f"SELECT {cols} FROM peer_lists")
+        rows = await self._all(f"SELECT {cols} FROM peer_lists ORDER BY peer_id")
         return {r[0]: _peer_list(r, with_body=False) for r in rows}
 
     async def peer_syncs(self) -> dict[str, PeerSync]:
-        rows = await self._all(f"SELECT {_PEER_SYNC_COLS} FROM peer_sync")
+        rows = await self._all(f"SELECT {_PEER_SYNC_COLS} FROM peer_sync ORDER BY peer_id")
         return {r[0]: PeerSync(*r) for r in rows}
 
     async def peer_sync(self, peer_id: str) -> PeerSync:
@@ -488,7 +544,8 @@ class Queries:
     async def peer_entries(self, peer_id: str) -> dict[str, str]:
         """issuer id -> the entry's JSON text (as the peer signed it, unless narrowed)."""
         rows = await self._all(
-            "SELECT issuer_id, doc FROM peer_entries WHERE peer_id = ?", (peer_id,)
+            "SELECT issuer_id, doc FROM peer_entries WHERE peer_id = ? ORDER BY issuer_id",
+            (peer_id,),
         )
         return {r[0]: r[1] for r in rows}
 
@@ -496,7 +553,7 @@ class Queries:
         """issuer id -> its ``aka`` names, for the peer's entries that have any."""
         out: dict[str, list[str]] = {}
         for name, issuer_id in await self._all(
-            "SELECT name, issuer_id FROM peer_names WHERE peer_id = ?", (peer_id,)
+            "SELECT name, issuer_id FROM peer_names WHERE peer_id = ? ORDER BY name", (peer_id,)
         ):
             out.setdefault(issuer_id, []).append(name)
         return out
@@ -566,7 +623,7 @@ class Tx(Queries):
     the transaction changed (:meth:`note`, typed values of services/changes.py); once it has
     committed, the store hands them to its listeners (the lookup index)."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
         self.changes: list[Change] = []
 
@@ -635,8 +692,8 @@ class Tx(Queries):
         )
         seqs = [int(r[0]) for r in rows]
         await self.conn.executemany(
-            "UPDATE versions SET body = x'', pruned_at = ? WHERE seq = ?",
-            [(now, seq) for seq in seqs],
+            "UPDATE versions SET body = ?, pruned_at = ? WHERE seq = ?",
+            [(b"", now, seq) for seq in seqs],
         )
         return seqs
 
@@ -667,22 +724,22 @@ class Tx(Queries):
         )
 
     async def insert_token(self, name: str, token_hash: str, now: str) -> int:
-        cur = await self.conn.execute(
-            "INSERT INTO tokens(name, hash, created_at) VALUES (?, ?, ?)", (name, token_hash, now)
+        row = await self._one(
+            "INSERT INTO tokens(name, hash, created_at) VALUES (?, ?, ?) RETURNING id",
+            (name, token_hash, now),
         )
-        return int(cur.lastrowid or 0)
+        return int(row[0])
 
     async def revoke_token(self, token_id: int, now: str) -> bool:
-        cur = await self.conn.execute(
+        changed = await self.conn.execute(
             "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (now, token_id),
         )
-        return cur.rowcount == 1
+        return changed == 1
 
     async def put_peer_list(self, record: PeerList) -> None:
         await self.conn.execute(
-            f"INSERT OR REPLACE INTO peer_lists({_PEER_LIST_COLS.replace('body, ', '')}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _upsert("peer_lists", _PEER_LIST_COLS.replace("body, ", ""), "peer_id"),
             (
                 record.peer_id,
                 record.seq,
@@ -704,7 +761,7 @@ class Tx(Queries):
             ),
         )
         await self.conn.execute(
-            "INSERT OR REPLACE INTO peer_list_bodies(peer_id, body) VALUES (?, ?)",
+            _upsert("peer_list_bodies", "peer_id, body", "peer_id"),
             (record.peer_id, record.body),
         )
 
@@ -784,14 +841,14 @@ class Tx(Queries):
                 )
             if fresh := wanted - stored_names:
                 await self.conn.executemany(
-                    "INSERT OR REPLACE INTO peer_names(peer_id, name, issuer_id) VALUES (?, ?, ?)",
+                    _upsert("peer_names", "peer_id, name, issuer_id", "peer_id, name"),
                     [(peer_id, name, issuer_id) for name, issuer_id in fresh],
                 )
         return len(changed) + len(added), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:
         await self.conn.execute(
-            f"INSERT OR REPLACE INTO peer_sync({_PEER_SYNC_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _upsert("peer_sync", _PEER_SYNC_COLS, "peer_id"),
             (
                 record.peer_id,
                 record.last_attempt,
@@ -862,6 +919,14 @@ UNWRITABLE = frozenset(
 )
 
 
+#: what the drivers raise when a statement or the database fails
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
 @dataclass(frozen=True)
 class WriteFailure:
     """The last write the database refused: SQLite's error name and message."""
@@ -887,32 +952,124 @@ def _unusable(path: Path, exc: sqlite3.Error) -> ConfigError:
     )
 
 
-class Store:
-    """The node's database: one write connection (serialised) and one read connection."""
+class Backend(Protocol):
+    """One database behind the :class:`Store`: SQLite here (:class:`SqliteBackend`), or
+    PostgreSQL (services/postgres.py). It hands out the read connection and one write
+    transaction at a time; the store does the rest the same way for both."""
 
-    def __init__(
-        self,
-        path: Path,
-        writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
-        *,
-        read_only: bool = False,
-    ):
+    #: where the database is, for messages (a path, or a URL without its password)
+    where: str
+    #: the database's own name, for messages that differ ("SQLite", "PostgreSQL")
+    kind: str
+    reader: Connection
+
+    async def begin(self) -> Connection:
+        """Start the one write transaction (it waits for any other writer to finish)."""
+        ...
+
+    async def commit(self, conn: Connection) -> None: ...
+
+    async def rollback(self, conn: Connection) -> None:
+        """End the transaction without its changes (it may have ended already)."""
+        ...
+
+    def unwritable(self, exc: BaseException) -> WriteFailure | None:
+        """``exc`` as a database that cannot take writes; None for any other error."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteBackend:
+    """A SQLite file: one write connection (``BEGIN IMMEDIATE``) and one read connection."""
+
+    kind = "SQLite"
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
+        self.where = str(path)
+        #: the write connection itself (tests make it refuse writes as a full disk would)
+        self.writer = writer
+        self._writer = SqliteConnection(writer)
+        self._raw_reader = reader
+        self.reader: Connection = SqliteConnection(reader)
+
+    async def begin(self) -> Connection:
+        await self.writer.execute("BEGIN IMMEDIATE")
+        return self._writer
+
+    async def commit(self, conn: Connection) -> None:
+        await self.writer.execute("COMMIT")
+
+    async def rollback(self, conn: Connection) -> None:
+        if self.writer.in_transaction:  # SQLite may have rolled back already (disk full)
+            await self.writer.execute("ROLLBACK")
+
+    def unwritable(self, exc: BaseException) -> WriteFailure | None:
+        return _unwritable(exc)
+
+    async def ping(self) -> bool:
+        try:
+            await (await self._raw_reader.execute("SELECT 1")).fetchone()
+        except (sqlite3.Error, ValueError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._raw_reader.close()
+        await self.writer.close()
+
+    async def vacuum(self) -> None:
+        await self.writer.execute("VACUUM")
+        await self.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def backup_to(self, target: Path) -> None:
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        destination = sqlite3.connect(str(target), check_same_thread=False)
+        try:
+            # One step (pages=0): a single read snapshot, so the copy is of one instant.
+            await self._raw_reader.backup(destination)
+            # A self-contained file: no write-ahead log beside it.
+            destination.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            destination.close()
+
+
+def sqlite_only(what: str, where: str, instead: str) -> ConfigError:
+    """The refusal of a command that works on a SQLite file only, on another database."""
+    return ConfigError(
+        f"database: {where}: {what} works on a SQLite database only; on PostgreSQL use "
+        f"{instead} (docs/operations.md, Running on PostgreSQL)",
+        code="sqlite_only",
+        field="database",
+    )
+
+
+class Store:
+    """The node's database: one write transaction at a time (serialised) and reads that see
+    only what has committed, on SQLite or PostgreSQL (:class:`Backend`)."""
+
+    def __init__(self, backend: Backend, *, read_only: bool = False):
+        self.backend = backend
         self.read_only = read_only
-        self._writer = writer
-        self._reader = reader
         self._lock = asyncio.Lock()
         self._notifying = asyncio.Lock()
-        self.read = Queries(reader)
+        self.read = Queries(backend.reader)
         #: Called with ``Tx.changes`` after each commit that noted any, in commit order.
         self.listeners: list[Callable[[Sequence[Change]], Awaitable[None]]] = []
         #: Why the last write failed for want of a writable database; None once one commits.
         self.write_failure: WriteFailure | None = None
 
+    @property
+    def where(self) -> str:
+        return self.backend.where
+
     @classmethod
     async def open(cls, path: Path, *, read_only: bool = False) -> Store:
-        """Open (creating and migrating it when needed) the database at ``path``; with
+        """Open (creating and migrating it when needed) the SQLite database at ``path``; with
         ``read_only``, open an existing, current database for reading and never write."""
         if read_only:
             return await cls._open_read_only(path)
@@ -941,7 +1098,7 @@ class Store:
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, reader)
+        return cls(SqliteBackend(path, writer, reader))
 
     @classmethod
     async def _open_read_only(cls, path: Path) -> Store:
@@ -958,25 +1115,7 @@ class Store:
             raise _unusable(path, exc) from None
         try:
             row = await (await writer.execute("PRAGMA user_version")).fetchone()
-            version = int(row[0]) if row else 0
-            if version == 0:
-                raise ConfigError(
-                    f"{path}: holds no registry-node database",
-                    code="database_missing",
-                    field="data_dir",
-                )
-            if version > len(MIGRATIONS):
-                raise ConfigError(
-                    f"database schema version {version} is newer than this software "
-                    f"({len(MIGRATIONS)})",
-                    code="database_too_new",
-                )
-            if version < len(MIGRATIONS):
-                raise ConfigError(
-                    f"{path}: database schema version {version} is older than this software "
-                    f"({len(MIGRATIONS)})",
-                    code="database_needs_upgrade",
-                )
+            check_schema_version(int(row[0]) if row else 0, str(path), read_only=True)
             reader = await _connect(path, read_only=True)
         except sqlite3.Error as exc:
             await writer.close()
@@ -984,66 +1123,65 @@ class Store:
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, reader, read_only=True)
+        return cls(SqliteBackend(path, writer, reader), read_only=True)
 
     async def close(self) -> None:
-        await self._reader.close()
-        await self._writer.close()
+        await self.backend.close()
 
     def _note(self, exc: BaseException) -> StorageUnavailable | None:
         """Note a write the database refused for want of a writable database; the error to
-        raise instead of SQLite's (None for any other error)."""
-        failure = _unwritable(exc)
+        raise instead of the driver's (None for any other error)."""
+        failure = self.backend.unwritable(exc)
         if failure is None:
             return None
         if self.write_failure is None:
             log.error(
                 "the database refused a write",
-                extra={"path": str(self.path), "error": failure.error, "detail": str(exc)},
+                extra={"path": self.where, "error": failure.error, "detail": failure.detail},
             )
         self.write_failure = failure
-        return StorageUnavailable(f"{self.path}: the database refuses writes: {exc}")
+        return StorageUnavailable(f"{self.where}: the database refuses writes: {failure.detail}")
 
-    async def _rollback(self) -> None:
-        if self._writer.in_transaction:  # SQLite may have rolled back already (disk full)
-            try:
-                await self._writer.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                self._note(exc)  # noted for readiness; the caller's error stands
+    async def _rollback(self, conn: Connection) -> None:
+        try:
+            await self.backend.rollback(conn)
+        except Exception as exc:
+            self._note(exc)  # noted for readiness; the caller's error stands
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
-        """One ``BEGIN IMMEDIATE`` transaction: commits on success, rolls back on any error.
-        The listeners run after the commit, once the next transaction may begin (a peer's
-        list of 10,000 entries takes the index some milliseconds to follow), but always in
-        commit order, and before this context exits. A write the database refuses (disk
-        full, read-only, I/O error) is noted in :attr:`write_failure` until one commits."""
+        """One write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: services/postgres.py):
+        commits on success, rolls back on any error. The listeners run after the commit, once
+        the next transaction may begin (a peer's list of 10,000 entries takes the index some
+        milliseconds to follow), but always in commit order, and before this context exits. A
+        write the database refuses (disk full, read-only, I/O error, server gone) is noted in
+        :attr:`write_failure` until one commits."""
         async with self._lock:
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+                conn = await self.backend.begin()
+            except Exception as exc:
                 if refused := self._note(exc):
                     raise refused from exc
                 raise
-            tx = Tx(self._writer)
+            tx = Tx(conn)
             try:
                 yield tx
             except BaseException as exc:
                 refused = self._note(exc)
-                await self._rollback()
+                await self._rollback(conn)
                 if refused:
                     raise refused from exc
                 raise
             try:
-                await self._writer.execute("COMMIT")
-            except sqlite3.Error as exc:
+                await self.backend.commit(conn)
+            except BaseException as exc:  # cancelled too: the connection goes back, rolled back
                 refused = self._note(exc)
-                await self._rollback()
+                await self._rollback(conn)
                 if refused:
                     raise refused from exc
                 raise
             if self.write_failure is not None:
-                log.info("the database takes writes again", extra={"path": str(self.path)})
+                log.info("the database takes writes again", extra={"path": self.where})
                 self.write_failure = None
             if not tx.changes:
                 return
@@ -1063,48 +1201,65 @@ class Store:
         try:
             async with self.write() as tx:
                 await tx.set_meta("write_check", stamp)
-        except (StorageUnavailable, sqlite3.Error):
+        except StorageUnavailable:
+            return False
+        except DATABASE_ERRORS:
             return False
         return True
 
+    def sqlite_file(self, what: str, instead: str) -> SqliteBackend:
+        """The SQLite backend, for ``what`` only SQLite can do; else refuse, naming the
+        PostgreSQL way (``instead``)."""
+        if not isinstance(self.backend, SqliteBackend):
+            raise sqlite_only(what, self.where, instead)
+        return self.backend
+
     async def vacuum(self) -> None:
         """Rebuild the file without its free pages (VACUUM), holding the writer meanwhile,
-        then fold the write-ahead log back into it."""
+        then fold the write-ahead log back into it. SQLite only (PostgreSQL's autovacuum
+        does this work on its own)."""
+        backend = self.sqlite_file("compact", "VACUUM FULL, run by the database's administrator")
         async with self._lock:
-            await self._writer.execute("VACUUM")
-            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await backend.vacuum()
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the whole database at ``target`` (SQLite's online backup:
         the node keeps answering and writing meanwhile). ``target`` must not exist."""
-        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
-        destination = sqlite3.connect(str(target), check_same_thread=False)
-        try:
-            # One step (pages=0): a single read snapshot, so the copy is of one instant.
-            await self._reader.backup(destination)
-            # A self-contained file: no write-ahead log beside it.
-            destination.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            destination.close()
+        await self.sqlite_file("backup", "pg_dump").backup_to(target)
 
     async def ping(self) -> bool:
-        try:
-            await (await self._reader.execute("SELECT 1")).fetchone()
-        except (sqlite3.Error, ValueError):
-            return False
-        return True
+        return await self.backend.ping()
+
+
+def check_schema_version(version: int, where: str, *, read_only: bool) -> None:
+    """Stop at a database this release cannot use: newer than it (always), empty or older
+    (when it only reads and so cannot migrate). One wording for SQLite and PostgreSQL."""
+    if version > len(MIGRATIONS):
+        raise ConfigError(
+            f"database schema version {version} is newer than this software ({len(MIGRATIONS)})",
+            code="database_too_new",
+            hint="run the registry-node release that wrote this database, or a newer one",
+        )
+    if not read_only:
+        return
+    if version == 0:
+        raise ConfigError(
+            f"{where}: holds no registry-node database",
+            code="database_missing",
+            field="data_dir",
+        )
+    if version < len(MIGRATIONS):
+        raise ConfigError(
+            f"{where}: database schema version {version} is older than this software "
+            f"({len(MIGRATIONS)})",
+            code="database_needs_upgrade",
+        )
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:
     row = await (await conn.execute("PRAGMA user_version")).fetchone()
     current = int(row[0]) if row else 0
-    if current > len(MIGRATIONS):
-        raise ConfigError(
-            f"database schema version {current} is newer than this software ({len(MIGRATIONS)})",
-            code="database_too_new",
-            hint="run the registry-node release that wrote this database, or a newer one",
-        )
+    check_schema_version(current, "", read_only=False)
     for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
         # The migration and its version bump commit together or not at all.
         try:

@@ -22,8 +22,7 @@ async def snapshot(client: TestClient) -> dict[str, list[Any]]:
     conn = client.app[NODE].store.read.conn
     out = {}
     for table in TABLES:
-        async with conn.execute(f"SELECT * FROM {table} ORDER BY 1") as cur:
-            out[table] = [tuple(r) for r in await cur.fetchall()]
+        out[table] = [tuple(r) for r in await conn.all(f"SELECT * FROM {table} ORDER BY 1")]
     return out
 
 

@@ -26,7 +26,7 @@ from tests.helpers import issuer
 
 
 async def _refuse_writes(client: TestClient, refuse: bool) -> None:
-    writer = client.app[NODE].store._writer  # the node's own write connection
+    writer = client.app[NODE].store.backend.writer  # the node's own write connection
     await writer.execute(f"PRAGMA query_only = {'ON' if refuse else 'OFF'}")
 
 
@@ -95,8 +95,8 @@ async def test_a_full_database_is_noted_and_cleared_by_the_next_commit(tmp_path:
     try:
         async with store.write() as tx:
             await tx.set_meta("a", "1")
-        pages = await (await store._writer.execute("PRAGMA page_count")).fetchone()
-        await store._writer.execute(f"PRAGMA max_page_count = {pages[0]}")
+        pages = await (await store.backend.writer.execute("PRAGMA page_count")).fetchone()
+        await store.backend.writer.execute(f"PRAGMA max_page_count = {pages[0]}")
         with pytest.raises(StorageUnavailable, match="refuses writes: database or disk is full"):
             async with store.write() as tx:
                 await tx.set_meta("big", "x" * 200_000)

@@ -20,7 +20,7 @@ from registry_node.core.model import digest
 from registry_node.core.signing import parse_jws, verify_signatures
 from registry_node.services.node import Node
 from registry_node.services.publisher import FAULT_POINTS, Publisher
-from registry_node.services.store import Version
+from registry_node.services.store import DATABASE_ERRORS, Version
 from tests.helpers import FakeClock, issuer, make_config
 
 
@@ -62,13 +62,15 @@ async def test_seq_increases_and_prev_chains_across_publishes_and_restarts(
         assert payload_of(after)["seq"] == payload_of(before)["seq"] + 1
 
 
-async def test_published_versions_cannot_be_rewritten(node: Node) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+async def test_published_versions_cannot_be_rewritten(backend_node: Node) -> None:
+    node = backend_node  # on SQLite, then on PostgreSQL
+    with pytest.raises(DATABASE_ERRORS, match="append-only"):
         async with node.store.write() as tx:
-            await tx.conn.execute("UPDATE versions SET body = x'00' WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            await tx.conn.execute("UPDATE versions SET body = ? WHERE seq = 1", (b"\x00",))
+    with pytest.raises(DATABASE_ERRORS, match="append-only"):
         async with node.store.write() as tx:
             await tx.conn.execute("DELETE FROM versions")
+    assert await node.store.read.latest_seq() == 1
 
 
 async def test_republishes_when_a_quarter_of_validity_is_left(node: Node, clock: FakeClock) -> None:

@@ -9,7 +9,6 @@ kept bodies must still be served byte for byte, and a pruned version's URL answe
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
 from registry_node.http.queries import question
 from registry_node.services.node import Node
+from registry_node.services.store import DATABASE_ERRORS
 from tests.helpers import FakeClock, issuer, make_config
 
 KEEP_VERSIONS = 3
@@ -201,35 +201,35 @@ async def test_a_chain_check_finds_a_broken_link_or_body(node: Node, clock: Fake
 
 
 async def test_the_database_prunes_only_old_bodies_and_nothing_else(
-    node: Node, clock: FakeClock
+    backend_node: Node, clock: FakeClock
 ) -> None:
+    node = backend_node  # on SQLite, then on PostgreSQL
     for _ in range(2):
         clock.advance(hours=1)
         await node.publisher.publish("test")
     newest = await node.publisher.latest_seq()
     stamp = format_rfc3339(clock())
-    refused = [
+    prune = "UPDATE versions SET body = ?, pruned_at = ? WHERE seq = ?"
+    refused: list[tuple[str, tuple[Any, ...]]] = [
         # the newest body
-        f"UPDATE versions SET body = x'', pruned_at = '{stamp}' WHERE seq = {newest}",
+        (prune, (b"", stamp, newest)),
         # a body replaced rather than pruned
-        f"UPDATE versions SET body = x'00', pruned_at = '{stamp}' WHERE seq = 1",
+        (prune, (b"\x00", stamp, 1)),
         # anything else of a version
-        f"UPDATE versions SET body = x'', pruned_at = '{stamp}', digest = 'x' WHERE seq = 1",
-        "UPDATE versions SET reason = 'x' WHERE seq = 1",
-        "DELETE FROM versions WHERE seq = 1",
+        ("UPDATE versions SET body = ?, pruned_at = ?, digest = 'x' WHERE seq = 1", (b"", stamp)),
+        ("UPDATE versions SET reason = 'x' WHERE seq = 1", ()),
+        ("DELETE FROM versions WHERE seq = 1", ()),
     ]
-    for sql in refused:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    for sql, params in refused:
+        with pytest.raises(DATABASE_ERRORS, match="append-only"):
             async with node.store.write() as tx:
-                await tx.conn.execute(sql)
+                await tx.conn.execute(sql, params)
     async with node.store.write() as tx:
-        await tx.conn.execute(
-            f"UPDATE versions SET body = x'', pruned_at = '{stamp}' WHERE seq = 1"
-        )
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):  # once pruned, for good
+        await tx.conn.execute(prune, (b"", stamp, 1))
+    with pytest.raises(DATABASE_ERRORS, match="append-only"):  # once pruned, for good
         async with node.store.write() as tx:
             await tx.conn.execute(
-                "UPDATE versions SET body = x'00', pruned_at = NULL WHERE seq = 1"
+                "UPDATE versions SET body = ?, pruned_at = NULL WHERE seq = 1", (b"\x00",)
             )
     with pytest.raises(ValueError, match="keep_last"):
         async with node.store.write() as tx:

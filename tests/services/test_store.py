@@ -1,4 +1,6 @@
-"""The store's peer entries: a sync writes only the difference, by the digests of the texts."""
+"""The store, on SQLite and on PostgreSQL alike: its peer entries (a sync writes only the
+difference, by the digests of the texts), its transactions, the append-only tables and the
+schema versions."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from registry_node.config import NodeConfig
 from registry_node.services.store import MIGRATIONS, PeerEntries, Store
+from tests.conftest import open_backend_store
 
 PEER = "https://registry.indiana.example"
 
@@ -34,8 +38,8 @@ async def _names(store: Store) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    opened = await Store.open(tmp_path / "node.db")
+async def store(backend_config: NodeConfig) -> Any:
+    opened = await open_backend_store(backend_config)
     yield opened
     await opened.close()
 

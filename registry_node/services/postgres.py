@@ -1,0 +1,594 @@
+"""The node's database on a PostgreSQL server (``database: postgresql://...`` in node.yaml).
+
+The same store as on SQLite (services/store.py: the same queries, the same :class:`Store`),
+behind a :class:`PostgresBackend` (docs/adr/0023):
+
+- the queries are written once, in the SQL the two databases share; this connection numbers
+  their ``?`` placeholders (``$1``, ``$2``...) and nothing else;
+- a write transaction is READ COMMITTED and begins by taking one transaction-scoped advisory
+  lock, :data:`WRITER_LOCK`: writers (this process, the admin commands, later replicas) take
+  their turn as on SQLite's ``BEGIN IMMEDIATE``, and each statement of the holder sees every
+  commit made before it;
+- published versions, the audit log and peer events are append-only by triggers, as on SQLite,
+  and refuse TRUNCATE too (it runs no row triggers);
+- the migrations are numbered as SQLite's (:data:`MIGRATIONS` has one script per SQLite one);
+  the number reached is in the ``schema_version`` table, and each script commits with it;
+- the password comes from ``database_password_file`` or the environment (``PGPASSWORD``), never
+  from the URL, and appears in no message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from registry_node.core.errors import ConfigError
+from registry_node.services.store import (
+    MIGRATIONS as SQLITE_MIGRATIONS,
+)
+from registry_node.services.store import (
+    Connection,
+    Store,
+    WriteFailure,
+    check_schema_version,
+)
+
+log = logging.getLogger("registry_node.store")
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key of its own for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+#: taken by every write transaction (and migration), for the transaction's length
+WRITER_LOCK = _lock_key("registry-node writer")
+#: held by a serving node for its whole life: one ``serve`` per database (for now)
+SERVE_LOCK = _lock_key("registry-node serve")
+
+CONNECT_TIMEOUT = 10.0
+#: how long a write transaction waits for another one to finish (SQLite: busy_timeout)
+WRITE_LOCK_WAIT = 10.0
+#: how long a starting ``serve`` waits for another one's serve lock before it refuses (the
+#: server notices a holder's death when its connection ends, usually at once)
+SERVE_LOCK_WAIT = 5.0
+#: connections a node keeps: readers acquire one per query, a write transaction one for its
+#: length
+POOL_SIZE = 8
+
+_TEXT = 'TEXT COLLATE "C"'  # SQLite compares text by its bytes; so does the "C" collation
+
+
+def _ddl(script: str) -> str:
+    return script.replace("TEXT", _TEXT)
+
+
+_APPEND_ONLY = """
+    CREATE TRIGGER {table}_append_only_d BEFORE DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION registry_refuse('{message}');
+    CREATE TRIGGER {table}_append_only_t BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION registry_refuse('{message}');
+"""
+
+
+def _append_only(table: str, message: str, *, update: bool = True) -> str:
+    script = _APPEND_ONLY.format(table=table, message=message)
+    if update:
+        script += (
+            f"CREATE TRIGGER {table}_append_only_u BEFORE UPDATE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION registry_refuse('{message}');\n"
+        )
+    return script
+
+
+#: The PostgreSQL scripts of SQLite's migrations, number for number (services/store.py says
+#: what each one is for).
+MIGRATIONS: list[str] = [
+    # 1: node core
+    _ddl("""
+    CREATE FUNCTION registry_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+        END $$;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE issuers (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE issuer_names (
+        name TEXT PRIMARY KEY,
+        issuer_id TEXT NOT NULL REFERENCES issuers(id)
+    );
+    CREATE TABLE versions (
+        seq BIGINT PRIMARY KEY CHECK (seq >= 1),
+        body BYTEA NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        iat BIGINT NOT NULL,
+        exp BIGINT NOT NULL,
+        prev TEXT,
+        signed_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        file TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('next', 'current', 'retiring', 'retired')),
+        created_at TEXT NOT NULL,
+        announced_at TEXT,
+        activated_at TEXT,
+        retired_at TEXT
+    );
+    CREATE TABLE tokens (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE audit (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        before TEXT,
+        after TEXT
+    );
+    """)
+    + _append_only("versions", "published versions are append-only")
+    + _append_only("audit", "the audit log is append-only"),
+    # 2: federation
+    _ddl("""
+    CREATE TABLE peer_lists (
+        peer_id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        digest TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        iat BIGINT NOT NULL,
+        exp BIGINT NOT NULL,
+        trusted_keys TEXT NOT NULL,
+        pins_id TEXT NOT NULL,
+        terms_id TEXT NOT NULL,
+        etag TEXT,
+        accepted_at TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        entries BIGINT NOT NULL,
+        dropped BIGINT NOT NULL,
+        narrowed BIGINT NOT NULL,
+        verified_kids TEXT NOT NULL
+    );
+    CREATE TABLE peer_entries (
+        peer_id TEXT NOT NULL,
+        issuer_id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (peer_id, issuer_id)
+    );
+    CREATE INDEX peer_entries_by_issuer ON peer_entries(issuer_id);
+    CREATE TABLE peer_names (
+        peer_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        issuer_id TEXT NOT NULL,
+        PRIMARY KEY (peer_id, name)
+    );
+    CREATE INDEX peer_names_by_name ON peer_names(name);
+    CREATE TABLE peer_sync (
+        peer_id TEXT PRIMARY KEY,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_outcome TEXT,
+        last_error_code TEXT,
+        last_error_detail TEXT,
+        failures BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE peer_events (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        peer_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT
+    );
+    """)
+    + _append_only("peer_events", "peer events are append-only"),
+    # 3: withdrawn lists, trust epochs
+    _ddl("""
+    ALTER TABLE peer_lists ADD COLUMN withdrawn TEXT;
+    ALTER TABLE peer_lists ADD COLUMN binds INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX peer_names_by_issuer ON peer_names(peer_id, issuer_id);
+    """),
+    # 4: entry digests; a held list's body in a table of its own
+    """
+    ALTER TABLE peer_entries ADD COLUMN hash BYTEA;
+    CREATE TABLE peer_list_bodies (
+        peer_id TEXT COLLATE "C" PRIMARY KEY,
+        body BYTEA NOT NULL
+    );
+    INSERT INTO peer_list_bodies(peer_id, body) SELECT peer_id, body FROM peer_lists;
+    ALTER TABLE peer_lists DROP COLUMN body;
+    """,
+    # 5: retention (docs/adr/0015): an old version's body may be pruned, once, and only that
+    """
+    ALTER TABLE versions ADD COLUMN pruned_at TEXT COLLATE "C";
+    DROP TRIGGER versions_append_only_u ON versions;
+    CREATE FUNCTION registry_versions_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.pruned_at IS NULL AND NEW.pruned_at IS NOT NULL AND NEW.body = ''::bytea
+                AND NEW.seq = OLD.seq AND NEW.digest = OLD.digest AND NEW.iat = OLD.iat
+                AND NEW.exp = OLD.exp AND NEW.prev IS NOT DISTINCT FROM OLD.prev
+                AND NEW.signed_by = OLD.signed_by AND NEW.published_at = OLD.published_at
+                AND NEW.reason = OLD.reason
+                AND OLD.seq < (SELECT max(seq) FROM versions)
+            THEN
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION 'published versions are append-only (an old body may be pruned)'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END $$;
+    CREATE TRIGGER versions_append_only_u BEFORE UPDATE ON versions
+        FOR EACH ROW EXECUTE FUNCTION registry_versions_update();
+    """,
+]
+assert len(MIGRATIONS) == len(SQLITE_MIGRATIONS), "one PostgreSQL script per SQLite migration"
+
+_SCHEMA_VERSION = """
+    CREATE TABLE IF NOT EXISTS schema_version (
+        one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+        version INTEGER NOT NULL
+    )
+"""
+
+
+@functools.lru_cache(maxsize=1024)
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders numbered as PostgreSQL's ``$1``, ``$2``... (no
+    query of the store has a ``?`` inside a literal)."""
+    count = 0
+
+    def number(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"\?", number, sql)
+
+
+def _rowcount(status: str) -> int:
+    """The rows a command changed, from its status ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgConnection:
+    """A :class:`~registry_node.services.store.Connection` on one asyncpg connection."""
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.raw.fetchrow(numbered(sql), *params)
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.raw.fetch(numbered(sql), *params))
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return _rowcount(await self.raw.execute(numbered(sql), *params))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self.raw.executemany(numbered(sql), rows)
+
+    async def file_size(self) -> tuple[int, int]:
+        size = await self.raw.fetchval("SELECT pg_database_size(current_database())")
+        return int(size), 0  # free space inside is the server's affair (autovacuum)
+
+
+class PgPoolReader:
+    """The read side: each query on a connection of the pool, outside any write transaction,
+    so it sees what has committed and nothing else."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.pool.acquire() as raw:
+            return await PgConnection(raw).one(sql, params)
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.pool.acquire() as raw:
+            return await PgConnection(raw).all(sql, params)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self.pool.acquire() as raw:
+            return await PgConnection(raw).execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.pool.acquire() as raw:
+            await PgConnection(raw).executemany(sql, rows)
+
+    async def file_size(self) -> tuple[int, int]:
+        async with self.pool.acquire() as raw:
+            return await PgConnection(raw).file_size()
+
+
+#: SQLSTATE classes that mean the server cannot take writes now: connection exceptions (08),
+#: insufficient resources such as a full disk (53), operator intervention such as a shutdown
+#: (57), system errors such as I/O (58)
+_UNWRITABLE_CLASSES = frozenset({"08", "53", "57", "58"})
+#: a read-only transaction (a standby, a database set read-only), and another writer that held
+#: the writers' lock beyond :data:`WRITE_LOCK_WAIT` (SQLite's SQLITE_BUSY)
+_UNWRITABLE_STATES = frozenset({"25006", "55P03"})
+
+
+def unwritable(exc: BaseException) -> WriteFailure | None:
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        if state[:2] in _UNWRITABLE_CLASSES or state in _UNWRITABLE_STATES or not state:
+            return WriteFailure(type(exc).__name__, str(exc) or "the server connection failed")
+        return None
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        detail = str(exc) or "the connection to the database server failed"
+        return WriteFailure(type(exc).__name__, detail)
+    return None
+
+
+class PostgresBackend:
+    """A PostgreSQL database through a pool of asyncpg connections."""
+
+    kind = "PostgreSQL"
+
+    def __init__(self, where: str, pool: asyncpg.Pool, serve_lock: ServeLock | None = None):
+        self.where = where
+        self.pool = pool
+        self.reader: Connection = PgPoolReader(pool)
+        #: held while a serving node has the database open
+        self.serve_lock = serve_lock
+
+    async def begin(self) -> Connection:
+        raw = await self.pool.acquire()
+        try:
+            await raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            # As SQLite's busy timeout: a writer that holds the database too long makes the
+            # others fail (noted as unwritable), never wait for ever.
+            await raw.execute(f"SET LOCAL lock_timeout = {int(WRITE_LOCK_WAIT * 1000)}")
+            await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+        except BaseException:
+            await self._release(raw)
+            raise
+        return PgConnection(raw)
+
+    async def _release(self, raw: asyncpg.Connection) -> None:
+        try:
+            await self.pool.release(raw)
+        except Exception as exc:  # a connection that broke: the pool replaces it
+            log.warning("a database connection was dropped", extra={"error": str(exc)})
+
+    async def commit(self, conn: Connection) -> None:
+        assert isinstance(conn, PgConnection)
+        await conn.raw.execute("COMMIT")
+        await self._release(conn.raw)
+
+    async def rollback(self, conn: Connection) -> None:
+        assert isinstance(conn, PgConnection)
+        try:
+            if not conn.raw.is_closed() and conn.raw.is_in_transaction():
+                await conn.raw.execute("ROLLBACK")
+        finally:
+            await self._release(conn.raw)
+
+    def unwritable(self, exc: BaseException) -> WriteFailure | None:
+        return unwritable(exc)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.pool.acquire(timeout=CONNECT_TIMEOUT) as raw:
+                await raw.fetchval("SELECT 1")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.pool.close(), CONNECT_TIMEOUT)
+        except TimeoutError:
+            self.pool.terminate()
+        finally:
+            if self.serve_lock is not None:
+                await self.serve_lock.release()
+
+
+def password(file: Path | None) -> str | None:
+    """The database user's password: the first line of ``file`` when node.yaml names one;
+    else None, and the driver takes ``PGPASSWORD`` (or a ``.pgpass`` file) as libpq does."""
+    if file is None:
+        return None
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(
+            f"database_password_file: {file}: cannot read: {reason}",
+            code="config_unreadable",
+            field="database_password_file",
+        ) from None
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(
+            f"database_password_file: {file}: is empty",
+            field="database_password_file",
+        )
+    return lines[0]
+
+
+def display(url: str) -> str:
+    """The URL as messages show it: scheme, user, host, port and database (no password, no
+    query options)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+def _connect_error(where: str, exc: BaseException) -> ConfigError:
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError) or (
+        isinstance(exc, asyncpg.InterfaceError) and "password" in str(exc)
+    ):
+        return ConfigError(
+            f"database: {where}: the server refused the login: {exc}",
+            code="database_login_refused",
+            field="database",
+        )
+    if isinstance(exc, OSError | TimeoutError):
+        reason = getattr(exc, "strerror", None) or str(exc) or "timed out"
+        return ConfigError(
+            f"database: {where}: cannot reach the database server: {reason}",
+            code="database_unreachable",
+            field="database",
+        )
+    return ConfigError(
+        f"database: {where}: cannot open the database: {exc}",
+        code="database_unusable",
+        field="database",
+    )
+
+
+async def _schema_version(raw: asyncpg.Connection) -> int:
+    exists = await raw.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await raw.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+
+async def migrate(raw: asyncpg.Connection, where: str, on_empty: Callable[[], None]) -> None:
+    """Bring the database to the newest schema, one numbered script per transaction, with the
+    writers' lock held (two nodes started at once never both migrate). ``on_empty`` is called
+    before a database with no schema is given one (it may refuse)."""
+    while True:
+        async with raw.transaction():
+            await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            current = await _schema_version(raw)
+            check_schema_version(current, where, read_only=False)
+            if current == len(MIGRATIONS):
+                return
+            if current == 0:
+                on_empty()
+                await raw.execute(_SCHEMA_VERSION)
+            await raw.execute(MIGRATIONS[current])
+            await raw.execute(
+                "INSERT INTO schema_version(one, version) VALUES (TRUE, $1) "
+                "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
+                current + 1,
+            )
+
+
+async def open_store(
+    url: str,
+    password: str | None,
+    *,
+    read_only: bool = False,
+    exclusive: bool = False,
+    on_empty: Callable[[], None] = lambda: None,
+    pool_size: int = POOL_SIZE,
+) -> Store:
+    """Open the node's database on the server at ``url`` (creating and migrating its tables
+    when needed; with ``read_only``, an existing, current one, and never write).
+    ``exclusive``: hold the database's serve lock until the store closes (:class:`ServeLock`)."""
+    where = display(url)
+    serve_lock = await ServeLock.acquire(url, password) if exclusive else None
+    try:
+        return await _open(url, password, where, read_only, on_empty, pool_size, serve_lock)
+    except BaseException:
+        if serve_lock is not None:
+            await serve_lock.release()
+        raise
+
+
+async def _open(
+    url: str,
+    password: str | None,
+    where: str,
+    read_only: bool,
+    on_empty: Callable[[], None],
+    pool_size: int,
+    serve_lock: ServeLock | None,
+) -> Store:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn=url,
+            password=password,
+            min_size=1,
+            max_size=pool_size,
+            timeout=CONNECT_TIMEOUT,
+        )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise _connect_error(where, exc) from None
+    try:
+        async with pool.acquire() as raw:
+            if read_only:
+                check_schema_version(await _schema_version(raw), where, read_only=True)
+            else:
+                await migrate(raw, where, on_empty)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        pool.terminate()
+        raise _connect_error(where, exc) from None
+    except BaseException:
+        pool.terminate()
+        raise
+    return Store(PostgresBackend(where, pool, serve_lock), read_only=read_only)
+
+
+class ServeLock:
+    """One ``serve`` per database: a session advisory lock, held on a connection of its own
+    for the life of the process. The server drops it when that connection ends, however the
+    process ends (the foundation of the replicas' lease to come, docs/adr/0023)."""
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw: asyncpg.Connection | None = raw
+
+    @classmethod
+    async def acquire(cls, url: str, password: str | None) -> ServeLock:
+        where = display(url)
+        try:
+            raw = await asyncpg.connect(dsn=url, password=password, timeout=CONNECT_TIMEOUT)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise _connect_error(where, exc) from None
+        try:
+            # A holder that died a moment ago may not have been noticed by the server yet:
+            # wait a little for its lock before refusing.
+            await raw.execute(f"SET lock_timeout = {int(SERVE_LOCK_WAIT * 1000)}")
+            await raw.execute("SELECT pg_advisory_lock($1)", SERVE_LOCK)
+            await raw.execute("SET lock_timeout = 0")
+            held = True
+        except asyncpg.LockNotAvailableError:
+            held = False
+        except BaseException:
+            raw.terminate()
+            raise
+        if not held:
+            await raw.close()
+            raise ConfigError(
+                f"database: {where}: another registry-node serve is running on this database",
+                code="database_in_use",
+                field="database",
+            )
+        return cls(raw)
+
+    async def release(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            try:
+                await asyncio.wait_for(raw.close(), CONNECT_TIMEOUT)
+            except (TimeoutError, OSError, asyncpg.InterfaceError):
+                raw.terminate()
