@@ -9,6 +9,12 @@ A term that no context defines is dropped by JSON-LD expansion, so it is not cov
 RDF-canonicalized signature while a reader of the JSON still sees it. The JSON-LD library reports
 each dropped property to a handler; relative type and id IRIs (which RDF conversion drops too)
 are found by walking the expanded form.
+
+Expansion is learnt per shape (``skeletons``): a document whose contexts are all named by URL
+and whose skeleton was seen before is expanded by putting its strings into the skeleton's
+expansion, which the library computed and which was checked against a full expansion when it was
+learnt. Canonicalization converts the expanded form to RDF without expanding it again, and
+bounds the work spent telling blank nodes apart (``MAX_CANON_STEPS``).
 """
 
 from __future__ import annotations
@@ -19,12 +25,16 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
+from pyld.canon import URDNA2015  # type: ignore[import-untyped]
 from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
+from pyld.identifier_issuer import IdentifierIssuer  # type: ignore[import-untyped]
+
+from registry_node.core.credentials import skeletons
 
 #: JSON-LD 1.1 keywords; any other key that starts with ``@`` is dropped by expansion.
 KEYWORDS = frozenset(
@@ -237,14 +247,36 @@ def _walk_expanded(value: Any, result: Expansion) -> None:
             _walk_expanded(item, result)
 
 
-def expand(document: Any) -> Expansion:
-    """Expand ``document`` with the pinned contexts and record what it could not express.
-    Raises JsonLdProblem (``context_not_pinned`` or ``jsonld_error``)."""
+def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
+    """The library's expansion of ``document`` and the properties it dropped."""
     dropped: list[str | None] = []
     try:
         expanded = jsonld.expand(document, _options(), on_property_dropped=dropped.append)
     except Exception as exc:  # the library raises its own error type and plain ones
         raise _problem(exc) from None
+    return expanded, dropped
+
+
+def _context_document(url: str) -> Any:
+    return load_pinned(url)["document"]
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(urls: tuple[str, ...]) -> skeletons.Vocabulary:
+    return skeletons.vocabulary(urls, _context_document)
+
+
+_learnt = skeletons.Skeletons()
+
+
+def _skeleton(document: Any) -> skeletons.Skeleton | None:
+    try:
+        return skeletons.skeleton(document, _vocabulary(skeletons.context_urls_of(document)))
+    except skeletons.Declined:
+        return None
+
+
+def _expansion(document: Any, expanded: list[Any], dropped: list[str | None]) -> Expansion:
     result = Expansion(expanded)
     names = {name for name in dropped if name is not None}
     if None in dropped:  # the library names neither keyword-like keys nor null-mapped terms
@@ -255,12 +287,87 @@ def expand(document: Any) -> Expansion:
     return result
 
 
+def expand(document: Any) -> Expansion:
+    """Expand ``document`` with the pinned contexts and record what it could not express.
+    Raises JsonLdProblem (``context_not_pinned`` or ``jsonld_error``)."""
+    shape = _skeleton(document)
+    if shape is not None:
+        template = _learnt.get(shape.key)
+        if template is not None:
+            expanded = skeletons.fill(template.expanded, shape.slots)
+            return _expansion(document, expanded, template.dropped)
+    expanded, dropped = _expand_in_full(document)
+    if shape is not None and not _learnt.known(shape.key) and _learnt.sighted(shape.key):
+        _learnt.learn(shape, expanded, dropped, _expand_in_full)
+    return _expansion(document, expanded, dropped)
+
+
+#: Steps (N-degree hashes and related-blank-node hashes) that canonicalization may spend telling
+#: apart blank nodes whose first-degree hashes are equal. Credentials need none or a handful;
+#: inputs built to need exponentially many fail quickly instead.
+MAX_CANON_STEPS = 2000
+
+
+class _TooComplex(Exception):
+    pass
+
+
+class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
+    """RDFC-1.0 (URDNA2015) that stops after ``MAX_CANON_STEPS`` steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_CANON_STEPS:
+            raise _TooComplex
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        self._step()
+        return super().hash_n_degree_quads(id_, issuer)
+
+    def hash_related_blank_node(
+        self, related: str, quad: Any, issuer: Any, position: str
+    ) -> Any:
+        self._step()
+        return super().hash_related_blank_node(related, quad, issuer, position)
+
+
+_RDF_OPTIONS = {
+    "produceGeneralizedRdf": False,
+    "processingMode": "json-ld-1.1",
+    "rdfDirection": None,
+}
+
+
+def _dataset(expanded: list[Any]) -> dict[str, Any]:
+    """The RDF dataset of a document in expanded form: the library's conversion to RDF, less
+    the expansion it would do first (expanding expanded form changes nothing)."""
+    processor = jsonld.JsonLdProcessor()
+    issuer = IdentifierIssuer("_:b")
+    node_map: dict[str, Any] = {"@default": {}}
+    processor._create_node_map(expanded, node_map, "@default", issuer)
+    dataset = {}
+    for graph_name, graph in sorted(node_map.items()):
+        if graph_name == "@default" or jsonld._is_absolute_iri(graph_name):
+            dataset[graph_name] = processor._graph_to_rdf(graph, issuer, dict(_RDF_OPTIONS))
+    return dataset
+
+
 def canonize(expanded: list[Any]) -> str:
-    """RDFC-1.0 canonical N-Quads of a document already in expanded form."""
-    options = _options()
-    options.update(algorithm="URDNA2015", format="application/n-quads")
+    """RDFC-1.0 canonical N-Quads of a document already in expanded form. Raises JsonLdProblem
+    (``not_canonicalizable`` when telling its blank nodes apart takes more than
+    ``MAX_CANON_STEPS`` steps)."""
     try:
-        text = jsonld.normalize(expanded, options)
+        text = _BoundedURDNA2015().main(_dataset(expanded), {"format": "application/n-quads"})
+    except _TooComplex:
+        raise JsonLdProblem(
+            "not_canonicalizable",
+            f"canonicalization needs more than {MAX_CANON_STEPS} steps to tell its blank nodes "
+            "apart",
+        ) from None
     except Exception as exc:  # the library raises its own error type and plain ones
         raise _problem(exc) from None
     if not isinstance(text, str):
@@ -275,6 +382,7 @@ __all__ = [
     "ContextNotPinned",
     "Expansion",
     "JsonLdProblem",
+    "MAX_CANON_STEPS",
     "canonize",
     "context_urls",
     "expand",
