@@ -23,8 +23,7 @@ import copy
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -180,14 +179,33 @@ def _options() -> dict[str, Any]:
     }
 
 
-@dataclass
 class Expansion:
-    """A document in JSON-LD expanded form, and what expansion could not express."""
+    """A document in JSON-LD expanded form, and what expansion could not express. The expanded
+    form of a document expanded by shape is built when first asked for."""
 
-    expanded: list[Any]
-    dropped_terms: list[str] = field(default_factory=list)
-    undefined_types: list[str] = field(default_factory=list)
-    relative_ids: int = 0
+    def __init__(
+        self,
+        expanded: list[Any] | Callable[[], list[Any]],
+        dropped_terms: list[str] | None = None,
+        undefined_types: list[str] | None = None,
+        relative_ids: int = 0,
+    ) -> None:
+        self._expanded: list[Any] | None = None
+        self._build: Callable[[], list[Any]] | None = None
+        if callable(expanded):
+            self._build = expanded
+        else:
+            self._expanded = expanded
+        self.dropped_terms: list[str] = dropped_terms or []
+        self.undefined_types: list[str] = undefined_types or []
+        self.relative_ids = relative_ids
+
+    @property
+    def expanded(self) -> list[Any]:
+        if self._expanded is None:
+            assert self._build is not None
+            self._expanded = self._build()
+        return self._expanded
 
     @property
     def clean(self) -> bool:
@@ -223,28 +241,42 @@ def _is_absolute(iri: str) -> bool:
     return bool(colon) and scheme[:1].isalpha()
 
 
-def _walk_expanded(value: Any, result: Expansion) -> None:
+def _iri_positions(value: Any) -> Iterator[tuple[str, Any]]:
+    """The values of the expanded form that must be absolute IRIs: ``("type", v)`` for a node's
+    type, ``("datatype", v)`` for a value's, ``("id", v)`` for a node's id."""
     if isinstance(value, list):
         for item in value:
-            _walk_expanded(item, result)
+            yield from _iri_positions(item)
         return
     if not isinstance(value, dict):
         return
     if "@value" in value:
-        datatype = value.get("@type")
-        if isinstance(datatype, str) and datatype != "@json" and not _is_absolute(datatype):
-            result.undefined_types.append(datatype)
+        yield "datatype", value.get("@type")
         return
     for key, item in value.items():
         if key == "@type":
             for name in item if isinstance(item, list) else [item]:
-                if isinstance(name, str) and not _is_absolute(name) and not name.startswith("_:"):
-                    result.undefined_types.append(name)
+                yield "type", name
         elif key == "@id":
-            if isinstance(item, str) and not _is_absolute(item) and not item.startswith("_:"):
-                result.relative_ids += 1
+            yield "id", item
         else:
-            _walk_expanded(item, result)
+            yield from _iri_positions(item)
+
+
+def _judge_iris(positions: Iterable[tuple[str, Any]], result: Expansion) -> None:
+    """Record undefined types and relative ids among ``positions``."""
+    for where, name in positions:
+        if not isinstance(name, str) or _is_absolute(name):
+            continue
+        if where == "datatype":
+            if name != "@json":
+                result.undefined_types.append(name)
+        elif name.startswith("_:"):
+            continue
+        elif where == "type":
+            result.undefined_types.append(name)
+        else:
+            result.relative_ids += 1
 
 
 def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
@@ -276,13 +308,18 @@ def _skeleton(document: Any) -> skeletons.Skeleton | None:
         return None
 
 
-def _expansion(document: Any, expanded: list[Any], dropped: list[str | None]) -> Expansion:
+def _expansion(
+    document: Any,
+    expanded: list[Any] | Callable[[], list[Any]],
+    dropped: list[str | None],
+    positions: Iterable[tuple[str, Any]],
+) -> Expansion:
     result = Expansion(expanded)
     names = {name for name in dropped if name is not None}
     if None in dropped:  # the library names neither keyword-like keys nor null-mapped terms
         names |= set(_keyword_like_keys(document)) or {"(a term mapped to null)"}
     result.dropped_terms = sorted(names)
-    _walk_expanded(expanded, result)
+    _judge_iris(positions, result)
     result.undefined_types = sorted(set(result.undefined_types))
     return result
 
@@ -294,12 +331,18 @@ def expand(document: Any) -> Expansion:
     if shape is not None:
         template = _learnt.get(shape.key)
         if template is not None:
-            expanded = skeletons.fill(template.expanded, shape.slots)
-            return _expansion(document, expanded, template.dropped)
+            slots = shape.slots
+            positions = [(where, skeletons.fill(v, slots)) for where, v in template.positions]
+            return _expansion(
+                document,
+                lambda: skeletons.fill(template.expanded, slots),
+                template.dropped,
+                positions,
+            )
     expanded, dropped = _expand_in_full(document)
     if shape is not None and not _learnt.known(shape.key) and _learnt.sighted(shape.key):
-        _learnt.learn(shape, expanded, dropped, _expand_in_full)
-    return _expansion(document, expanded, dropped)
+        _learnt.learn(shape, expanded, dropped, _expand_in_full, _iri_positions)
+    return _expansion(document, expanded, dropped, _iri_positions(expanded))
 
 
 #: Steps (N-degree hashes and related-blank-node hashes) that canonicalization may spend telling
@@ -328,9 +371,7 @@ class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
         self._step()
         return super().hash_n_degree_quads(id_, issuer)
 
-    def hash_related_blank_node(
-        self, related: str, quad: Any, issuer: Any, position: str
-    ) -> Any:
+    def hash_related_blank_node(self, related: str, quad: Any, issuer: Any, position: str) -> Any:
         self._step()
         return super().hash_related_blank_node(related, quad, issuer, position)
 
@@ -377,12 +418,12 @@ def canonize(expanded: list[Any]) -> str:
 
 __all__ = [
     "BASE_CONTEXTS",
+    "MAX_CANON_STEPS",
     "VC_V1",
     "VC_V2",
     "ContextNotPinned",
     "Expansion",
     "JsonLdProblem",
-    "MAX_CANON_STEPS",
     "canonize",
     "context_urls",
     "expand",

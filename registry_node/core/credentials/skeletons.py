@@ -36,7 +36,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,9 +90,12 @@ def vocabulary(urls: tuple[str, ...], load: Callable[[str], Any]) -> Vocabulary:
                 if not key.startswith("@"):
                     terms.add(key)
                     target = item.get("@id") if isinstance(item, dict) else item
-                    if isinstance(target, str) and target.startswith("@"):
-                        if target not in ("@id", "@type"):
-                            closed.add(key)
+                    if (
+                        isinstance(target, str)
+                        and target.startswith("@")
+                        and target not in ("@id", "@type")
+                    ):
+                        closed.add(key)
                 walk(item)
         elif isinstance(value, list):
             for item in value:
@@ -114,7 +117,7 @@ def vocabulary(urls: tuple[str, ...], load: Callable[[str], Any]) -> Vocabulary:
 
 
 def _kind(text: str, terms: frozenset[str]) -> str | None:
-    """"A" (kept as is everywhere), "B" (kept, or after the vocabulary IRI), or None (keep the
+    """ "A" (kept as is everywhere), "B" (kept, or after the vocabulary IRI), or None (keep the
     string in the skeleton)."""
     if not text or text[0] == "@" or text in terms:
         return None
@@ -215,9 +218,7 @@ def fill(template: Any, slots: list[str]) -> Any:
             return template
         match = _SLOT.search(template)
         assert match is not None  # checked when the template was learnt
-        return template[: match.start()].removesuffix(IRI_SCHEME + ":") + slots[
-            int(match.group(1))
-        ]
+        return template[: match.start()].removesuffix(IRI_SCHEME + ":") + slots[int(match.group(1))]
     if isinstance(template, dict):
         return {key: fill(item, slots) for key, item in template.items()}
     if isinstance(template, list):
@@ -262,6 +263,8 @@ def _same(a: Any, b: Any) -> bool:
 class Template:
     expanded: Any
     dropped: list[str | None]
+    #: The IRI positions of ``expanded`` (see contexts._iri_positions), markers unfilled.
+    positions: list[tuple[str, Any]]
 
 
 class Skeletons:
@@ -303,6 +306,7 @@ class Skeletons:
         expanded: Any,
         dropped: list[str | None],
         expand: Callable[[Any], tuple[Any, list[str | None]]],
+        positions: Callable[[Any], Iterable[tuple[str, Any]]],
     ) -> None:
         """Learn ``shape`` from a document whose full expansion was ``expanded`` (and dropped
         ``dropped``), when the skeleton's own expansion fits exactly; else remember that this
@@ -318,7 +322,9 @@ class Skeletons:
             and _well_formed(shape_expanded, shape.kinds)
             and _same(fill(shape_expanded, shape.slots), expanded)
         ):
-            template = Template(shape_expanded, list(shape_dropped))
+            template = Template(
+                shape_expanded, list(shape_dropped), list(positions(shape_expanded))
+            )
         with self._lock:
             self._templates[shape.key] = template
             self._templates.move_to_end(shape.key)
