@@ -246,19 +246,64 @@ def _put(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
     target[path[-1]] = value
 
 
+#: Contexts to try them under: Open Badges on VC 2.0 (no vocabulary IRI), VC 1.1 (prefixes
+#: such as ``cred:`` and ``xsd:``) and the VC 2.0 examples (a vocabulary IRI).
+BASES = {
+    "ob": [cf.VC_V2, cf.OB_V3],
+    "vc 1.1": [cf.VC_V1, cf.OB_V3],
+    "examples": [cf.VC_V2, cf.EXAMPLES_V2],
+}
+CASES = [(base, path, place) for path, place in PLACES for base in BASES if base == "ob"] + [
+    (base, path, place) for path, place in PLACES[:4] for base in BASES if base != "ob"
+]
+
+
 @pytest.mark.parametrize("odd", ODD_STRINGS)
-@pytest.mark.parametrize(("path", "place"), PLACES, ids=[p for _, p in PLACES])
+@pytest.mark.parametrize(("base", "path", "place"), CASES, ids=[f"{b}-{p}" for b, _, p in CASES])
 def test_an_odd_string_where_a_plain_one_was_learnt(
-    path: tuple[Any, ...], place: str, odd: str
+    base: str, path: tuple[Any, ...], place: str, odd: str
 ) -> None:
     for plain in ("urn:example:plain", "plain value"):
         ld._learnt.clear()
-        first = cf.open_badge(COLLEGE)
+        first = cf.open_badge(COLLEGE, **{"@context": BASES[base]})
         _put(first, path, plain)
         learn(first)
-        second = cf.open_badge(COLLEGE)
+        assert learnt(first) or reference(first) == "error"
+        second = cf.open_badge(COLLEGE, **{"@context": BASES[base]})
         _put(second, path, odd)
         assert ours(second) == reference(second), (place, plain, odd)
+
+
+@pytest.mark.parametrize("keyword", ["@language", "@direction", "@index"])
+def test_values_of_keywords_that_expansion_checks_are_not_templated(keyword: str) -> None:
+    learnt_value = {"@language": "en", "@direction": "ltr", "@index": "a"}[keyword]
+    other_value = {"@language": "EN-GB", "@direction": "rtl", "@index": "B"}[keyword]
+    first = cf.open_badge(COLLEGE)
+    first["credentialSubject"]["achievement"]["name"] = {"@value": "W", keyword: learnt_value}
+    learn(first)
+    assert learnt(first)
+    second = copy.deepcopy(first)
+    second["credentialSubject"]["achievement"]["name"][keyword] = other_value
+    assert ours(second) == reference(second)
+    if keyword == "@language":  # the library writes language tags in lower case
+        assert "en-gb" in str(ours(second)["expanded"])  # type: ignore[index]
+
+
+def test_a_skeleton_whose_expansion_does_not_fit_is_not_learnt() -> None:
+    document = cf.open_badge(COLLEGE)
+    shape = ld._skeleton(document)
+    assert shape is not None
+    expanded, dropped = ld._expand_in_full(document)
+
+    def askew(doc: Any) -> tuple[Any, list[str | None]]:  # an expansion that does not fit
+        out, gone = ld._expand_in_full(doc)
+        return json.loads(json.dumps(out).replace("#Achievement", "#Other")), gone
+
+    ld._learnt.learn(shape, expanded, dropped, askew, ld._iri_positions)
+    assert ld._learnt.known(shape.key) and ld._learnt.get(shape.key) is None
+    ld._learnt.clear()
+    ld._learnt.learn(shape, expanded, dropped, ld._expand_in_full, ld._iri_positions)
+    assert ld._learnt.get(shape.key) is not None
 
 
 # --- generated documents ------------------------------------------------------------------------
