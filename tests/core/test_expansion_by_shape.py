@@ -538,7 +538,6 @@ def test_an_unpinned_context_is_still_refused() -> None:
 
 
 def test_a_skeleton_keeps_terms_and_keyword_values_and_marks_data() -> None:
-    vocab = ld._vocabulary((cf.VC_V2, cf.OB_V3))
     shape = skeletons.skeleton(
         {
             "@context": [cf.VC_V2, cf.OB_V3],
@@ -547,7 +546,7 @@ def test_a_skeleton_keeps_terms_and_keyword_values_and_marks_data() -> None:
             "x": {"@value": "v", "@language": "en"},
             "y": "Achievement:x",
         },
-        vocab,
+        ld._vocabulary,
     )
     assert shape.slots == ["urn:t", "Jo", "v"]
     assert shape.kinds == ["A", "B", "B"]
@@ -602,3 +601,19 @@ def test_jcs_writes_what_rfc8785_writes(value: Any) -> None:
 )
 def test_jcs_on_the_edges(value: Any) -> None:
     assert _ours_jcs(value) == _rfc8785(value)
+
+
+def test_a_nested_context_url_brings_its_terms_into_the_skeleton() -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def vocabulary_of(urls: tuple[str, ...]) -> skeletons.Vocabulary:
+        asked.append(urls)
+        terms = {"zz"} if "urn:ctx:inner" in urls else set()
+        return skeletons.Vocabulary(frozenset(terms), frozenset())
+
+    document = {"@context": "urn:ctx:outer", "a": {"@context": ["urn:ctx:inner"], "b": "zz:x"}}
+    shape = skeletons.skeleton(document, vocabulary_of)
+    assert asked == [("urn:ctx:outer",), ("urn:ctx:outer", "urn:ctx:inner")]
+    assert shape.slots == []  # zz is a term of the inner context: zz:x is a compact IRI
+    alone = skeletons.skeleton({"@context": "urn:ctx:outer", "b": "zz:x"}, vocabulary_of)
+    assert alone.slots == ["zz:x"]

@@ -303,7 +303,7 @@ _learnt = skeletons.Skeletons()
 
 def _skeleton(document: Any) -> skeletons.Skeleton | None:
     try:
-        return skeletons.skeleton(document, _vocabulary(skeletons.context_urls_of(document)))
+        return skeletons.skeleton(document, _vocabulary)
     except skeletons.Declined:
         return None
 

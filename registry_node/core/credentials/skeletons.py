@@ -141,11 +141,34 @@ class Skeleton:
     document: Any
 
 
-def skeleton(document: Any, vocab: Vocabulary) -> Skeleton:
-    """The skeleton of ``document``. Raises Declined."""
+def skeleton(document: Any, vocabulary_of: Callable[[tuple[str, ...]], Vocabulary]) -> Skeleton:
+    """The skeleton of ``document``, its strings judged by the vocabulary of every context URL
+    it names (``vocabulary_of``). Raises Declined."""
+    root = document.get("@context") if isinstance(document, dict) else None
+    urls = () if root is None else _urls(root)
+    shape, named = _build(document, vocabulary_of(urls))
+    if not named <= set(urls):  # nested contexts beyond the document's own
+        shape, _ = _build(document, vocabulary_of(tuple(dict.fromkeys([*urls, *named]))))
+    return shape
+
+
+def _urls(value: Any) -> tuple[str, ...]:
+    """The URLs of a ``@context`` of URLs only (whether they are pinned is the loader's
+    business); Declined for any other kind of context: inline contexts define terms of their
+    own."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise Declined
+
+
+def _build(document: Any, vocab: Vocabulary) -> tuple[Skeleton, set[str]]:
     slots: list[str] = []
     kinds: list[str] = []
+    named: set[str] = set()
     terms = vocab.terms
+    closed = vocab.closed_aliases
 
     def build(value: Any, open_: bool) -> Any:
         if isinstance(value, str):
@@ -154,24 +177,22 @@ def skeleton(document: Any, vocab: Vocabulary) -> Skeleton:
             kind = _kind(value, terms) if open_ else None
             if kind is None:
                 return value
-            marker = f"{MARK}{len(slots)}{END}"
+            marker = MARK + str(len(slots)) + END
             slots.append(value)
             kinds.append(kind)
-            return f"{IRI_SCHEME}:{marker}" if kind == "A" else marker
+            return IRI_SCHEME + ":" + marker if kind == "A" else marker
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
                 if MARK in key or END in key:
                     raise Declined
                 if key == "@context":
-                    if not _pinned_form(item):
-                        raise Declined
+                    named.update(_urls(item))
                     out[key] = item
-                    continue
-                if key.startswith("@"):
+                elif key[:1] == "@":
                     out[key] = build(item, open_ and key in OPEN_KEYWORDS)
                 else:
-                    out[key] = build(item, open_ and key not in vocab.closed_aliases)
+                    out[key] = build(item, open_ and key not in closed)
             return out
         if isinstance(value, list):
             return [build(item, open_) for item in value]
@@ -179,36 +200,7 @@ def skeleton(document: Any, vocab: Vocabulary) -> Skeleton:
 
     shape = build(document, True)
     key = json.dumps(shape, ensure_ascii=False, separators=(",", ":"))
-    return Skeleton(key, slots, kinds, shape)
-
-
-def _pinned_form(value: Any) -> bool:
-    """A ``@context`` of URLs only (whether they are pinned is the loader's business)."""
-    if isinstance(value, str):
-        return True
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def context_urls_of(document: Any) -> tuple[str, ...]:
-    """The context URLs of the ``@context`` entries of ``document``, at any depth. Raises
-    Declined for any other kind of context."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key == "@context":
-                    if not _pinned_form(item):
-                        raise Declined
-                    found.extend(item if isinstance(item, list) else [item])
-                else:
-                    walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(document)
-    return tuple(dict.fromkeys(found))
+    return Skeleton(key, slots, kinds, shape), named
 
 
 def fill(template: Any, slots: list[str]) -> Any:
@@ -343,7 +335,6 @@ __all__ = [
     "Skeletons",
     "Template",
     "Vocabulary",
-    "context_urls_of",
     "fill",
     "skeleton",
     "vocabulary",
