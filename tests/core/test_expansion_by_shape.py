@@ -224,6 +224,8 @@ ODD_STRINGS = [
     "x-slot:\ue0000\ue001",
     "\ue0000\ue001",
     "caf\u00e9 \U0001f600",
+    "two words",
+    "trailing\n",
 ]
 
 #: Places in an Open Badges credential: (path to a member, what kind of place it is).
@@ -287,6 +289,17 @@ def test_values_of_keywords_that_expansion_checks_are_not_templated(keyword: str
     assert ours(second) == reference(second)
     if keyword == "@language":  # the library writes language tags in lower case
         assert "en-gb" in str(ours(second)["expanded"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("other", ["plain type", "type\n", "type\n\n", "\ttype", "type-2"])
+def test_white_space_in_a_value_type_under_a_vocabulary(other: str) -> None:
+    first = cf.open_badge(COLLEGE, **{"@context": [cf.VC_V2, cf.EXAMPLES_V2]})
+    first["credentialSubject"]["nickname"] = {"@value": "W", "@type": "plaintype"}
+    learn(first)
+    assert learnt(first)
+    second = copy.deepcopy(first)
+    second["credentialSubject"]["nickname"]["@type"] = other
+    assert ours(second) == reference(second)
 
 
 def test_a_skeleton_whose_expansion_does_not_fit_is_not_learnt() -> None:

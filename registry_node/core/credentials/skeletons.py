@@ -10,14 +10,18 @@ JSON-LD expansion treats most data strings alike whatever they say:
   ``@type``, an IRI-coerced value or a literal;
 - any other string that is not a term, does not look like a keyword and has no prefix that is a
   term (nor a ``_`` blank-node prefix or a ``prefix://`` form) is kept as it is as a literal or a
-  relative IRI, or has the vocabulary IRI put in front of it.
+  relative IRI, or has the vocabulary IRI put in front of it. One thing more is asked of it: a
+  value's ``@type`` must come out an absolute IRI, which white space prevents; strings with
+  white space (other than one final newline, as the library's test goes) are a kind of their
+  own.
 
 Nothing else in expansion looks at such a string: type-scoped contexts are found by term, and
-expansion neither sorts nor removes values by their content. The *skeleton* of a document is
-the document with each of those strings replaced by a marker of the same kind (``x-slot:`` +
+expansion neither sorts nor removes values by their content. The *skeleton* of a document is the
+document with each of those strings replaced by a marker of the same kind (``x-slot:`` +
 private-use characters around a number for the first kind, the private-use characters alone for
-the second). Documents with the same skeleton expand to the same template, from which each
-one's expanded form is had by putting its strings back where the markers stand.
+the second, with a space before the closing one for the third). Documents with the same skeleton
+expand to the same template, from which each one's expanded form is had by putting its strings
+back where the markers stand.
 
 A skeleton is only learnt from a document whose expansion the library computed in full, and only
 when putting that document's own strings into the skeleton's expansion gives exactly that
@@ -46,7 +50,10 @@ IRI_SCHEME = "x-slot"
 #: The JSON-LD library's own test for an absolute IRI (``_is_absolute_iri``), with ``re.match``
 #: semantics (so a final newline passes, as it does there).
 ABSOLUTE = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
-_SLOT = re.compile(MARK + r"([0-9]+)" + END)
+#: What must follow an IRI's scheme for the library to call it absolute (its regular expression's
+#: tail, matched the same way): a string that fails it keeps an IRI it ends from being absolute.
+_NO_SPACE = re.compile(r"[^\s]*$")
+_SLOT = re.compile(MARK + r"([0-9]+) ?" + END)
 #: Keywords whose values expansion treats as nodes, values or IRIs, like any property's.
 OPEN_KEYWORDS = frozenset(
     {"@id", "@type", "@value", "@graph", "@list", "@set", "@included", "@nest", "@reverse"}
@@ -117,11 +124,15 @@ def vocabulary(urls: tuple[str, ...], load: Callable[[str], Any]) -> Vocabulary:
 
 
 def _kind(text: str, terms: frozenset[str]) -> str | None:
-    """ "A" (kept as is everywhere), "B" (kept, or after the vocabulary IRI), or None (keep the
-    string in the skeleton)."""
+    """The kind of a string: "A" (kept as is everywhere), "B" (kept, or after the vocabulary
+    IRI), "W" (as "B", with white space that keeps it, vocabulary IRI in front or not, from
+    being an absolute IRI, which the library asks of a value's type), or None (the string stays
+    in the skeleton)."""
     if not text or text[0] == "@" or text in terms:
         return None
     colon = text.find(":")
+    if colon == 0:
+        return None
     if colon > 0:
         prefix = text[:colon]
         if prefix == "_" or prefix in terms:
@@ -130,7 +141,7 @@ def _kind(text: str, terms: frozenset[str]) -> str | None:
             return "A"
         if text.startswith("//", colon + 1):
             return None
-    return "B"
+    return "B" if _NO_SPACE.match(text) else "W"
 
 
 @dataclass(frozen=True)
@@ -177,7 +188,7 @@ def _build(document: Any, vocab: Vocabulary) -> tuple[Skeleton, set[str]]:
             kind = _kind(value, terms) if open_ else None
             if kind is None:
                 return value
-            marker = MARK + str(len(slots)) + END
+            marker = MARK + str(len(slots)) + (" " + END if kind == "W" else END)
             slots.append(value)
             kinds.append(kind)
             return IRI_SCHEME + ":" + marker if kind == "A" else marker
@@ -232,6 +243,8 @@ def _well_formed(template: Any, kinds: list[str]) -> bool:
             return False
         number = int(match.group(1))
         if number >= len(kinds):
+            return False
+        if (" " in match.group(0)) != (kinds[number] == "W"):
             return False
         if kinds[number] == "A":
             return head == IRI_SCHEME + ":"
