@@ -115,7 +115,7 @@ def ours(document: Any) -> dict[str, Any] | str:
 def learnt(document: Any) -> bool:
     """Is the shape of ``document`` learnt (so that expanding it uses the template)?"""
     shape = ld._skeleton(document)
-    return shape is not None and ld._learnt.get(shape.key) is not None
+    return shape is not None and ld._shapes().get(shape.key) is not None
 
 
 def learn(document: Any) -> None:
@@ -127,9 +127,9 @@ def learn(document: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_shapes() -> Iterator[None]:
-    ld._learnt.clear()
+    ld._shapes().clear()
     yield
-    ld._learnt.clear()
+    ld._shapes().clear()
 
 
 def credential_documents() -> list[tuple[str, dict[str, Any]]]:
@@ -266,7 +266,7 @@ def test_an_odd_string_where_a_plain_one_was_learnt(
     base: str, path: tuple[Any, ...], place: str, odd: str
 ) -> None:
     for plain in ("urn:example:plain", "plain value"):
-        ld._learnt.clear()
+        ld._shapes().clear()
         first = cf.open_badge(COLLEGE, **{"@context": BASES[base]})
         _put(first, path, plain)
         learn(first)
@@ -312,11 +312,11 @@ def test_a_skeleton_whose_expansion_does_not_fit_is_not_learnt() -> None:
         out, gone = ld._expand_in_full(doc)
         return json.loads(json.dumps(out).replace("#Achievement", "#Other")), gone
 
-    ld._learnt.learn(shape, expanded, dropped, askew, ld._iri_positions)
-    assert ld._learnt.known(shape.key) and ld._learnt.get(shape.key) is None
-    ld._learnt.clear()
-    ld._learnt.learn(shape, expanded, dropped, ld._expand_in_full, ld._iri_positions)
-    assert ld._learnt.get(shape.key) is not None
+    ld._shapes().learn(shape, expanded, dropped, askew, ld._iri_positions)
+    assert ld._shapes().known(shape.key) and ld._shapes().get(shape.key) is None
+    ld._shapes().clear()
+    ld._shapes().learn(shape, expanded, dropped, ld._expand_in_full, ld._iri_positions)
+    assert ld._shapes().get(shape.key) is not None
 
 
 # --- generated documents ------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def test_generated_documents_and_their_variants(
     replacements: list[str],
     base: str,
 ) -> None:
-    ld._learnt.clear()
+    ld._shapes().clear()
     document = cf.open_badge(COLLEGE)
     if base == "vc 2.0":
         document["@context"] = [cf.VC_V2, cf.EXAMPLES_V2] if types else [cf.VC_V2]

@@ -24,7 +24,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -293,12 +293,18 @@ def _context_document(url: str) -> Any:
     return load_pinned(url)["document"]
 
 
-@lru_cache(maxsize=64)
+_packaged_shapes = skeletons.Skeletons()
+
+
+def _shapes() -> skeletons.Skeletons:
+    """The shapes learnt, and the vocabularies read, from the contexts the loader serves. They
+    hold only while a URL serves the same document: contexts served otherwise (another set of
+    pinned contexts) need a Skeletons of their own."""
+    return _packaged_shapes
+
+
 def _vocabulary(urls: tuple[str, ...]) -> skeletons.Vocabulary:
-    return skeletons.vocabulary(urls, _context_document)
-
-
-_learnt = skeletons.Skeletons()
+    return _shapes().vocabulary(urls, _context_document)
 
 
 def _skeleton(document: Any) -> skeletons.Skeleton | None:
@@ -329,7 +335,7 @@ def expand(document: Any) -> Expansion:
     Raises JsonLdProblem (``context_not_pinned`` or ``jsonld_error``)."""
     shape = _skeleton(document)
     if shape is not None:
-        template = _learnt.get(shape.key)
+        template = _shapes().get(shape.key)
         if template is not None:
             slots = shape.slots
             positions = [(where, skeletons.fill(v, slots)) for where, v in template.positions]
@@ -340,8 +346,9 @@ def expand(document: Any) -> Expansion:
                 positions,
             )
     expanded, dropped = _expand_in_full(document)
-    if shape is not None and not _learnt.known(shape.key) and _learnt.sighted(shape.key):
-        _learnt.learn(shape, expanded, dropped, _expand_in_full, _iri_positions)
+    learnt = _shapes()
+    if shape is not None and not learnt.known(shape.key) and learnt.sighted(shape.key):
+        learnt.learn(shape, expanded, dropped, _expand_in_full, _iri_positions)
     return _expansion(document, expanded, dropped, _iri_positions(expanded))
 
 

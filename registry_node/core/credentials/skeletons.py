@@ -61,8 +61,9 @@ OPEN_KEYWORDS = frozenset(
 #: How many skeletons are kept, and the longest one kept (characters).
 MAX_SKELETONS = 256
 MAX_SKELETON_CHARS = 256 * 1024
-#: How many unlearnt shapes are remembered as seen once.
+#: How many unlearnt shapes are remembered as seen once; how many vocabularies are kept.
 MAX_SEEN = 4096
+MAX_VOCABULARIES = 64
 
 
 class Declined(Exception):
@@ -181,18 +182,25 @@ def _build(document: Any, vocab: Vocabulary) -> tuple[Skeleton, set[str]]:
     terms = vocab.terms
     closed = vocab.closed_aliases
 
+    def string(value: str, open_: bool) -> str:
+        if MARK in value or END in value:
+            raise Declined
+        kind = _kind(value, terms) if open_ else None
+        if kind is None:
+            return value
+        number = str(len(slots))
+        slots.append(value)
+        kinds.append(kind)
+        if kind == "A":
+            return IRI_SCHEME + ":" + MARK + number + END
+        return MARK + number + (" " + END if kind == "W" else END)
+
     def build(value: Any, open_: bool) -> Any:
-        if isinstance(value, str):
-            if MARK in value or END in value:
-                raise Declined
-            kind = _kind(value, terms) if open_ else None
-            if kind is None:
-                return value
-            marker = MARK + str(len(slots)) + (" " + END if kind == "W" else END)
-            slots.append(value)
-            kinds.append(kind)
-            return IRI_SCHEME + ":" + marker if kind == "A" else marker
-        if isinstance(value, dict):
+        # exact types: anything else (a subclass) stays in the skeleton as it is, which is safe
+        kind = type(value)
+        if kind is str:
+            return string(value, open_)
+        if kind is dict:
             out = {}
             for key, item in value.items():
                 if MARK in key or END in key:
@@ -200,13 +208,12 @@ def _build(document: Any, vocab: Vocabulary) -> tuple[Skeleton, set[str]]:
                 if key == "@context":
                     named.update(_urls(item))
                     out[key] = item
-                elif key[:1] == "@":
-                    out[key] = build(item, open_ and key in OPEN_KEYWORDS)
-                else:
-                    out[key] = build(item, open_ and key not in closed)
+                    continue
+                inner = open_ and (key in OPEN_KEYWORDS if key[:1] == "@" else key not in closed)
+                out[key] = string(item, inner) if type(item) is str else build(item, inner)
             return out
-        if isinstance(value, list):
-            return [build(item, open_) for item in value]
+        if kind is list:
+            return [string(i, open_) if type(i) is str else build(i, open_) for i in value]
         return value
 
     shape = build(document, True)
@@ -273,12 +280,27 @@ class Template:
 
 
 class Skeletons:
-    """The learnt templates, keyed by skeleton; safe to share between threads."""
+    """The learnt templates, keyed by skeleton, and the vocabularies of the context URLs
+    documents name; safe to share between threads."""
 
     def __init__(self) -> None:
         self._templates: OrderedDict[str, Template | None] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._vocabularies: OrderedDict[tuple[str, ...], Vocabulary] = OrderedDict()
         self._lock = threading.Lock()
+
+    def vocabulary(self, urls: tuple[str, ...], load: Callable[[str], Any]) -> Vocabulary:
+        """:func:`vocabulary`, remembered. Raises Declined."""
+        with self._lock:
+            known = self._vocabularies.get(urls)
+        if known is not None:
+            return known
+        found = vocabulary(urls, load)
+        with self._lock:
+            self._vocabularies[urls] = found
+            if len(self._vocabularies) > MAX_VOCABULARIES:
+                self._vocabularies.popitem(last=False)
+        return found
 
     def get(self, key: str) -> Template | None:
         with self._lock:
@@ -340,6 +362,7 @@ class Skeletons:
         with self._lock:
             self._templates.clear()
             self._seen.clear()
+            self._vocabularies.clear()
 
 
 __all__ = [
