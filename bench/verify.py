@@ -103,6 +103,7 @@ def main() -> None:
         config = {
             "node_id": "https://registry.bench.example",
             "jurisdiction": "US-OH",
+            "name": "Bench registry",
             "listen": {"host": "127.0.0.1", "port": port},
             "data_dir": str(out / "data"),
             "trust_list": str(out / "us-oh.yaml"),

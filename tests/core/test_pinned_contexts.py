@@ -159,3 +159,20 @@ def test_an_operator_context_cannot_be_replaced_by_another_with_other_content() 
     assert "(given before)" in caught.value.detail
     again = operator().with_operator({CTX_URL: (CONTEXT_BYTES, None)})  # the same: no change
     assert again.operator == frozenset({CTX_URL})
+
+
+def test_two_registries_never_share_the_shapes_learnt_from_a_url() -> None:
+    """Expansion learns a document's shape from the contexts in force (skeletons.py): what one
+    registry learnt is never used for the same URL pinned with other content in another."""
+    other = {"@context": {"vehicleClass": "https://other.example/vocab#vehicleClass"}}
+    second = PinnedContexts.packaged().with_operator({CTX_URL: (json.dumps(other).encode(), None)})
+    first = operator()
+    documents = [{"@context": [cf.VC_V2, CTX_URL], "licenceClass": c} for c in "ABCD"]
+    with ld.using(first):
+        learnt = [ld.expand(d) for d in documents]  # seen twice and more: the shape is learnt
+    assert all(e.clean for e in learnt)
+    assert any(t is not None for t in first.shapes._templates.values())  # learnt
+    with ld.using(second):
+        found = [ld.expand(d) for d in documents]
+    assert all(e.dropped_terms == ["licenceClass"] for e in found)
+    assert all(e.expanded == [] for e in found)

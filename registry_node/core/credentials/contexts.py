@@ -12,6 +12,12 @@ A term that no context defines is dropped by JSON-LD expansion, so it is not cov
 RDF-canonicalized signature while a reader of the JSON still sees it. The JSON-LD library reports
 each dropped property to a handler; relative type and id IRIs (which RDF conversion drops too)
 are found by walking the expanded form.
+
+Expansion is learnt per shape (``skeletons``): a document whose contexts are all named by URL
+and whose skeleton was seen before is expanded by putting its strings into the skeleton's
+expansion, which the library computed and which was checked against a full expansion when it was
+learnt. Canonicalization converts the expanded form to RDF without expanding it again, and
+bounds the work spent telling blank nodes apart (``MAX_CANON_STEPS``).
 """
 
 from __future__ import annotations
@@ -22,17 +28,19 @@ import copy
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
+from pyld.canon import URDNA2015  # type: ignore[import-untyped]
 from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
+from pyld.identifier_issuer import IdentifierIssuer  # type: ignore[import-untyped]
 
 from registry_node.core import strictjson
+from registry_node.core.credentials import skeletons
 
 #: JSON-LD 1.1 keywords; any other key that starts with ``@`` is dropped by expansion.
 KEYWORDS = frozenset(
@@ -139,14 +147,17 @@ def sha256_hex(data: bytes) -> str:
 class PinnedContexts:
     """An immutable registry of pinned contexts: URL -> parsed document, with the URLs the
     operator added. The JSON-LD processor's cache of processed contexts lives here, one per
-    thread, so that two registries never share a URL's processed form."""
+    thread, and so do the shapes learnt from documents expanded with these contexts
+    (skeletons.py), so that two registries never share a URL's processed form nor what was
+    learnt from it."""
 
-    __slots__ = ("_documents", "_local", "operator")
+    __slots__ = ("_documents", "_local", "operator", "shapes")
 
     def __init__(self, documents: Mapping[str, Any], operator: frozenset[str] = frozenset()):
         self._documents: Mapping[str, Any] = MappingProxyType(dict(documents))
         self.operator = operator
         self._local = threading.local()
+        self.shapes = skeletons.Skeletons()
 
     @classmethod
     def packaged(cls) -> PinnedContexts:
@@ -304,14 +315,33 @@ def _options() -> dict[str, Any]:
     }
 
 
-@dataclass
 class Expansion:
-    """A document in JSON-LD expanded form, and what expansion could not express."""
+    """A document in JSON-LD expanded form, and what expansion could not express. The expanded
+    form of a document expanded by shape is built when first asked for."""
 
-    expanded: list[Any]
-    dropped_terms: list[str] = field(default_factory=list)
-    undefined_types: list[str] = field(default_factory=list)
-    relative_ids: int = 0
+    def __init__(
+        self,
+        expanded: list[Any] | Callable[[], list[Any]],
+        dropped_terms: list[str] | None = None,
+        undefined_types: list[str] | None = None,
+        relative_ids: int = 0,
+    ) -> None:
+        self._expanded: list[Any] | None = None
+        self._build: Callable[[], list[Any]] | None = None
+        if callable(expanded):
+            self._build = expanded
+        else:
+            self._expanded = expanded
+        self.dropped_terms: list[str] = dropped_terms or []
+        self.undefined_types: list[str] = undefined_types or []
+        self.relative_ids = relative_ids
+
+    @property
+    def expanded(self) -> list[Any]:
+        if self._expanded is None:
+            assert self._build is not None
+            self._expanded = self._build()
+        return self._expanded
 
     @property
     def clean(self) -> bool:
@@ -347,54 +377,178 @@ def _is_absolute(iri: str) -> bool:
     return bool(colon) and scheme[:1].isalpha()
 
 
-def _walk_expanded(value: Any, result: Expansion) -> None:
+def _iri_positions(value: Any) -> Iterator[tuple[str, Any]]:
+    """The values of the expanded form that must be absolute IRIs: ``("type", v)`` for a node's
+    type, ``("datatype", v)`` for a value's, ``("id", v)`` for a node's id."""
     if isinstance(value, list):
         for item in value:
-            _walk_expanded(item, result)
+            yield from _iri_positions(item)
         return
     if not isinstance(value, dict):
         return
     if "@value" in value:
-        datatype = value.get("@type")
-        if isinstance(datatype, str) and datatype != "@json" and not _is_absolute(datatype):
-            result.undefined_types.append(datatype)
+        yield "datatype", value.get("@type")
         return
     for key, item in value.items():
         if key == "@type":
             for name in item if isinstance(item, list) else [item]:
-                if isinstance(name, str) and not _is_absolute(name) and not name.startswith("_:"):
-                    result.undefined_types.append(name)
+                yield "type", name
         elif key == "@id":
-            if isinstance(item, str) and not _is_absolute(item) and not item.startswith("_:"):
-                result.relative_ids += 1
+            yield "id", item
         else:
-            _walk_expanded(item, result)
+            yield from _iri_positions(item)
 
 
-def expand(document: Any) -> Expansion:
-    """Expand ``document`` with the pinned contexts and record what it could not express.
-    Raises JsonLdProblem (``context_not_pinned`` or ``jsonld_error``)."""
+def _judge_iris(positions: Iterable[tuple[str, Any]], result: Expansion) -> None:
+    """Record undefined types and relative ids among ``positions``."""
+    for where, name in positions:
+        if not isinstance(name, str) or _is_absolute(name):
+            continue
+        if where == "datatype":
+            if name != "@json":
+                result.undefined_types.append(name)
+        elif name.startswith("_:"):
+            continue
+        elif where == "type":
+            result.undefined_types.append(name)
+        else:
+            result.relative_ids += 1
+
+
+def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
+    """The library's expansion of ``document`` and the properties it dropped."""
     dropped: list[str | None] = []
     try:
         expanded = jsonld.expand(document, _options(), on_property_dropped=dropped.append)
     except Exception as exc:  # the library raises its own error type and plain ones
         raise _problem(exc) from None
+    return expanded, dropped
+
+
+def _context_document(url: str) -> Any:
+    return load_pinned(url)["document"]
+
+
+def _shapes() -> skeletons.Skeletons:
+    """The shapes learnt, and the vocabularies read, from the contexts the loader serves: those
+    of the registry in force. They hold only while a URL serves the same document, so each
+    registry has its own."""
+    return in_force().shapes
+
+
+def _vocabulary(urls: tuple[str, ...]) -> skeletons.Vocabulary:
+    return _shapes().vocabulary(urls, _context_document)
+
+
+def _skeleton(document: Any) -> skeletons.Skeleton | None:
+    try:
+        return skeletons.skeleton(document, _vocabulary)
+    except skeletons.Declined:
+        return None
+
+
+def _expansion(
+    document: Any,
+    expanded: list[Any] | Callable[[], list[Any]],
+    dropped: list[str | None],
+    positions: Iterable[tuple[str, Any]],
+) -> Expansion:
     result = Expansion(expanded)
     names = {name for name in dropped if name is not None}
     if None in dropped:  # the library names neither keyword-like keys nor null-mapped terms
         names |= set(_keyword_like_keys(document)) or {"(a term mapped to null)"}
     result.dropped_terms = sorted(names)
-    _walk_expanded(expanded, result)
+    _judge_iris(positions, result)
     result.undefined_types = sorted(set(result.undefined_types))
     return result
 
 
+def expand(document: Any) -> Expansion:
+    """Expand ``document`` with the pinned contexts and record what it could not express.
+    Raises JsonLdProblem (``context_not_pinned`` or ``jsonld_error``)."""
+    shape = _skeleton(document)
+    if shape is not None:
+        template = _shapes().get(shape.key)
+        if template is not None:
+            slots = shape.slots
+            positions = [(where, skeletons.fill(v, slots)) for where, v in template.positions]
+            return _expansion(
+                document,
+                lambda: skeletons.fill(template.expanded, slots),
+                template.dropped,
+                positions,
+            )
+    expanded, dropped = _expand_in_full(document)
+    learnt = _shapes()
+    if shape is not None and not learnt.known(shape.key) and learnt.sighted(shape.key):
+        learnt.learn(shape, expanded, dropped, _expand_in_full, _iri_positions)
+    return _expansion(document, expanded, dropped, _iri_positions(expanded))
+
+
+#: Steps (N-degree hashes and related-blank-node hashes) that canonicalization may spend telling
+#: apart blank nodes whose first-degree hashes are equal. Credentials need none or a handful;
+#: inputs built to need exponentially many fail quickly instead.
+MAX_CANON_STEPS = 2000
+
+
+class _TooComplex(Exception):
+    pass
+
+
+class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
+    """RDFC-1.0 (URDNA2015) that stops after ``MAX_CANON_STEPS`` steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_CANON_STEPS:
+            raise _TooComplex
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        self._step()
+        return super().hash_n_degree_quads(id_, issuer)
+
+    def hash_related_blank_node(self, related: str, quad: Any, issuer: Any, position: str) -> Any:
+        self._step()
+        return super().hash_related_blank_node(related, quad, issuer, position)
+
+
+_RDF_OPTIONS = {
+    "produceGeneralizedRdf": False,
+    "processingMode": "json-ld-1.1",
+    "rdfDirection": None,
+}
+
+
+def _dataset(expanded: list[Any]) -> dict[str, Any]:
+    """The RDF dataset of a document in expanded form: the library's conversion to RDF, less
+    the expansion it would do first (expanding expanded form changes nothing)."""
+    processor = jsonld.JsonLdProcessor()
+    issuer = IdentifierIssuer("_:b")
+    node_map: dict[str, Any] = {"@default": {}}
+    processor._create_node_map(expanded, node_map, "@default", issuer)
+    dataset = {}
+    for graph_name, graph in sorted(node_map.items()):
+        if graph_name == "@default" or jsonld._is_absolute_iri(graph_name):
+            dataset[graph_name] = processor._graph_to_rdf(graph, issuer, dict(_RDF_OPTIONS))
+    return dataset
+
+
 def canonize(expanded: list[Any]) -> str:
-    """RDFC-1.0 canonical N-Quads of a document already in expanded form."""
-    options = _options()
-    options.update(algorithm="URDNA2015", format="application/n-quads")
+    """RDFC-1.0 canonical N-Quads of a document already in expanded form. Raises JsonLdProblem
+    (``not_canonicalizable`` when telling its blank nodes apart takes more than
+    ``MAX_CANON_STEPS`` steps)."""
     try:
-        text = jsonld.normalize(expanded, options)
+        text = _BoundedURDNA2015().main(_dataset(expanded), {"format": "application/n-quads"})
+    except _TooComplex:
+        raise JsonLdProblem(
+            "not_canonicalizable",
+            f"canonicalization needs more than {MAX_CANON_STEPS} steps to tell its blank nodes "
+            "apart",
+        ) from None
     except Exception as exc:  # the library raises its own error type and plain ones
         raise _problem(exc) from None
     if not isinstance(text, str):
@@ -404,6 +558,7 @@ def canonize(expanded: list[Any]) -> str:
 
 __all__ = [
     "BASE_CONTEXTS",
+    "MAX_CANON_STEPS",
     "VC_V1",
     "VC_V2",
     "ContextNotPinned",

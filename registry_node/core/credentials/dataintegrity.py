@@ -11,6 +11,8 @@ canonicalizes the JSON itself with RFC 8785 (JCS).
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,6 +135,47 @@ def _hash_rdfc(
     )
 
 
+_INT_MIN, _INT_MAX = -(2**53) + 1, 2**53 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_WIDE_OR_SURROGATE = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+
+
+def _plain(value: Any) -> bool:
+    """Is ``value`` JSON whose RFC 8785 form the standard library writes byte for byte: no
+    floats, integers within the double-precision range, no surrogate code points, and no key
+    whose UTF-16 order could differ from its code-point order?"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _SURROGATE.search(item):
+                return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or (not key.isascii() and _WIDE_OR_SURROGATE.search(key)):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                return False
+        elif item is not None and kind is not bool:
+            return False
+    return True
+
+
+def jcs(value: Any) -> bytes:
+    """The RFC 8785 (JCS) form of ``value``: written by the standard library's C encoder when
+    that gives the same bytes (:func:`_plain`), else by ``rfc8785``. Raises
+    rfc8785.CanonicalizationError."""
+    if _plain(value):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return text.encode("utf-8")
+    return rfc8785.dumps(value)
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -150,10 +193,7 @@ def _hash_jcs(proof: Mapping[str, Any], credential: Mapping[str, Any]) -> bytes:
             )
         document["@context"] = config["@context"]
     try:
-        return (
-            hashlib.sha256(rfc8785.dumps(config)).digest()
-            + hashlib.sha256(rfc8785.dumps(document)).digest()
-        )
+        return hashlib.sha256(jcs(config)).digest() + hashlib.sha256(jcs(document)).digest()
     except rfc8785.CanonicalizationError as exc:
         raise ProofFailure(
             "not_canonicalizable", f"JCS cannot canonicalize it: {type(exc).__name__}"

@@ -16,6 +16,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
@@ -111,9 +112,11 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@lru_cache(maxsize=1024)
 def key_from_multikey(value: str) -> PublicKey:
     """A multibase, multicodec-prefixed public key (Multikey, Ed25519VerificationKey2020, or the
-    method-specific id of a did:key): Ed25519 or compressed P-256."""
+    method-specific id of a did:key): Ed25519 or compressed P-256. Remembered: the same pinned
+    keys come with every credential of an issuer (and the key objects are immutable)."""
     try:
         raw = multibase_decode(value)
     except ValueError as exc:
