@@ -311,7 +311,9 @@ def _own_sentence(report: CredentialReport, evidence: Mapping[str, Any]) -> str:
         lead = "Not valid" if verdict == "invalid" else "Could not be verified"
         why = f"{first.name}: {first.detail}" if first is not None else "checks are missing"
         return f"{lead}: {why}"
-    states = " and ".join(_trusted_by(evidence)) or "the lists"
+    vouching = _trusted_by(evidence)
+    states = " and ".join(vouching) or "the lists"
+    trusts = "trusts" if len(vouching) == 1 else "trust"
     what = " and ".join(_specific(report)) or "its credentials"
     status = report.check(STATUS)
     said = "no status list" if status is not None and status.code == "no_status" else "not revoked"
@@ -319,7 +321,8 @@ def _own_sentence(report: CredentialReport, evidence: Mapping[str, Any]) -> str:
     until = "with no end date"
     if dates is not None and "until " in dates.detail:
         until = "valid " + dates.detail[dates.detail.index("until ") :]
-    return f"Authentic, issued by {report.issuer}, which {states} trust for {what}; {said}; {until}"
+    issued = f"Authentic, issued by {report.issuer}, which {states} {trusts} for {what}"
+    return f"{issued}; {said}; {until}"
 
 
 def _flatten(report: CredentialReport) -> list[CredentialReport]:

@@ -122,6 +122,7 @@ async def test_a_trusted_issuer_with_a_pinned_did_web_key(
     assert result["verdict"] == "valid", failed(tree)
     assert checks(tree)["trusted_at_issuance"] == (True, "active")
     assert checks(tree)["trusted_now"] == (True, "active")
+    assert result["summary"].startswith(f"Authentic, issued by {COLLEGE}, which US-OH trusts for ")
     # the report names the key that verified and the list that supplied it
     assert tree["key"] == {
         "id": method(COLLEGE),
