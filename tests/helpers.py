@@ -9,6 +9,7 @@ from typing import Any
 
 from registry_node.config import FederationConfig, NodeConfig
 
+INDIANA = "https://registry.indiana.example"
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -63,3 +64,32 @@ def issuer(n: int = 1, **changes: Any) -> dict[str, Any]:
     }
     doc.update(changes)
     return doc
+
+
+def init_node(name: str = "Indiana", node_id: str = INDIANA, jurisdiction: str = "US-IN") -> None:
+    """``registry-node init`` in the current folder, as an operator runs it."""
+    from registry_node.cli import main
+
+    assert main(["init", "--node-id", node_id, "--jurisdiction", jurisdiction, "--name", name]) == 0
+
+
+def college_source(
+    issuer_id: str, method: dict[str, Any], jurisdiction: str = "US-IN"
+) -> dict[str, Any]:
+    """An issuer source file of one active college whose signing key is pinned (``method``),
+    authorised for Open Badges of achievement type Certificate."""
+    entry = {
+        "id": issuer_id,
+        "name": "Indiana College",
+        "org_type": "higher_education",
+        "keys": [method],
+        "authorizations": [
+            {
+                "credential_types": ["OpenBadgeCredential"],
+                "achievement_types": ["Certificate"],
+                "jurisdiction": jurisdiction,
+            }
+        ],
+        "status_history": [{"status": "active", "from": "2020-01-01T00:00:00Z"}],
+    }
+    return {"jurisdiction": jurisdiction, "issuers": [entry]}

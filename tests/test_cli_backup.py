@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from registry_node.cli import main
+from tests.helpers import init_node
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -19,20 +20,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    assert (
-        main(
-            [
-                "init",
-                "--node-id",
-                "https://registry.indiana.example",
-                "--jurisdiction",
-                "US-IN",
-                "--name",
-                "Indiana LER Trust Registry",
-            ]
-        )
-        == 0
-    )
+    init_node("Indiana LER Trust Registry")
     assert main(["publish"]) == 0
     return tmp_path
 

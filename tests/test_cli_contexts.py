@@ -16,6 +16,7 @@ from registry_node.core.credentials.contexts import PinnedContexts
 from registry_node.core.yamlsafe import dump_yaml, load_yaml
 from registry_node.services.offline import load_contexts
 from tests import credential_factory as cf
+from tests.helpers import college_source, init_node
 
 CTX_URL = "https://example.org/ctx/v1.json"
 CONTEXT = {
@@ -35,20 +36,7 @@ def test_contexts_add_prints_the_entry_to_paste(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert (
-        main(
-            [
-                "init",
-                "--node-id",
-                "https://registry.indiana.example",
-                "--jurisdiction",
-                "US-IN",
-                "--name",
-                "Indiana",
-            ]
-        )
-        == 0
-    )
+    init_node()
     (tmp_path / "contexts").mkdir()
     data = json.dumps(CONTEXT).encode()
     (tmp_path / "contexts" / "example-v1.json").write_bytes(data)
@@ -78,20 +66,7 @@ def test_contexts_add_names_the_file_relative_to_node_yaml(
     home = tmp_path / "node"
     home.mkdir()
     monkeypatch.chdir(home)
-    assert (
-        main(
-            [
-                "init",
-                "--node-id",
-                "https://registry.indiana.example",
-                "--jurisdiction",
-                "US-IN",
-                "--name",
-                "Indiana",
-            ]
-        )
-        == 0
-    )
+    init_node()
     (home / "ctx.json").write_text(json.dumps(CONTEXT))
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
@@ -146,20 +121,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     """An Indiana node whose node.yaml pins an operator context, a saved bundle of its list,
     and a credential that uses the context."""
     monkeypatch.chdir(tmp_path)
-    assert (
-        main(
-            [
-                "init",
-                "--node-id",
-                "https://registry.indiana.example",
-                "--jurisdiction",
-                "US-IN",
-                "--name",
-                "Indiana",
-            ]
-        )
-        == 0
-    )
+    init_node()
     data = json.dumps(CONTEXT).encode()
     (tmp_path / "ctx.json").write_bytes(data)
     doc = load_yaml((tmp_path / "node.yaml").read_bytes(), "node.yaml")
@@ -185,25 +147,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     }
     (tmp_path / "node.yaml").write_text(dump_yaml(doc))
     key = cf.ed25519()
-    source = {
-        "jurisdiction": "US-IN",
-        "issuers": [
-            {
-                "id": COLLEGE,
-                "name": "Indiana College",
-                "org_type": "higher_education",
-                "keys": [cf.multikey_method(f"{COLLEGE}#key-1", key)],
-                "authorizations": [
-                    {
-                        "credential_types": ["OpenBadgeCredential"],
-                        "achievement_types": ["Certificate"],
-                        "jurisdiction": "US-IN",
-                    }
-                ],
-                "status_history": [{"status": "active", "from": "2020-01-01T00:00:00Z"}],
-            }
-        ],
-    }
+    source = college_source(COLLEGE, cf.multikey_method(f"{COLLEGE}#key-1", key))
     board_entry = {**source["issuers"][0], "id": BOARD, "name": "Indiana Board"}
     del board_entry["keys"]
     source["issuers"].append(board_entry)

@@ -14,6 +14,7 @@ from registry_node.cli import main
 from registry_node.config import load
 from registry_node.http.app import create_app
 from tests import credential_factory as cf
+from tests.helpers import college_source, init_node
 
 COLLEGE = "did:web:college.indiana.example"
 STATUS_URL = "https://status.college.indiana.example/lists/1"
@@ -25,28 +26,9 @@ KEYS: dict[Path, Any] = {}
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """An Indiana node whose published list pins the college's key; and a credential of it."""
     monkeypatch.chdir(tmp_path)
-    args = ["init", "--node-id", "https://registry.indiana.example", "--jurisdiction", "US-IN"]
-    assert main([*args, "--name", "Indiana"]) == 0
+    init_node()
     key = cf.ed25519()
-    source = {
-        "jurisdiction": "US-IN",
-        "issuers": [
-            {
-                "id": COLLEGE,
-                "name": "Indiana College",
-                "org_type": "higher_education",
-                "keys": [cf.multikey_method(f"{COLLEGE}#key-1", key)],
-                "authorizations": [
-                    {
-                        "credential_types": ["OpenBadgeCredential"],
-                        "achievement_types": ["Certificate"],
-                        "jurisdiction": "US-IN",
-                    }
-                ],
-                "status_history": [{"status": "active", "from": "2020-01-01T00:00:00Z"}],
-            }
-        ],
-    }
+    source = college_source(COLLEGE, cf.multikey_method(f"{COLLEGE}#key-1", key))
     (tmp_path / "source.yaml").write_text(json.dumps(source))
     assert main(["issuers", "import", "source.yaml"]) == 0
     assert main(["publish"]) == 0
