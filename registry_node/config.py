@@ -83,6 +83,11 @@ class NodeConfig:
     database: str | None = None
     #: the file that holds the database user's password (else PGPASSWORD, else none)
     database_password_file: Path | None = None
+    #: the signing keys' folder when it is not data_dir/keys: replicas on one database mount
+    #: the same one (docs/operations.md, Running replicas)
+    shared_keys_dir: Path | None = None
+    #: how this process is named among the replicas of one database (default: host:pid)
+    replica_name: str | None = None
     trust_list: Path | None = None
     peers_file: Path = Path("peers.yaml")
     list_validity: timedelta = timedelta(hours=24)
@@ -135,7 +140,8 @@ class NodeConfig:
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        """The signing keys' folder: node.yaml's ``keys_dir``, else data_dir/keys."""
+        return self.shared_keys_dir or self.data_dir / "keys"
 
     @property
     def trust_list_path(self) -> Path:
@@ -193,6 +199,8 @@ def from_document(doc: dict[str, Any], source: Path | None) -> NodeConfig:
             if "database_password_file" in doc
             else None
         ),
+        shared_keys_dir=_resolve(base, doc["keys_dir"]) if "keys_dir" in doc else None,
+        replica_name=doc.get("replica_name"),
         trust_list=_resolve(base, doc["trust_list"]) if "trust_list" in doc else None,
         peers_file=_resolve(base, doc.get("peers_file", "peers.yaml")),
         list_validity=_duration(doc, "list_validity", defaults.list_validity),

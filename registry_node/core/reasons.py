@@ -181,6 +181,13 @@ _ALL = (
         "Check memory limits: up to federation.concurrency lists of up to max_list_bytes are "
         "held at once.",
     ),
+    _reason(
+        "held_list_changed",
+        "fetch",
+        FAILED,
+        "None: other processes (replicas, `registry-node peers sync`) kept syncing this peer at "
+        "the same time; the next sync starts afresh.",
+    ),
     # -- refused peer lists (docs/protocol.md 9.3, docs/operations.md section 6) ----------
     _reason(
         "not_json",

@@ -231,6 +231,9 @@ async def readyz(request: web.Request) -> web.Response:
         if not fresh:
             checks["trust_list"]["detail"] = "the published list is about to expire"
             ready = False
+    # Which replica publishes and syncs (docs/adr/0024): informative, since a standby answers
+    # as well as the holder; with no holder nothing publishes, which trust_list will show.
+    checks["replica"] = await node.replica.status()
     peers = [p.as_json() for p in await node.federation.status()]
     troubled = [p for p in peers if p["state"] != "fresh"]
     checks["peers"] = {
@@ -274,5 +277,6 @@ async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
     latest = await node.publisher.latest(with_body=False)
     node.metrics.own = None if latest is None else OwnList(latest.seq, latest.iat, latest.exp)
+    node.metrics.replica(node.replica.name, node.replica.leading, node.replica.takeovers)
     body = node.metrics.render()
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})

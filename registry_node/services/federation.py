@@ -46,7 +46,7 @@ from registry_node.services.metrics import Metrics
 from registry_node.services.peers import PeerRegistry
 from registry_node.services.progress import SYNCING, Progress, ignore
 from registry_node.services.status import HeldListStatus, PeerError, PeerStatus, Withdrawal
-from registry_node.services.store import PeerEntries, PeerList, PeerSync, Store
+from registry_node.services.store import PeerEntries, PeerList, PeerSync, Store, Tx
 
 log = logging.getLogger("registry_node.federation")
 
@@ -106,6 +106,30 @@ def held_state(accepted: PeerList | None) -> AcceptedState | None:
         accepted.terms_id,
         None if accepted.withdrawn is None else accepted.withdrawn["code"],
     )
+
+
+class HeldListChanged(Exception):
+    """Another process (a replica, a command) changed the peer's held list in the database
+    while this one judged a list against it: what was judged must not be written."""
+
+
+#: how many times a sync starts again after :class:`HeldListChanged` before it gives up
+HELD_LIST_RETRIES = 3
+
+
+def _held_key(held: PeerList | None) -> tuple[Any, ...] | None:
+    """What a judgment of the peer's next list depends on in its held row."""
+    if held is None:
+        return None
+    return (held.seq, held.digest, held.terms_id, held.pins_id, held.binds, held.withdrawn)
+
+
+async def _check_held(tx: Tx, peer_id: str, before: PeerList | None) -> None:
+    """Inside the writing transaction (the writers' lock is held): is the held list still the
+    one the new list was judged against? Otherwise rollback protection would judge against a
+    state that is gone: an older list could replace a newer one another process wrote."""
+    if _held_key(await tx.peer_list(peer_id)) != _held_key(before):
+        raise HeldListChanged(peer_id)
 
 
 def in_use(peer: PeerConfig, accepted: PeerList | None) -> bool:
@@ -224,6 +248,7 @@ class Federation:
             epoch = held.pins_id != peer.pins_id and exc.code in UNSIGNED_CODES
             withdrawn = {"code": exc.code, "detail": exc.detail, "at": stamp}
             async with self.store.write() as tx:
+                await _check_held(tx, peer.id, held)
                 await tx.withdraw_peer_list(peer.id, withdrawn, peer.terms_id, binds=not epoch)
                 tx.note(PeerListWithdrawn(peer.id, exc.code))
                 await tx.add_peer_event(
@@ -265,6 +290,7 @@ class Federation:
             held.etag,
             replace(decision, state=state),
             now,
+            held,
             fetched_at=held.fetched_at,
             event=("rejudged", {"seq": held.seq}),
         )
@@ -323,11 +349,22 @@ class Federation:
         peer = self.peer(peer_id)
         lock = self._locks.setdefault(peer_id, asyncio.Lock())
         async with lock, self._slots:
-            accepted = await self.store.read.peer_list(peer.id)
-            if accepted is not None and accepted.terms_id != peer.terms_id:
-                await self._rejudge(peer, "sync")  # terms changed without a reload: judge first
+            for _ in range(HELD_LIST_RETRIES):
                 accepted = await self.store.read.peer_list(peer.id)
-            return await self._sync(peer, accepted)
+                try:
+                    if accepted is not None and accepted.terms_id != peer.terms_id:
+                        # terms changed without a reload: judge the held list first
+                        await self._rejudge(peer, "sync")
+                        accepted = await self.store.read.peer_list(peer.id)
+                    return await self._sync(peer, accepted)
+                except HeldListChanged:
+                    log.info(
+                        "the held list changed while a list was judged: judging again",
+                        extra={"peer": peer.id},
+                    )
+            now = self.clock()
+            detail = "the held list kept changing while lists were judged against it"
+            return await self._record_failure(peer, now, "failed", "held_list_changed", detail)
 
     async def _sync(self, peer: PeerConfig, accepted: PeerList | None) -> SyncResult:
         now = self.clock()
@@ -348,7 +385,7 @@ class Federation:
                 if accepted.exp <= to_numeric_date(now):
                     raise Rejected("the peer still serves a list that has expired", code="expired")
                 result = SyncResult(peer.id, "not_modified", accepted.seq)
-                await self._record_unchanged(peer, fetched.etag, now, result)
+                await self._record_unchanged(peer, fetched.etag, now, result, accepted)
                 return result
             # A changed list is judged against the held entries (history only grows).
             baseline = previous is not None and digest(fetched.body) != previous.digest
@@ -356,9 +393,9 @@ class Federation:
             self._fault("accepted")
             if decision.kind == "unchanged":
                 result = SyncResult(peer.id, "unchanged", decision.state.seq)
-                await self._record_unchanged(peer, fetched.etag, now, result)
+                await self._record_unchanged(peer, fetched.etag, now, result, accepted)
                 return result
-            await self._commit(peer, fetched.body, fetched.etag, decision, now)
+            await self._commit(peer, fetched.body, fetched.etag, decision, now, accepted)
             return SyncResult(peer.id, "accepted", decision.state.seq)
         except Rejected as exc:
             return await self._record_failure(peer, now, "rejected", exc.code, exc.detail)
@@ -439,6 +476,7 @@ class Federation:
         etag: str | None,
         decision: Decision,
         now: datetime,
+        before: PeerList | None,
         *,
         fetched_at: str | None = None,
         event: tuple[str, dict[str, Any]] | None = None,
@@ -466,6 +504,7 @@ class Federation:
         )
         rows = PeerEntries.of(entries, decision.aliases)  # the CPU work, before the writer
         async with self.store.write() as tx:
+            await _check_held(tx, peer.id, before)
             await tx.put_peer_list(record)
             self._fault("list_written")
             written, deleted = await tx.sync_peer_entries(peer.id, rows)
@@ -509,10 +548,18 @@ class Federation:
         )
 
     async def _record_unchanged(
-        self, peer: PeerConfig, etag: str | None, now: datetime, result: SyncResult
+        self,
+        peer: PeerConfig,
+        etag: str | None,
+        now: datetime,
+        result: SyncResult,
+        before: PeerList | None,
     ) -> None:
         stamp = format_rfc3339(now)
         async with self.store.write() as tx:
+            # The ETag and fetch time belong to the list that was compared, not to one another
+            # process wrote meanwhile.
+            await _check_held(tx, peer.id, before)
             await tx.touch_peer_list(peer.id, stamp, etag)
             tx.note(PeerListRefreshed(peer.id, stamp))
             await tx.put_peer_sync(PeerSync(peer.id, stamp, stamp, result.outcome, None, None, 0))

@@ -13,6 +13,7 @@ from prometheus_client import (
     PLATFORM_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     generate_latest,
@@ -166,6 +167,18 @@ class Metrics:
         #: (route, method, status) -> its counter and histogram children, looked up once: the
         #: labels() lookup costs more than the count itself, on every request
         self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self.lease_held = Gauge(
+            "registry_replica_lease_held",
+            "1 when this replica holds the lease (it publishes and syncs peers), else 0",
+            ["replica"],
+            registry=self.registry,
+        )
+        self.lease_takeovers = Gauge(
+            "registry_replica_lease_takeovers",
+            "How many times this replica took the lease since it started",
+            ["replica"],
+            registry=self.registry,
+        )
         self.registry.register(_PeerCollector(self))
         # process_* (CPU seconds, resident and virtual memory, open and maximum file
         # descriptors, start time: from /proc, so on Linux only), python_info, python_gc_*.
@@ -184,6 +197,11 @@ class Metrics:
                 self._http_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def replica(self, name: str, leading: bool, takeovers: int) -> None:
+        """This replica's part (services/replicas.py), set before each rendering."""
+        self.lease_held.labels(name).set(1 if leading else 0)
+        self.lease_takeovers.labels(name).set(takeovers)
 
     def peer(self, peer_id: str) -> PeerGauge:
         return self.peers.setdefault(peer_id, PeerGauge())

@@ -43,6 +43,7 @@ from registry_node.services.progress import READING, VALIDATING, Progress, ignor
 from registry_node.services.publisher import Publisher
 from registry_node.services.receipts import Receipts
 from registry_node.services.recovery import Recovery
+from registry_node.services.replicas import Replica, default_name
 from registry_node.services.resolver import Resolver
 from registry_node.services.retention import Retention
 from registry_node.services.statuslists import StatusLists
@@ -114,11 +115,11 @@ class StartupImport:
 
 
 async def _open_store(
-    config: NodeConfig, *, read_only: bool = False, exclusive: bool = False
+    config: NodeConfig, *, read_only: bool = False, replica: str | None = None
 ) -> Store:
     """The node's database: the SQLite file in the data folder, or the PostgreSQL server that
-    node.yaml names (``exclusive``: held by this ``serve`` alone, services/postgres.py). A new,
-    empty database is refused when the data folder already holds signing keys."""
+    node.yaml names (``replica``: the name of the serving process, services/replicas.py). A
+    new, empty database is refused when the data folder already holds signing keys."""
     if config.database is None:
         if not read_only:
             datafolder.refuse_lost_database(config.db_path, config.keys_dir)
@@ -128,7 +129,7 @@ async def _open_store(
         config.database,
         postgres.password(config.database_password_file),
         read_only=read_only,
-        exclusive=exclusive,
+        replica=replica,
         on_empty=lambda: datafolder.refuse_new_database(where, "is empty", config.keys_dir),
     )
 
@@ -157,6 +158,9 @@ class Node:
     startup_import: StartupImport | None = None
     #: the data folder's lock, held while a serving node is open
     lock: datafolder.DataLock | None = None
+    #: this process among the replicas of its database: a serving node on PostgreSQL shares
+    #: the lease with the others (services/replicas.py); any other opening is the sole one
+    replica: Replica = field(default_factory=Replica.sole)
 
     @classmethod
     async def open(
@@ -175,13 +179,16 @@ class Node:
         (the serving node; a command-line tool leaves that to the node's reload, so that a file
         edited but not yet reloaded never changes what the running node holds). ``read_only``:
         open an existing database for reading only (no folder, file, key or row is created).
-        ``exclusive``: take the data folder's lock (``serve``: one node per data folder).
+        ``exclusive``: take the data folder's lock (``serve``: one node per data folder), and
+        join the replicas of the database: only the one that holds their lease publishes,
+        recovers and judges peers' lists on opening (services/replicas.py).
         ``defer_import``: leave a pending import of the source file to
         :meth:`run_startup_import` (and hold publication until it is done)."""
         # The operator's contexts and DID documents are checked before anything is opened:
         # a broken entry refuses the start with one line (services/offline.py).
         jsonld_contexts = offline.load_contexts(config)
         did_documents = offline.load_did_documents(config)
+        replica_name = config.replica_name or default_name()
         lock = None
         if read_only:
             import_source = publish = judge_peers = False
@@ -199,7 +206,7 @@ class Node:
             if exclusive:
                 lock = datafolder.DataLock.acquire(config.data_dir)
             try:
-                store = await _open_store(config, exclusive=exclusive)
+                store = await _open_store(config, replica=replica_name if exclusive else None)
             except BaseException:
                 if lock is not None:
                     lock.release()
@@ -216,6 +223,7 @@ class Node:
                 lock.release()
             raise
         session = new_session(config.federation)
+        node: Node | None = None
         try:
             keystore = KeyStore(config.keys_dir)
             if not read_only:
@@ -259,11 +267,20 @@ class Node:
                 ),
                 oidfed=OpenIdFederation(config, store, keystore, resolver, peers, clock),
                 lock=lock,
+                replica=(
+                    Replica(replica_name, store.backend.coordinator(replica_name), shared=True)
+                    if exclusive and config.database is not None
+                    else Replica.sole(replica_name)
+                ),
                 retention=Retention(config, store, clock),
                 recovery=Recovery(config, store, federation.fetcher, peers, issuers, clock),
             )
             if not read_only:
                 await node.publisher.ensure_signing_key()
+            # The replica that holds the lease does the work of a start; the others serve.
+            await node.replica.refresh()
+            leading = node.replica.leading
+            publish, judge_peers = publish and leading, judge_peers and leading
             if import_source and defer_import:
                 await node._defer_source_import()
             elif import_source:
@@ -280,6 +297,8 @@ class Node:
             await node.resolver.load()
         except BaseException:
             await session.close()
+            if node is not None:
+                await node.replica.close()
             await store.close()
             if lock is not None:
                 lock.release()
@@ -290,6 +309,7 @@ class Node:
         try:
             await self.verifier.close()
             await self.federation.close()
+            await self.replica.close()
             await self.store.close()
         finally:
             if self.lock is not None:
@@ -380,7 +400,8 @@ class Node:
             raise
         self.publisher.release()
         try:
-            await self.publisher.tick()  # /readyz reports the import until this is done
+            if self.replica.leading:  # the holder of the lease publishes (services/replicas.py)
+                await self.publisher.tick()  # /readyz reports the import until this is done
         finally:
             self.startup_import = None
             job.finished.set()

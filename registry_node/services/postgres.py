@@ -52,15 +52,24 @@ def _lock_key(name: str) -> int:
 
 #: taken by every write transaction (and migration), for the transaction's length
 WRITER_LOCK = _lock_key("registry-node writer")
-#: held by a serving node for its whole life: one ``serve`` per database (for now)
-SERVE_LOCK = _lock_key("registry-node serve")
+#: the replicas' lease: held by the replica that runs the scheduled duties (docs/adr/0024)
+LEASE_LOCK = _lock_key("registry-node lease")
+#: where every write transaction announces its commit to the replicas
+CHANNEL = "registry_node_changes"
 
 CONNECT_TIMEOUT = 10.0
 #: how long a write transaction waits for another one to finish (SQLite: busy_timeout)
 WRITE_LOCK_WAIT = 10.0
-#: how long a starting ``serve`` waits for another one's serve lock before it refuses (the
-#: server notices a holder's death when its connection ends, usually at once)
-SERVE_LOCK_WAIT = 5.0
+#: how long the lease holder's check of its connection may take before it gives the lease up
+CHECK_TIMEOUT = 3.0
+#: TCP keepalives of the lease's connection, on the server's side: the server drops the lease
+#: of a holder whose machine is gone within idle + interval x count seconds
+_KEEPALIVES = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+}
+KEEPALIVE_BOUND = 5 + 2 * 3
 #: connections a node keeps: readers acquire one per query, a write transaction one for its
 #: length
 POOL_SIZE = 8
@@ -348,12 +357,17 @@ class PostgresBackend:
 
     kind = "PostgreSQL"
 
-    def __init__(self, where: str, pool: asyncpg.Pool, serve_lock: ServeLock | None = None):
+    def __init__(
+        self, where: str, pool: asyncpg.Pool, url: str = "", password: str | None = None
+    ) -> None:
         self.where = where
         self.pool = pool
         self.reader: Connection = PgPoolReader(pool)
-        #: held while a serving node has the database open
-        self.serve_lock = serve_lock
+        self._url, self._password = url, password
+
+    def coordinator(self, name: str) -> PgCoordinator:
+        """The lease and announcements of a replica named ``name`` (docs/adr/0024)."""
+        return PgCoordinator(self._url, self._password, name, self.where)
 
     async def begin(self) -> Connection:
         raw = await self.pool.acquire()
@@ -376,6 +390,8 @@ class PostgresBackend:
 
     async def commit(self, conn: Connection) -> None:
         assert isinstance(conn, PgConnection)
+        # Announced to every replica when (and only if) the transaction commits.
+        await conn.raw.execute(f"NOTIFY {CHANNEL}")
         await conn.raw.execute("COMMIT")
         await self._release(conn.raw)
 
@@ -403,9 +419,6 @@ class PostgresBackend:
             await asyncio.wait_for(self.pool.close(), CONNECT_TIMEOUT)
         except TimeoutError:
             self.pool.terminate()
-        finally:
-            if self.serve_lock is not None:
-                await self.serve_lock.release()
 
 
 def password(file: Path | None) -> str | None:
@@ -498,32 +511,16 @@ async def open_store(
     password: str | None,
     *,
     read_only: bool = False,
-    exclusive: bool = False,
+    replica: str | None = None,
     on_empty: Callable[[], None] = lambda: None,
     pool_size: int = POOL_SIZE,
 ) -> Store:
     """Open the node's database on the server at ``url`` (creating and migrating its tables
     when needed; with ``read_only``, an existing, current one, and never write).
-    ``exclusive``: hold the database's serve lock until the store closes (:class:`ServeLock`)."""
+    ``replica``: the serving process's name, which its connections carry as their
+    application_name (pg_stat_activity shows which replica each belongs to)."""
     where = display(url)
-    serve_lock = await ServeLock.acquire(url, password) if exclusive else None
-    try:
-        return await _open(url, password, where, read_only, on_empty, pool_size, serve_lock)
-    except BaseException:
-        if serve_lock is not None:
-            await serve_lock.release()
-        raise
-
-
-async def _open(
-    url: str,
-    password: str | None,
-    where: str,
-    read_only: bool,
-    on_empty: Callable[[], None],
-    pool_size: int,
-    serve_lock: ServeLock | None,
-) -> Store:
+    settings = {"application_name": application_name(replica or "command")}
     try:
         pool = await asyncpg.create_pool(
             dsn=url,
@@ -531,6 +528,7 @@ async def _open(
             min_size=1,
             max_size=pool_size,
             timeout=CONNECT_TIMEOUT,
+            server_settings=settings,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         raise _connect_error(where, exc) from None
@@ -546,49 +544,136 @@ async def _open(
     except BaseException:
         pool.terminate()
         raise
-    return Store(PostgresBackend(where, pool, serve_lock), read_only=read_only)
+    return Store(PostgresBackend(where, pool, url, password), read_only=read_only)
 
 
-class ServeLock:
-    """One ``serve`` per database: a session advisory lock, held on a connection of its own
-    for the life of the process. The server drops it when that connection ends, however the
-    process ends (the foundation of the replicas' lease to come, docs/adr/0023)."""
+class PgCoordinator:
+    """The replicas' lease and announcements on one connection of this process's own
+    (docs/adr/0024).
 
-    def __init__(self, raw: asyncpg.Connection) -> None:
-        self._raw: asyncpg.Connection | None = raw
+    The lease is a session advisory lock, :data:`LEASE_LOCK`, taken with
+    ``pg_try_advisory_lock`` so that a standby never waits in the server. The server drops it
+    when the holder's connection ends: at once when the process dies (its socket closes), and
+    within :data:`KEEPALIVE_BOUND` seconds when its machine is lost (TCP keepalives on the
+    server's side). The holder checks its connection at each :meth:`try_lead` and gives the
+    lease up when the check fails or takes longer than :data:`CHECK_TIMEOUT`, which is shorter
+    than that bound, so that it stops before another replica can start.
 
-    @classmethod
-    async def acquire(cls, url: str, password: str | None) -> ServeLock:
-        where = display(url)
+    The same connection LISTENs on :data:`CHANNEL`, where every write transaction announces
+    its commit (:meth:`PostgresBackend.commit`); ``changed`` is set on each announcement, and
+    after the connection comes back (announcements may have been missed)."""
+
+    def __init__(self, url: str, password: str | None, name: str, where: str) -> None:
+        self.url = url
+        self.password = password
+        self.name = name
+        self.where = where
+        self.changed = asyncio.Event()
+        self._raw: asyncpg.Connection | None = None
+        self._leading = False
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    async def _connect(self) -> asyncpg.Connection | None:
+        raw = self._raw
+        if raw is not None and not raw.is_closed():
+            return raw
+        self._drop()
         try:
-            raw = await asyncpg.connect(dsn=url, password=password, timeout=CONNECT_TIMEOUT)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise _connect_error(where, exc) from None
-        try:
-            # A holder that died a moment ago may not have been noticed by the server yet:
-            # wait a little for its lock before refusing.
-            await raw.execute(f"SET lock_timeout = {int(SERVE_LOCK_WAIT * 1000)}")
-            await raw.execute("SELECT pg_advisory_lock($1)", SERVE_LOCK)
-            await raw.execute("SET lock_timeout = 0")
-            held = True
-        except asyncpg.LockNotAvailableError:
-            held = False
-        except BaseException:
-            raw.terminate()
-            raise
-        if not held:
-            await raw.close()
-            raise ConfigError(
-                f"database: {where}: another registry-node serve is running on this database",
-                code="database_in_use",
-                field="database",
+            raw = await asyncpg.connect(
+                dsn=self.url,
+                password=self.password,
+                timeout=CONNECT_TIMEOUT,
+                server_settings={**_KEEPALIVES, "application_name": application_name(self.name)},
             )
-        return cls(raw)
+            await raw.add_listener(CHANNEL, self._heard)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning(
+                "cannot reach the database for the replicas' lease",
+                extra={"database": self.where, "error": str(exc) or type(exc).__name__},
+            )
+            return None
+        raw.add_termination_listener(lambda _: self._drop())
+        self._raw = raw
+        self.changed.set()  # commits may have been announced while this was not listening
+        return raw
 
-    async def release(self) -> None:
-        if self._raw is not None:
-            raw, self._raw = self._raw, None
+    def _heard(self, *_: Any) -> None:
+        self.changed.set()
+
+    def _drop(self) -> None:
+        """Forget the connection (and with it the lease: the server drops it with the
+        session); a connection still open is closed at once."""
+        raw, self._raw = self._raw, None
+        self._leading = False
+        if raw is not None and not raw.is_closed():
+            raw.terminate()
+
+    async def try_lead(self) -> bool:
+        raw = await self._connect()
+        if raw is None:
+            return False
+        try:
+            if self._leading:
+                await raw.fetchval("SELECT 1", timeout=CHECK_TIMEOUT)
+            else:
+                self._leading = bool(
+                    await raw.fetchval(
+                        "SELECT pg_try_advisory_lock($1)", LEASE_LOCK, timeout=CHECK_TIMEOUT
+                    )
+                )
+        except Exception as exc:  # whatever failed, the lease is in doubt
+            # In doubt, the lease is given up: closing the connection makes sure of it.
+            log.warning(
+                "the connection that holds the replicas' lease failed",
+                extra={"database": self.where, "error": str(exc) or type(exc).__name__},
+            )
+            self._drop()
+            return False
+        return self._leading
+
+    async def holder(self) -> str | None:
+        raw = await self._connect()
+        if raw is None:
+            return None
+        try:
+            name = await raw.fetchval(_HOLDER, *lock_ids(LEASE_LOCK), timeout=CHECK_TIMEOUT)
+        except Exception:  # a broken connection: made anew at the next call
+            self._drop()
+            return None
+        if not isinstance(name, str) or not name.startswith(_APPLICATION):
+            return None  # no holder, or one whose name this user may not see
+        return name[len(_APPLICATION) :]
+
+    async def close(self) -> None:
+        raw, self._raw = self._raw, None
+        self._leading = False
+        if raw is not None:
             try:
                 await asyncio.wait_for(raw.close(), CONNECT_TIMEOUT)
             except (TimeoutError, OSError, asyncpg.InterfaceError):
                 raw.terminate()
+
+
+_APPLICATION = "registry-node "
+
+
+def application_name(replica: str) -> str:
+    """How the server lists a replica's connections (pg_stat_activity), within its 63 bytes."""
+    return (_APPLICATION + replica)[:63]
+
+
+def lock_ids(key: int) -> tuple[int, int]:
+    """The (classid, objid) under which pg_locks lists a bigint advisory lock ``key``."""
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return unsigned >> 32, unsigned & 0xFFFFFFFF
+
+
+#: the application_name of the session that holds an advisory lock (objsubid 1: a bigint key)
+_HOLDER = """
+    SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid
+      AND l.objid = $2::bigint::oid AND l.objsubid = 1
+"""

@@ -3,6 +3,12 @@
 Each peer job schedules its own next run when it finishes: the peer's refresh interval after a
 success, an exponential backoff (capped) after failures, both with jitter. "Sync now" runs the
 same code outside the schedule.
+
+Among the replicas of one database (services/replicas.py) only the holder of the lease
+publishes, syncs peers, prunes and checks a restore; the others keep their schedule and skip
+its work. Every second each replica tries to take the lease (the holder: checks it still holds
+it) and catches its lookup index up with the database; between those, an announced commit
+wakes the follower at once (:meth:`Jobs.follow`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from registry_node.core.timeutil import Clock
 from registry_node.services.federation import Federation, backoff_delay, with_jitter
 from registry_node.services.publisher import Publisher
 from registry_node.services.recovery import Recovery
+from registry_node.services.replicas import Replica
 from registry_node.services.resolver import Resolver
 from registry_node.services.retention import Retention
 
@@ -60,6 +67,9 @@ class Services(Protocol):
     @property
     def recovery(self) -> Recovery: ...
 
+    @property
+    def replica(self) -> Replica: ...
+
 
 def job_id(peer_id: str) -> str:
     return f"peer:{peer_id}"
@@ -78,12 +88,16 @@ class Jobs:
         #: jobs running now: :meth:`stop` waits for them, so none outlives the database
         self._running: set[asyncio.Future[Any]] = set()
         self._stopped = False
+        self._follower: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
         """Stop scheduling, and wait for the jobs that are running to finish."""
         self._stopped = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._follower is not None:
+            self.node.replica.changed.set()  # wakes the follower, which sees it must stop
+            await self._follower
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
 
@@ -127,23 +141,65 @@ class Jobs:
         )
         self.apply_peers()
         self.scheduler.start()
+        if self.node.replica.shared:
+            self._follower = asyncio.get_running_loop().create_task(self.follow())
 
     async def _publish(self) -> None:
         with self._job() as go:
             if go:
+                await self._lease()
                 await self._publish_now()
 
-    async def _publish_now(self) -> None:
+    async def _lease(self) -> None:
+        """Take the lease when it is free (the holder: check it still holds it); a replica
+        that has just taken it over starts the holder's work afresh."""
         try:
-            await self.node.publisher.tick()
+            if await self.node.replica.refresh():
+                await self.took_over()
         except Exception:
-            log.exception("publication failed")
+            log.exception("the replicas' lease could not be checked")
+
+    async def took_over(self) -> None:
+        """This replica now holds the lease: judge the held lists under peers.yaml as it is
+        here, confirm a restore if one is pending, and sync every peer soon (the previous
+        holder's schedule went with it)."""
+        try:
+            await self.node.federation.reconcile("takeover")
+        except Exception:
+            log.exception("judging the held lists again failed")
+        await self.recover()
+        for peer_id in self.node.federation.peers:
+            self._schedule(peer_id, FIRST_SYNC_SPREAD * self.rand())
+
+    async def follow(self) -> None:
+        """Follow the commits other replicas announce: catch the lookup index up at once (and
+        the holder publishes when the commit made a publication due)."""
+        changed = self.node.replica.changed
+        while not self._stopped:
+            await changed.wait()
+            changed.clear()
+            with self._job() as go:
+                if go and not self._stopped:
+                    await self._publish_now()
+                    try:
+                        await self.node.federation.load_metrics()
+                    except Exception:
+                        log.exception("the peers' gauges could not be read")
+
+    async def _publish_now(self) -> None:
+        if self.node.replica.leading:
+            try:
+                await self.node.publisher.tick()
+            except Exception:
+                log.exception("publication failed")
         try:
             await self.node.resolver.catch_up()
         except Exception:
             log.exception("the lookup index could not catch up with the database")
 
     async def prune(self) -> None:
+        if not self.node.replica.leading:
+            return
         try:
             await self.node.retention.prune()
         except Exception:
@@ -151,6 +207,8 @@ class Jobs:
 
     async def recover(self) -> None:
         """While a restore is unconfirmed, ask the peers again (nothing to do otherwise)."""
+        if not self.node.replica.leading:
+            return
         try:
             await self.node.recovery.attempt()
         except Exception:
@@ -209,6 +267,12 @@ class Jobs:
     async def _run_peer(self, peer_id: str) -> None:
         federation = self.node.federation
         if peer_id not in federation.peers:
+            return
+        if not self.node.replica.leading:
+            # The holder of the lease syncs; this replica looks again when its turn would be.
+            if not self._stopped:
+                refresh = federation.peer(peer_id).refresh
+                self._schedule(peer_id, with_jitter(refresh, self.rand))
             return
         try:
             await federation.sync(peer_id)

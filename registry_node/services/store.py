@@ -29,6 +29,7 @@ from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.model import canonical_json
 from registry_node.services.changes import Change
 from registry_node.services.datafolder import database_present
+from registry_node.services.replicas import Coordinator, SoleCoordinator
 
 log = logging.getLogger("registry_node.store")
 
@@ -981,6 +982,11 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
+    def coordinator(self, name: str) -> Coordinator:
+        """How a serving replica named ``name`` shares the lease with the others on this
+        database and hears of their commits (services/replicas.py)."""
+        ...
+
 
 class SqliteBackend:
     """A SQLite file: one write connection (``BEGIN IMMEDIATE``) and one read connection."""
@@ -1020,6 +1026,10 @@ class SqliteBackend:
     async def close(self) -> None:
         await self._raw_reader.close()
         await self.writer.close()
+
+    def coordinator(self, name: str) -> Coordinator:
+        # One serve per data folder (its lock), so per database: the sole replica.
+        return SoleCoordinator(name)
 
     async def vacuum(self) -> None:
         await self.writer.execute("VACUUM")

@@ -707,3 +707,33 @@ async def test_a_sync_of_all_peers_reports_each_peer_as_it_ends(world: World) ->
     results = await world.federation.sync_all(lambda *report: reports.append(report))  # type: ignore[arg-type]
     assert [r.outcome for r in results] == ["accepted"]
     assert reports == [("syncing", 0, 1), ("syncing", 1, 1)]
+
+
+async def test_a_list_judged_against_a_held_list_that_another_process_replaced_is_not_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes sync one peer on one database (replicas, or a node and the command line):
+    the one whose judgment was overtaken writes nothing it judged against the old held list,
+    and judges again (rollback protection holds across processes)."""
+    await world.sync()
+    new_version(world)  # the peer serves seq 2
+    other = await Node.open(world.node.config, world.clock, judge_peers=False)
+    try:
+        real_commit = world.federation._commit
+        overtaken = []
+
+        async def commit_after_the_other(*args: Any, **kwargs: Any) -> None:
+            if not overtaken:
+                # Meanwhile the other process fetches seq 3 and writes it.
+                new_version(world)
+                overtaken.append(await other.federation.sync(world.sim.peer_id))
+            await real_commit(*args, **kwargs)
+
+        monkeypatch.setattr(world.federation, "_commit", commit_after_the_other)
+        result = await world.sync()
+    finally:
+        await other.close()
+    assert [(r.outcome, r.seq) for r in overtaken] == [("accepted", 3)]
+    # seq 2, judged against seq 1, is never written over seq 3; judged again, seq 3 stands.
+    assert (result.outcome, result.seq) == ("not_modified", 3)
+    assert await world.held_seq() == 3

@@ -15,8 +15,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from registry_node.core import keys
 from registry_node.core.yamlsafe import dump_yaml
 from registry_node.services.federation import backoff_delay, with_jitter
+from registry_node.services.replicas import Replica
 from registry_node.services.scheduler import Jobs, job_id
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, issuer
 from tests.services.test_federation import World, make_world, peer_doc
 from tests.sim import PeerSimulator
 
@@ -162,3 +163,54 @@ async def test_stopping_waits_for_running_jobs_and_starts_none(
     assert runner.scheduler.get_job(job_id(peer_id)) is None  # not rescheduled
     await runner.run_peer(peer_id)  # a job that fires after the stop does nothing
     assert calls == [peer_id]
+
+
+class _Lease:
+    """A coordinator whose lease the test hands out (services/replicas.py)."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.free = False
+        self._leading = False
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    async def try_lead(self) -> bool:
+        self._leading = self._leading or self.free
+        return self._leading
+
+    async def holder(self) -> str | None:
+        return "standby" if self._leading else "the other"
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_standby_replica_syncs_and_publishes_nothing_until_it_takes_the_lease(
+    jobs: tuple[Jobs, World],
+) -> None:
+    runner, world = jobs
+    peer_id = world.sim.peer_id
+    lease = _Lease()
+    world.node.replica = Replica("standby", lease, shared=True)
+    before = await world.node.store.read.latest_seq()
+    await world.node.issuers.create(issuer(9), "admin")
+    world.clock.advance(seconds=30)  # well past the debounce: a publication is due
+
+    await runner.run_peer(peer_id)
+    await runner._publish()
+    assert await world.held_seq() is None  # the holder syncs, not this one
+    assert await world.node.store.read.latest_seq() == before  # nor does it publish
+    job = runner.scheduler.get_job(job_id(peer_id))
+    assert job.next_run_time == world.clock() + timedelta(minutes=15)  # looks again later
+
+    lease.free = True  # the holder went
+    await runner._publish()
+    assert world.node.replica.takeovers == 1
+    assert await world.node.store.read.latest_seq() == before + 1
+    job = runner.scheduler.get_job(job_id(peer_id))
+    assert job.next_run_time == world.clock() + timedelta(seconds=2.5)  # every peer soon
+    await runner.run_peer(peer_id)
+    assert await world.held_seq() == world.sim.seq

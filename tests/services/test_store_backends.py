@@ -350,33 +350,6 @@ def _pg_config(config: NodeConfig, cluster: Cluster, url: str) -> NodeConfig:
     return dataclasses.replace(config, database=url, database_password_file=cluster.password_file)
 
 
-async def test_a_node_on_postgresql_refuses_a_second_serve(
-    pg_cluster: Cluster,
-    pg_url: str,
-    config: NodeConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(postgres, "SERVE_LOCK_WAIT", 0.2)
-    on_pg = _pg_config(config, pg_cluster, pg_url)
-    first = await Node.open(on_pg, FakeClock(), exclusive=True)
-    try:
-        other = dataclasses.replace(on_pg, data_dir=tmp_path / "elsewhere")  # another folder
-        with pytest.raises(ConfigError) as refused:
-            await Node.open(other, FakeClock(), exclusive=True)
-        assert refused.value.code == "database_in_use"
-        assert refused.value.detail == (
-            f"database: {pg_url}: another registry-node serve is running on this database"
-        )
-        # an admin command needs no lock: it works alongside the serving node
-        command = await Node.open(on_pg, FakeClock(), publish=False, judge_peers=False)
-        await command.close()
-    finally:
-        await first.close()
-    again = await Node.open(on_pg, FakeClock(), exclusive=True)  # the lock went with it
-    await again.close()
-
-
 async def test_keys_without_their_database_stop_a_node_on_postgresql(
     pg_cluster: Cluster, pg_url: str, config: NodeConfig
 ) -> None:

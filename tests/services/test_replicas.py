@@ -1,0 +1,230 @@
+"""Replicas on one PostgreSQL database (services/replicas.py, docs/adr/0024): one lease, held
+by one serving process at a time and taken over when it goes; every commit announced to all;
+the holder alone does a start's work; and on SQLite the serving node is the sole replica."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from registry_node.config import NodeConfig
+from registry_node.services import postgres
+from registry_node.services.node import Node
+from registry_node.services.replicas import Replica, default_name
+from tests.helpers import FakeClock, issuer, make_config
+from tests.pg import PASSWORD, Cluster
+
+ANNOUNCED = 5.0  # seconds an announcement may take to arrive on loopback (a bound, no sleep)
+
+
+def _replica_config(
+    tmp_path: Path, cluster: Cluster, url: str, name: str, **changes: object
+) -> NodeConfig:
+    """A replica of Ohio's node on ``url``: its own data folder, the key folder they share."""
+    return make_config(
+        tmp_path,
+        data_dir=tmp_path / name,
+        shared_keys_dir=tmp_path / "keys",
+        database=url,
+        database_password_file=cluster.password_file,
+        replica_name=name,
+        **changes,
+    )
+
+
+async def _versions(url: str) -> list[tuple[int, str]]:
+    raw = await asyncpg.connect(url, password=PASSWORD)
+    try:
+        rows = await raw.fetch("SELECT seq, reason FROM versions ORDER BY seq")
+        return [(int(r[0]), str(r[1])) for r in rows]
+    finally:
+        await raw.close()
+
+
+async def test_one_replica_holds_the_lease_and_another_takes_it_over(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    first = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
+    )
+    second = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
+    )
+    try:
+        assert (first.replica.leading, second.replica.leading) == (True, False)
+        assert await first.replica.status() == {
+            "ok": True,
+            "name": "a",
+            "lease": "held",
+            "holder": "a",
+        }
+        assert await second.replica.status() == {
+            "ok": True,
+            "name": "b",
+            "lease": "standby",
+            "holder": "a",
+        }
+        # A standby asking again does not get it while the holder lives.
+        assert await second.replica.refresh() is False
+        assert await first.replica.refresh() is False  # already held: nothing new to start
+        assert first.replica.leading
+        # Only the holder published on opening: one first version.
+        assert await _versions(pg_url) == [(1, "initial publication")]
+    finally:
+        await first.close()
+    try:
+        # The holder went (its connection with it): the standby takes the lease at once.
+        assert await second.replica.refresh() is True
+        assert second.replica.leading and second.replica.takeovers == 1
+        assert (await second.replica.status())["holder"] == "b"
+    finally:
+        await second.close()
+
+
+async def test_a_holder_whose_connection_dies_gives_the_lease_up(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    """The server ends the holder's session (as when its machine is cut off and the keepalives
+    run out): the holder stops leading at its next check, and the standby takes over."""
+    clock = FakeClock()
+    first = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
+    )
+    second = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
+    )
+    try:
+        admin = await asyncpg.connect(pg_url, password=PASSWORD)
+        try:
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = $1 AND pid IN "
+                "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1)",
+                postgres.application_name("a"),
+            )
+        finally:
+            await admin.close()
+        assert ended == 1
+        # The server dropped the lease with the session: the standby takes it...
+        assert await second.replica.refresh() is True
+        # ... and the old holder, at its next check, knows it no longer holds it.
+        assert await first.replica.refresh() is False
+        assert not first.replica.leading
+        assert (await first.replica.status())["holder"] == "b"
+        # The old holder does not take it back while the new one holds it.
+        assert await first.replica.refresh() is False
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_every_commit_is_announced_to_the_other_replicas(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    first = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
+    )
+    second = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
+    )
+    try:
+        heard = second.replica.changed
+        heard.clear()
+        first.replica.changed.clear()
+        await second.issuers.create(issuer(7), "admin")  # through the standby
+        await asyncio.wait_for(first.replica.changed.wait(), ANNOUNCED)
+        await asyncio.wait_for(heard.wait(), ANNOUNCED)  # its own commits too
+        # A rolled back transaction announces nothing; announcements come in commit order.
+        heard_raw: list[str] = []
+        listener = await asyncpg.connect(pg_url, password=PASSWORD)
+        try:
+            await listener.add_listener(postgres.CHANNEL, lambda *_: heard_raw.append("commit"))
+            with pytest.raises(RuntimeError):
+                await _rolled_back(first)
+            async with first.store.write() as tx:
+                await tx.set_meta("scratch", "committed")
+            async with asyncio.timeout(ANNOUNCED):
+                while not heard_raw:
+                    await listener.fetchval("SELECT 1")  # the notifications come with replies
+            assert heard_raw == ["commit"]
+        finally:
+            await listener.close()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def _rolled_back(node: Node) -> None:
+    async with node.store.write() as tx:
+        await tx.set_meta("scratch", "rolled back")
+        raise RuntimeError("rolled back")
+
+
+async def test_replicas_started_at_the_same_instant_publish_once(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    configs = [_replica_config(tmp_path, pg_cluster, pg_url, name) for name in "abc"]
+    nodes = await asyncio.gather(*(Node.open(c, clock, exclusive=True) for c in configs))
+    try:
+        assert sorted(n.replica.leading for n in nodes) == [False, False, True]
+        [holder] = [n.replica.name for n in nodes if n.replica.leading]
+        assert {(await n.replica.status())["holder"] for n in nodes} == {holder}
+        # One signing key (in the folder they share), one first version.
+        assert len(await nodes[0].publisher.keys("current")) == 1
+        assert len(list((tmp_path / "keys").glob("*.pem"))) == 1
+        assert await _versions(pg_url) == [(1, "initial publication")]
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+async def test_a_node_on_sqlite_and_a_command_are_sole_replicas(tmp_path: Path) -> None:
+    node = await Node.open(make_config(tmp_path, replica_name="only"), FakeClock(), exclusive=True)
+    try:
+        assert not node.replica.shared and node.replica.leading
+        assert await node.replica.status() == {
+            "ok": True,
+            "name": "only",
+            "lease": "held",
+            "holder": "only",
+        }
+    finally:
+        await node.close()
+    command = await Node.open(make_config(tmp_path), FakeClock())
+    try:
+        assert command.replica.leading and not command.replica.shared
+        assert command.replica.name == default_name()
+    finally:
+        await command.close()
+
+
+def test_a_replica_name_fits_the_servers_application_name() -> None:
+    assert len(default_name()) <= 49
+    assert postgres.application_name("x" * 80) == ("registry-node " + "x" * 80)[:63]
+    assert Replica.sole("n").name == "n"
+    # pg_locks lists a bigint advisory key as two unsigned 32-bit halves
+    assert postgres.lock_ids(-1) == (0xFFFFFFFF, 0xFFFFFFFF)
+    assert postgres.lock_ids(0x0000000100000002) == (1, 2)
+
+
+async def test_a_command_on_postgresql_never_takes_the_lease(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    config = _replica_config(tmp_path, pg_cluster, pg_url, "a")
+    command = await Node.open(dataclasses.replace(config, replica_name=None), FakeClock())
+    try:
+        assert not command.replica.shared
+        serving = await Node.open(config, FakeClock(), exclusive=True)
+        try:
+            assert serving.replica.leading  # the command held no lease
+        finally:
+            await serving.close()
+    finally:
+        await command.close()
