@@ -190,8 +190,13 @@ def main() -> None:
 
 
 def run(
-    args: argparse.Namespace, out: Path, procs: list[subprocess.Popen[bytes]]
+    args: argparse.Namespace,
+    out: Path,
+    procs: list[subprocess.Popen[bytes]],
+    database: tuple[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """Load a node (on SQLite, or on the PostgreSQL ``database``: URL and password file),
+    then measure it and the ceiling, round after round."""
     started = time.perf_counter()
     docs = build(out, args.peers, args.issuers)
     peer_port, node_port, ceiling_port = free_port(), free_port(), free_port()
@@ -208,6 +213,8 @@ def run(
         "max_body_bytes": 64 * 1024 * 1024,
         "log_level": "WARNING",
     }
+    if database is not None:
+        config["database"], config["database_password_file"] = database
     (out / "node.yaml").write_text(json.dumps(config))
     cli = ["-m", "registry_node", "-c", str(out / "node.yaml")]
     token = subprocess.run(

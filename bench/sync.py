@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -219,17 +220,21 @@ def rss_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def node_phases(workdir: Path, port: int) -> dict[str, Any]:
+async def node_phases(
+    workdir: Path, port: int, database: str | None = None, password_file: str | None = None
+) -> dict[str, Any]:
     import aiohttp
 
     from registry_node.config import FederationConfig, NodeConfig
     from registry_node.services.node import Node
 
     config = NodeConfig(
-        data_dir=workdir / "data",
+        data_dir=workdir / ("data-pg" if database else "data"),
         trust_list=workdir / "none.yaml",
         peers_file=workdir / "peers.yaml",
         federation=FederationConfig(deadline=__import__("datetime").timedelta(seconds=120)),
+        database=database,
+        database_password_file=Path(password_file) if password_file else None,
     )
     node = await Node.open(config)
     timer = WriterTimer(node.store)
@@ -293,6 +298,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def measure(
+    peers: int, issuers: int, databases: list[tuple[str, str] | None]
+) -> tuple[float, list[dict[str, Any]]]:
+    """Build the peers' lists, serve them, and sync them into a node on each of ``databases``
+    in turn (None: SQLite; else a PostgreSQL URL and password file). Returns the floor and
+    each node's figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        started = time.perf_counter()
+        docs = build(out, peers, issuers)
+        size = sum((out / f"peer{p}-1.jws").stat().st_size for p in range(peers))
+        print(
+            f"built {peers} peers x {issuers} issuers "
+            f"({size / 2**20:.0f} MiB of signed lists) in {time.perf_counter() - started:.1f}s"
+        )
+        port = free_port()
+        for doc in docs:
+            doc["url"] = f"http://127.0.0.1:{port}{doc['url']}"
+        (out / "peers.yaml").write_text(json.dumps({"peers": docs}))
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(out), str(port)])
+        results = []
+        try:
+            for _ in range(100):
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.1)
+            # The machine's speed drifts: the floor is the median of three runs.
+            floor_s = sorted(floor(out, peers) for _ in range(3))[1]
+            for database in databases:
+                extra = ["--database", *database] if database else []
+                node = subprocess.run(
+                    [sys.executable, __file__, "--node", str(out), str(port), *extra],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if node.returncode != 0:
+                    raise SystemExit(node.stderr[-2000:])
+                results.append(json.loads(node.stdout.strip().splitlines()[-1]))
+                # the server back to the first version for the next node
+                with urllib.request.urlopen(
+                    urllib.request.Request(
+                        f"http://127.0.0.1:{port}/control?version=1", method="POST"
+                    )
+                ):
+                    pass
+        finally:
+            server.terminate()
+            server.wait()
+    return floor_s, results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -301,6 +359,7 @@ def main() -> None:
     parser.add_argument("--issuers", type=int, default=10_000)
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--node", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--database", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(Path(args.serve[0]), int(args.serve[1]))
@@ -309,44 +368,15 @@ def main() -> None:
         from registry_node import process
 
         process.limit_malloc_arenas()  # as the registry-node command does
-        print(json.dumps(asyncio.run(node_phases(Path(args.node[0]), int(args.node[1])))))
+        url, password_file = args.database or (None, None)
+        phases = node_phases(Path(args.node[0]), int(args.node[1]), url, password_file)
+        print(json.dumps(asyncio.run(phases)))
         return
+    floor_s, [result] = measure(args.peers, args.issuers, [None])
+    report(floor_s, result)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        started = time.perf_counter()
-        docs = build(out, args.peers, args.issuers)
-        size = sum((out / f"peer{p}-1.jws").stat().st_size for p in range(args.peers))
-        print(
-            f"built {args.peers} peers x {args.issuers} issuers "
-            f"({size / 2**20:.0f} MiB of signed lists) in {time.perf_counter() - started:.1f}s"
-        )
-        port = free_port()
-        for doc in docs:
-            doc["url"] = f"http://127.0.0.1:{port}{doc['url']}"
-        (out / "peers.yaml").write_text(json.dumps({"peers": docs}))
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(out), str(port)])
-        try:
-            for _ in range(100):
-                with socket.socket() as sock:
-                    if sock.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.1)
-            # The machine's speed drifts: the floor is the median of three runs.
-            floor_s = sorted(floor(out, args.peers) for _ in range(3))[1]
-            node = subprocess.run(
-                [sys.executable, __file__, "--node", str(out), str(port)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if node.returncode != 0:
-                raise SystemExit(node.stderr[-2000:])
-            result = json.loads(node.stdout.strip().splitlines()[-1])
-        finally:
-            server.terminate()
-            server.wait()
 
+def report(floor_s: float, result: dict[str, Any]) -> None:
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
     print(f"floor (parse + verify signatures only): {floor_s:8.2f} s")

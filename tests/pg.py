@@ -34,7 +34,10 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        #: fsync and synchronous commits as a real server has them (bench/postgres.py); the
+        #: tests never cut the power, so they run without
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="registry-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -77,10 +80,10 @@ class Cluster:
             "--no-sync",
         )
         # A throwaway cluster: no fsync (the tests never cut its power).
-        options = (
-            f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1"
+        options += " -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(PG_BIN / "pg_ctl"),
             "-D",

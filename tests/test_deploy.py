@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
+
+from registry_node import config as configmod
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "registry-node.service"
 
@@ -64,3 +68,34 @@ def test_container_base_images_are_pinned_by_digest() -> None:
     assert pulled
     for image in pulled:
         assert digest.search(image), image
+
+
+def test_the_replicas_compose_file_runs_two_replicas_of_one_node_on_one_database() -> None:
+    """compose.replicas.yaml (docs/operations.md section 14): images pinned or built here,
+    every mounted file present, two replicas with one configuration that shares the database
+    and the key folder, each with a data folder of its own, behind the load balancer."""
+    compose = yaml.safe_load((ROOT / "compose.replicas.yaml").read_text())
+    services = compose["services"]
+    digest = re.compile(r"@sha256:[0-9a-f]{64}\b")
+    for name, service in services.items():
+        image = service.get("image")
+        assert image == "registry-node:local" or "build" in service or digest.search(image), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), (name, source)
+    built = (ROOT / "deploy/compose/replicas/postgres.Dockerfile").read_text()
+    [base] = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", built, re.M)
+    assert digest.search(base), base
+    replicas = [services["oh-1"], services["oh-2"]]
+    mounts = [{v.split(":")[1]: v.split(":")[0] for v in r["volumes"]} for r in replicas]
+    assert mounts[0]["/var/lib/registry-keys"] == mounts[1]["/var/lib/registry-keys"] == "keys"
+    assert mounts[0]["/var/lib/registry-node"] != mounts[1]["/var/lib/registry-node"]
+    assert mounts[0]["/etc/registry-node"] == mounts[1]["/etc/registry-node"]
+    config = configmod.load(ROOT / "deploy/compose/replicas/node.yaml")
+    assert config.database == "postgresql://registry@db:5432/registry"
+    assert config.keys_dir == Path("/var/lib/registry-keys")
+    assert config.data_dir == Path("/var/lib/registry-node")
+    nginx = (ROOT / "deploy/compose/replicas/nginx.conf").read_text()
+    assert "server oh-1:8080" in nginx and "server oh-2:8080" in nginx
+    assert services["lb"]["ports"] == ["127.0.0.1:8090:8080"]

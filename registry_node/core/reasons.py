@@ -185,8 +185,7 @@ _ALL = (
         "held_list_changed",
         "fetch",
         FAILED,
-        "None: other processes (replicas, `registry-node peers sync`) kept syncing this peer at "
-        "the same time; the next sync starts afresh.",
+        "None: the next sync starts afresh.",
     ),
     # -- refused peer lists (docs/protocol.md 9.3, docs/operations.md section 6) ----------
     _reason(
@@ -767,13 +766,6 @@ _ALL = (
         "start_refused",
         "Check the user in node.yaml's database URL and its password (database_password_file "
         "or PGPASSWORD), and that pg_hba.conf lets it connect.",
-    ),
-    _reason(
-        "database_in_use",
-        "config",
-        "start_refused",
-        "Stop the other node first: one serve per database until replicas are supported "
-        "(admin commands need no stop, they work alongside it).",
     ),
     _reason(
         "sqlite_only",

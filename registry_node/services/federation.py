@@ -364,7 +364,9 @@ class Federation:
                     )
             now = self.clock()
             detail = "the held list kept changing while lists were judged against it"
-            return await self._record_failure(peer, now, "failed", "held_list_changed", detail)
+            return await self._record_failure(
+                peer, now, "failed", code="held_list_changed", detail=detail
+            )
 
     async def _sync(self, peer: PeerConfig, accepted: PeerList | None) -> SyncResult:
         now = self.clock()
