@@ -14,6 +14,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,7 @@ from tests.e2e_harness import (
     signer_kids,
     verified_by,
 )
+from tests.pg import Cluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -44,9 +46,21 @@ LICENSE = {"achievement_type": "License"}
 SYNCED = ("accepted", "unchanged", "not_modified")
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def databases(request: pytest.FixtureRequest) -> dict[str, tuple[str, Path]]:
+    """Every state on SQLite; then Ohio and Indiana on databases of the suite's own PostgreSQL
+    server (Michigan stays on SQLite: a mixed federation)."""
+    if request.param == "sqlite":
+        return {}
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return {slug: (cluster.fresh_database(), cluster.password_file) for slug in ("oh", "in")}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Federation]:
-    async with federation(tmp_path_factory.mktemp("three-states")) as running:
+async def fed(
+    tmp_path_factory: pytest.TempPathFactory, databases: dict[str, tuple[str, Path]]
+) -> AsyncIterator[Federation]:
+    async with federation(tmp_path_factory.mktemp("three-states"), databases) as running:
         yield running
 
 
