@@ -234,6 +234,10 @@ async def readyz(request: web.Request) -> web.Response:
     # Which replica publishes and syncs (docs/adr/0024): informative, since a standby answers
     # as well as the holder; with no holder nothing publishes, which trust_list will show.
     checks["replica"] = await node.replica.status()
+    if node.federation.peers_differ is not None:
+        # This replica would answer with other peers than the rest: out of the rotation.
+        checks["replica"].update(ok=False, detail=node.federation.peers_differ)
+        ready = False
     peers = [p.as_json() for p in await node.federation.status()]
     troubled = [p for p in peers if p["state"] != "fresh"]
     checks["peers"] = {

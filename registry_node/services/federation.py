@@ -9,6 +9,7 @@ One peer's sync never waits on another's except for the shared, bounded fetch sl
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import signal
@@ -108,6 +109,10 @@ def held_state(accepted: PeerList | None) -> AcceptedState | None:
     )
 
 
+#: meta key: the peers.yaml a replica last put in force (its digest, the replica, when)
+PEERS_APPLIED = "peers_applied"
+
+
 class HeldListChanged(Exception):
     """Another process (a replica, a command) changed the peer's held list in the database
     while this one judged a list against it: what was judged must not be written."""
@@ -170,6 +175,9 @@ class Federation:
         self.metrics = metrics
         self.peers = peers
         self._locks: dict[str, asyncio.Lock] = {}
+        #: why this replica's peers.yaml is not the one another replica put in force, or None
+        #: (docs/adr/0024; a replica in that state is not ready)
+        self.peers_differ: str | None = None
         # At most `concurrency` syncs hold a body at once (memory is bounded by that times the
         # list limit), and at most one list per judging worker is being judged.
         self._slots = asyncio.Semaphore(config.federation.concurrency)
@@ -190,13 +198,52 @@ class Federation:
             self.metrics.peer(peer_id)
         return diff
 
-    async def reload(self, actor: str) -> dict[str, list[str]]:
+    async def announce_peers(self, replica: str) -> None:
+        """Record that ``replica`` put the peers.yaml of digest ``peers.applied`` in force, so
+        that the other replicas of the database follow (:meth:`follow_peers`)."""
+        applied = self.peers.applied
+        if applied is None:
+            return
+        recorded = await self.store.read.meta(PEERS_APPLIED)
+        if recorded is not None and json.loads(recorded)["digest"] == applied:
+            return
+        doc = {"digest": applied, "replica": replica, "at": format_rfc3339(self.clock())}
+        async with self.store.write() as tx:
+            await tx.set_meta(PEERS_APPLIED, json.dumps(doc, sort_keys=True))
+
+    async def peers_to_follow(self) -> str | None:
+        """When another replica of the database put a peers.yaml in force that is not this
+        replica's, and this replica's file is the same (a configuration mounted on every
+        replica): the actor to reload it as. When the files differ, :attr:`peers_differ`
+        says so and this replica keeps the peers it has."""
+        recorded = await self.store.read.meta(PEERS_APPLIED)
+        if recorded is None:
+            return None
+        doc = json.loads(recorded)
+        if doc["digest"] == self.peers.applied:
+            self.peers_differ = None
+            return None
+        if self.peers.file_digest() == doc["digest"]:
+            return f"replica:{doc['replica']}"
+        detail = (
+            f"{self.peers.path} differs from the peers.yaml replica {doc['replica']} put in "
+            f"force at {doc['at']}: give every replica the same file, then reload"
+        )
+        if self.peers_differ != detail:
+            log.warning("peers.yaml differs from the other replicas'", extra={"detail": detail})
+        self.peers_differ = detail
+        return None
+
+    async def reload(self, actor: str, announce: str | None = None) -> dict[str, list[str]]:
         """Re-read peers.yaml. A file with a mistake changes nothing and raises ConfigError.
         A reload that changes something is written to the audit log, and every held list
         whose peer's terms changed is judged again at once (:meth:`reconcile`). A peer whose
         URL or pins changed starts afresh: its count of failures and its last error are
         cleared (they were met under the old settings), so that its next sync is not held
-        back by their backoff (the scheduler syncs it at once, ``refetch_needed``)."""
+        back by their backoff (the scheduler syncs it at once, ``refetch_needed``).
+        ``announce``: this replica's name, to record that it put the file in force so that
+        the other replicas on the database follow (None: a node alone, or a replica that
+        follows another's reload)."""
         before = {peer_id: peer for peer_id, peer in self.peers.items()}
         diff = self.set_peers(self.peers.read_file())
         log.info("peers reloaded", extra={"by": actor, **diff.as_json()})
@@ -215,6 +262,9 @@ class Federation:
                         self.metrics.peer(peer_id).failures = 0
         await self.reconcile(actor)
         await self.load_metrics()  # a peer added back resumes its held list's gauges
+        if announce is not None:
+            self.peers_differ = None
+            await self.announce_peers(announce)
         return diff.as_json()
 
     async def reconcile(self, actor: str = "node") -> list[SyncResult]:

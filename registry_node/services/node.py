@@ -279,6 +279,8 @@ class Node:
                 await node.publisher.ensure_signing_key()
             # The replica that holds the lease does the work of a start; the others serve.
             await node.replica.refresh()
+            if node.replica.shared:  # a start puts peers.yaml in force: the others follow
+                await federation.announce_peers(node.replica.name)
             leading = node.replica.leading
             publish, judge_peers = publish and leading, judge_peers and leading
             if import_source and defer_import:

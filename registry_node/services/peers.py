@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from registry_node.core.errors import ConfigError, NotFound
+from registry_node.core.model import digest
 from registry_node.core.peers import PeerConfig, parse_peers
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.services.changes import PeersReconfigured
@@ -24,16 +25,28 @@ class PeerRegistry:
         self._peers: dict[str, PeerConfig] = {}
         #: counts changes of the configured peers
         self.generation = 0
+        #: the digest of the peers.yaml in force (None: peers not read from the file)
+        self.applied: str | None = None
+        self._read: str | None = None
+
+    def file_digest(self) -> str:
+        """The digest of peers.yaml as it is now (of nothing, when it is missing)."""
+        return digest(self.path.read_bytes() if self.path.exists() else b"")
 
     def read_file(self) -> list[PeerConfig]:
-        """Validate peers.yaml; a missing file means no peers. Raises ConfigError."""
-        if not self.path.exists():
+        """Validate peers.yaml; a missing file means no peers. Raises ConfigError. The
+        file's digest becomes :attr:`applied` when the peers read are put in force."""
+        raw = self.path.read_bytes() if self.path.exists() else b""
+        if not raw and not self.path.exists():
+            self._read = digest(b"")
             return []
         try:
-            doc = load_yaml(self.path.read_bytes(), str(self.path))
+            doc = load_yaml(raw, str(self.path))
         except Exception as exc:
             raise ConfigError(getattr(exc, "detail", str(exc)), code="peers_invalid") from exc
-        return parse_peers(doc, str(self.path), allow_http_loopback=self.allow_http_loopback)
+        peers = parse_peers(doc, str(self.path), allow_http_loopback=self.allow_http_loopback)
+        self._read = digest(raw)
+        return peers
 
     def replace(self, peers: list[PeerConfig]) -> PeersReconfigured:
         new = {p.id: p for p in peers}
@@ -45,6 +58,7 @@ class PeerRegistry:
         )
         self._peers = new
         self.generation += 1
+        self.applied, self._read = self._read, None
         return diff
 
     def get(self, peer_id: str) -> PeerConfig | None:

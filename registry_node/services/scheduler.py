@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
+from registry_node.core.errors import ConfigError
 from registry_node.core.peers import refetch_needed
 from registry_node.core.timeutil import Clock
 from registry_node.services.federation import Federation, backoff_delay, with_jitter
@@ -186,7 +187,24 @@ class Jobs:
                     except Exception:
                         log.exception("the peers' gauges could not be read")
 
+    async def follow_peers(self) -> None:
+        """Among replicas: put in force the peers.yaml another replica reloaded, when this
+        replica's file is the same (services/federation.py ``peers_to_follow``)."""
+        if not self.node.replica.shared:
+            return
+        federation = self.node.federation
+        try:
+            actor = await federation.peers_to_follow()
+            if actor is not None:
+                await self.reload_peers(actor, announce=False)
+                federation.peers_differ = None
+        except ConfigError as exc:  # the file changed again since, with a mistake in it
+            federation.peers_differ = f"peers.yaml cannot be put in force: {exc.detail}"
+        except Exception:
+            log.exception("following the other replicas' peers.yaml failed")
+
     async def _publish_now(self) -> None:
+        await self.follow_peers()
         if self.node.replica.leading:
             try:
                 await self.node.publisher.tick()
@@ -214,12 +232,16 @@ class Jobs:
         except Exception:
             log.exception("confirming the restore failed")
 
-    async def reload_peers(self, actor: str) -> dict[str, list[str]]:
+    async def reload_peers(self, actor: str, *, announce: bool = True) -> dict[str, list[str]]:
         """Re-read peers.yaml and make the jobs match. A bad file changes nothing. A peer
-        whose URL or pins changed is synced at once, whatever its backoff."""
+        whose URL or pins changed is synced at once, whatever its backoff. Among replicas,
+        the others follow (``announce``; :meth:`follow_peers`)."""
         federation = self.node.federation
         before = {peer_id: peer for peer_id, peer in federation.peers.items()}
-        diff = await federation.reload(actor)
+        replica = self.node.replica
+        diff = await federation.reload(
+            actor, announce=replica.name if announce and replica.shared else None
+        )
         self.apply_peers()
         for peer_id in diff["changed"]:
             if refetch_needed(before.get(peer_id), federation.peer(peer_id)):

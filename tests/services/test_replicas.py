@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
+from registry_node.core import keys
+from registry_node.core.yamlsafe import dump_yaml
+from registry_node.http.app import create_app
+from registry_node.http.appkeys import NODE
 from registry_node.services import postgres
 from registry_node.services.node import Node
 from registry_node.services.replicas import Replica, default_name
+from registry_node.services.scheduler import Jobs, job_id
 from tests.helpers import FakeClock, issuer, make_config
 from tests.pg import PASSWORD, Cluster
 
@@ -228,3 +236,87 @@ async def test_a_command_on_postgresql_never_takes_the_lease(
             await serving.close()
     finally:
         await command.close()
+
+
+def _peers_file(path: Path, *ids: str) -> None:
+    """A peers.yaml naming peers ``ids`` (their lists are never fetched here)."""
+    entries = [
+        {
+            "id": f"https://registry.{i}.example",
+            "jurisdiction": f"US-{i.upper()}",
+            "url": f"https://registry.{i}.example/trust-list",
+            "keys": [keys.generate().kid],
+        }
+        for i in ids
+    ]
+    path.write_text(dump_yaml({"peers": entries}))
+
+
+async def test_a_reload_through_one_replica_is_followed_by_the_others_with_the_same_file(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    configs = [
+        _replica_config(tmp_path, pg_cluster, pg_url, name, peers_file=tmp_path / f"{name}.yaml")
+        for name in ("a", "b")
+    ]
+    for config in configs:
+        _peers_file(config.peers_file, "in")
+    shutil.copy(configs[0].peers_file, configs[1].peers_file)
+    nodes = [await Node.open(c, clock, exclusive=True) for c in configs]
+    schedulers = [AsyncIOScheduler(timezone="UTC") for _ in nodes]
+    jobs = [Jobs(s, n, rand=lambda: 0.5) for s, n in zip(schedulers, nodes, strict=True)]
+    try:
+        for scheduler in schedulers:
+            scheduler.start(paused=True)
+        a, b = jobs
+        # The operator adds a neighbour in the file every replica mounts, and reloads one.
+        _peers_file(configs[0].peers_file, "in", "mi")
+        shutil.copy(configs[0].peers_file, configs[1].peers_file)
+        await a.reload_peers("admin")
+        assert nodes[1].federation.peers.ids() == ["https://registry.in.example"]
+        await b.follow_peers()
+        assert nodes[1].federation.peers.ids() == [
+            "https://registry.in.example",
+            "https://registry.mi.example",
+        ]
+        assert b.scheduler.get_job(job_id("https://registry.mi.example")) is not None
+        assert nodes[1].federation.peers_differ is None
+        # A replica whose file is not the one put in force keeps its peers, and says so.
+        _peers_file(configs[0].peers_file, "in")
+        await a.reload_peers("admin")
+        await b.follow_peers()
+        assert len(nodes[1].federation.peers.ids()) == 2
+        differ = nodes[1].federation.peers_differ
+        assert differ is not None and "replica a put in force" in differ
+        # Once its file is the same, it follows.
+        shutil.copy(configs[0].peers_file, configs[1].peers_file)
+        await b.follow_peers()
+        assert nodes[1].federation.peers.ids() == ["https://registry.in.example"]
+        assert nodes[1].federation.peers_differ is None
+    finally:
+        for scheduler in schedulers:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+        for node in nodes:
+            await node.close()
+
+
+async def test_readiness_names_the_holder_and_takes_a_replica_with_other_peers_out(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    config = _replica_config(tmp_path, pg_cluster, pg_url, "a")
+    client = await aiohttp_client(
+        create_app(config, FakeClock(), run_scheduler=False, handle_sighup=False)
+    )
+    resp = await client.get("/readyz")
+    body = await resp.json()
+    assert body["checks"]["replica"] == {"ok": True, "name": "a", "lease": "held", "holder": "a"}
+    metrics = await (await client.get("/metrics")).text()
+    assert 'registry_replica_lease_held{replica="a"} 1.0' in metrics
+    client.app[NODE].federation.peers_differ = "peers.yaml differs"
+    resp = await client.get("/readyz")
+    body = await resp.json()
+    assert resp.status == 503 and body["status"] == "not_ready"
+    assert body["checks"]["replica"]["ok"] is False
+    assert body["checks"]["replica"]["detail"] == "peers.yaml differs"
