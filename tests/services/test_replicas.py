@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.config import NodeConfig
 from registry_node.core import keys
+from registry_node.core.signing import parse_jws
 from registry_node.core.yamlsafe import dump_yaml
 from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
@@ -320,3 +323,32 @@ async def test_readiness_names_the_holder_and_takes_a_replica_with_other_peers_o
     assert resp.status == 503 and body["status"] == "not_ready"
     assert body["checks"]["replica"]["ok"] is False
     assert body["checks"]["replica"]["detail"] == "peers.yaml differs"
+
+
+async def test_processes_publishing_at_once_never_sign_one_seq_twice(
+    backend_config: NodeConfig,
+) -> None:
+    """Two processes on one database (replicas on PostgreSQL, a node and the command line on
+    SQLite) publish many times at once: every seq is signed once, and each version's prev is
+    the digest of the one before, whichever process signed it."""
+    clock = FakeClock()
+    first = await Node.open(backend_config, clock)
+    second = await Node.open(backend_config, clock)
+    try:
+
+        async def publish(node: Node, times: int) -> list[int]:
+            return [(await node.publisher.publish("test", "test")).seq for _ in range(times)]
+
+        seqs = await asyncio.gather(publish(first, 15), publish(second, 15))
+        history = [await first.store.read.version(seq) for seq in range(1, 32)]
+    finally:
+        await first.close()
+        await second.close()
+    signed = sorted(seqs[0] + seqs[1])
+    assert signed == list(range(2, 32))  # seq 1: the first start's publication
+    versions = [v for v in history if v is not None]
+    assert [v.seq for v in versions] == list(range(1, 32))
+    for earlier, later in itertools.pairwise(versions):
+        assert later.prev == earlier.digest
+        payload = json.loads(parse_jws(later.body).payload)
+        assert (payload["seq"], payload["prev"]) == (later.seq, earlier.digest)
