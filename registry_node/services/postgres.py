@@ -298,6 +298,36 @@ class PgConnection:
         if rows:
             await self.raw.executemany(numbered(sql), rows)
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            # COPY: the rows in one stream, without a statement per row (triggers still run).
+            await self.raw.copy_records_to_table(table, records=rows, columns=list(columns))
+
+    async def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        if not rows:
+            return
+        # The new values are copied into a temporary table of the same column types, emptied
+        # at commit, then applied by one UPDATE joined on the keys.
+        staged = f"staged_{table}"
+        names = [*columns, *keys]
+        await self.raw.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"
+        )
+        await self.raw.execute(f"TRUNCATE {staged}")  # an earlier call of this transaction
+        await self.raw.copy_records_to_table(staged, records=rows, columns=names)
+        sets = ", ".join(f"{c} = s.{c}" for c in columns)
+        where = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        await self.raw.execute(f"UPDATE {table} AS t SET {sets} FROM {staged} AS s WHERE {where}")
+
     async def file_size(self) -> tuple[int, int]:
         size = await self.raw.fetchval("SELECT pg_database_size(current_database())")
         return int(size), 0  # free space inside is the server's affair (autovacuum)
@@ -325,6 +355,22 @@ class PgPoolReader:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self.pool.acquire() as raw:
             await PgConnection(raw).executemany(sql, rows)
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        async with self.pool.acquire() as raw:
+            await PgConnection(raw).insert_rows(table, columns, rows)
+
+    async def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        async with self.pool.acquire() as raw, raw.transaction():  # the staged rows need one
+            await PgConnection(raw).update_rows(table, columns, keys, rows)
 
     async def file_size(self) -> tuple[int, int]:
         async with self.pool.acquire() as raw:

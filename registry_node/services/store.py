@@ -371,6 +371,17 @@ def _upsert(table: str, columns: str, key: str) -> str:
     )
 
 
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})"
+
+
+def update_sql(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+    sets = ", ".join(f"{c} = ?" for c in columns)
+    where = " AND ".join(f"{k} = ?" for k in keys)
+    return f"UPDATE {table} SET {sets} WHERE {where}"
+
+
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else canonical_json(value).decode()
 
@@ -389,6 +400,24 @@ class Connection(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows of ``columns`` (the bulk writes of a peer's list; PostgreSQL:
+        COPY, a round trip instead of one statement per row)."""
+        ...
+
+    async def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """Set ``columns`` of many rows, each found by ``keys``: every row is the new values,
+        then the key values (PostgreSQL: COPY into a temporary table, then one UPDATE)."""
+        ...
 
     async def file_size(self) -> tuple[int, int]:
         """(bytes of the database, bytes of its free pages)."""
@@ -415,6 +444,20 @@ class SqliteConnection:
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.raw.executemany(sql, rows)
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self.executemany(insert_sql(table, columns), rows)
+
+    async def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        await self.executemany(update_sql(table, columns, keys), rows)
 
     async def file_size(self) -> tuple[int, int]:
         page = int((await self.one("PRAGMA page_size"))[0])
@@ -810,24 +853,21 @@ class Tx(Queries):
         if changed:
             # An UPDATE of the text leaves the keys and their indexes alone (a REPLACE would
             # delete and insert the row and each of its index entries).
-            await self.conn.executemany(
-                "UPDATE peer_entries SET doc = ?, hash = ? WHERE peer_id = ? AND issuer_id = ?",
-                changed,
+            await self.conn.update_rows(
+                "peer_entries", ("doc", "hash"), ("peer_id", "issuer_id"), changed
             )
         if added:
-            await self.conn.executemany(
-                "INSERT INTO peer_entries(peer_id, issuer_id, doc, hash) VALUES (?, ?, ?, ?)",
-                added,
+            await self.conn.insert_rows(
+                "peer_entries", ("peer_id", "issuer_id", "doc", "hash"), added
             )
         if gone or changed or added:
             # The names of the entries written or deleted; most entries that change keep theirs.
             touched = {*gone, *(r[3] for r in changed), *(r[1] for r in added)}
+            every_name = await self._all(
+                "SELECT name, issuer_id FROM peer_names WHERE peer_id = ?", (peer_id,)
+            )
             stored_names = {
-                (name, issuer_id)
-                for name, issuer_id in await self._all(
-                    "SELECT name, issuer_id FROM peer_names WHERE peer_id = ?", (peer_id,)
-                )
-                if issuer_id in touched
+                (name, issuer_id) for name, issuer_id in every_name if issuer_id in touched
             }
             wanted = {
                 (name, issuer_id)
@@ -841,10 +881,16 @@ class Tx(Queries):
                     [(peer_id, name) for name, _ in stale],
                 )
             if fresh := wanted - stored_names:
-                await self.conn.executemany(
-                    _upsert("peer_names", "peer_id, name, issuer_id", "peer_id, name"),
-                    [(peer_id, name, issuer_id) for name, issuer_id in fresh],
-                )
+                # A name still held by another entry is moved (upsert); the rest are new rows.
+                taken = {name for name, _ in every_name} - {name for name, _ in stale}
+                moved = [(peer_id, n, i) for n, i in fresh if n in taken]
+                new = [(peer_id, n, i) for n, i in fresh if n not in taken]
+                if moved:
+                    await self.conn.executemany(
+                        _upsert("peer_names", "peer_id, name, issuer_id", "peer_id, name"), moved
+                    )
+                if new:
+                    await self.conn.insert_rows("peer_names", ("peer_id", "name", "issuer_id"), new)
         return len(changed) + len(added), len(gone)
 
     async def put_peer_sync(self, record: PeerSync) -> None:

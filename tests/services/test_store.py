@@ -71,6 +71,22 @@ async def test_names_follow_the_entries_that_changed_or_went(store: Store) -> No
     assert set(await store.read.peer_entries(PEER)) == {"did:web:i1.example"}
 
 
+async def test_a_name_taken_over_from_an_unchanged_entry_moves_to_the_changed_one(
+    store: Store,
+) -> None:
+    """Rows are written in bulk (COPY on PostgreSQL); a name another entry still holds is
+    moved, never inserted twice."""
+    await _sync(store, _entries((1, "A", ("https://x",)), (2, "A", ())))
+    await _sync(store, _entries((1, "A", ("https://x",)), (2, "B", ("https://x", "https://y"))))
+    assert await _names(store) == {"did:web:i2.example": ["https://x", "https://y"]}
+    many = _entries(*((n, "M", (f"https://m{n}",)) for n in range(3, 503)))
+    assert await _sync(store, many) == (500, 2)
+    changed = _entries(*((n, "N" if n % 2 else "M", (f"https://m{n}",)) for n in range(3, 503)))
+    assert await _sync(store, changed) == (250, 0)
+    assert await store.read.peer_entries(PEER) == {i: t for i, (_, t) in changed.rows.items()}
+    assert len(await _names(store)) == 500
+
+
 async def test_a_database_of_schema_3_is_migrated(tmp_path: Path) -> None:
     # A database of schema 3 (entries without digests, bodies inside peer_lists) is migrated:
     # its entries compare as changed once, are rewritten with their digests, and compare
