@@ -154,27 +154,34 @@ async def _history(url: str) -> list[tuple[int, str | None, str]]:
     return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
 
-_WRITING = (
+_BLOCKED = (
     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid "
-    "AND l.objid = $2::bigint::oid AND a.application_name = $3"
+    "WHERE l.locktype = 'relation' AND l.relation = $1::regclass AND NOT l.granted "
+    "AND a.application_name = $2"
 )
 
 
-async def _kill_while_writing(url: str, replica: OhioReplica, what: str) -> None:
-    """SIGKILL ``replica`` as soon as it is seen inside a write transaction (holding the
-    writers' lock), watched on one connection with no pause between looks."""
+async def _kill_inside_its_write(url: str, replica: OhioReplica, table: str, what: str) -> None:
+    """SIGKILL ``replica`` in the middle of a write transaction: the test holds ``table`` in
+    SHARE mode, so the replica's write of it waits (its transaction open, the writers' lock
+    held: for a publication, after the list was signed); once it is seen waiting, it is
+    killed, and the test lets the table go."""
     raw = await _db(url)
     try:
-        args = (*postgres.lock_ids(postgres.WRITER_LOCK), postgres.application_name(replica.name))
-        async with asyncio.timeout(60):
-            while not await raw.fetchval(_WRITING, *args):
-                pass
-    except TimeoutError:
-        raise AssertionError(f"{replica} was never seen {what}\n{replica.log_tail()}") from None
+        async with raw.transaction():
+            await raw.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            try:
+                async with asyncio.timeout(60):
+                    name = postgres.application_name(replica.name)
+                    while not await raw.fetchval(_BLOCKED, table, name):
+                        pass  # each look is a round trip to the server
+            except TimeoutError:
+                raise AssertionError(
+                    f"{replica} was never seen {what}\n{replica.log_tail()}"
+                ) from None
+            await replica.kill()
     finally:
         await raw.close()
-    await replica.kill()
 
 
 def _in_indiana(issuers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -280,7 +287,7 @@ async def test_two_replicas_share_one_database_and_survive_the_loss_of_the_holde
                     )
                     assert (status, result["created"]) == (200, IMPORT_BATCH), result
                 before = await _history(url)
-                await _kill_while_writing(url, holder, "publishing")
+                await _kill_inside_its_write(url, holder, "versions", "publishing")
                 took = await _took_over(standby, time.perf_counter())
                 print(f"the standby took the lease over {took:.2f}s after the kill")
 
@@ -313,7 +320,7 @@ async def test_two_replicas_share_one_database_and_survive_the_loss_of_the_holde
                 indiana_seq = await indiana.publish()
                 sync = asyncio.get_running_loop().create_task(holder.sync(indiana))
                 try:
-                    await _kill_while_writing(url, holder, "syncing")
+                    await _kill_inside_its_write(url, holder, "peer_lists", "syncing")
                 finally:
                     with contextlib.suppress(Exception):
                         await sync
