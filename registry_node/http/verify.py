@@ -62,7 +62,7 @@ async def verify(request: web.Request) -> web.Response:
 async def answer(node: Node, raw: bytes, content_type: str) -> web.Response:
     """The whole answer to a ``POST /v1/verify`` of ``raw`` (bench/verify.py measures it)."""
     credential = credential_from(raw, content_type)
-    result = await node.verifier.verify(credential)
+    result = await node.verifier.verify(credential, len(raw))
     node.metrics.verifications.labels(result["verdict"]).inc()
     return json_response(result, headers={"Cache-Control": "no-store"})
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
@@ -57,7 +58,7 @@ from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import NOT_TRUSTED, TRUSTED, VETOES, Question
 from registry_node.core.wire import Answer
 from registry_node.services.didweb import DidWebResolver
-from registry_node.services.index import TrustIndex
+from registry_node.services.index import Decision, TrustIndex
 from registry_node.services.statuslists import Request, StatusLists
 
 log = logging.getLogger("registry_node.verify")
@@ -197,13 +198,14 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     return frozenset(signer.sources)
 
 
-def _ask(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Answer:
-    """The answer to ``q`` from the sources ``among`` (None: all), except that a revocation or
-    suspension by any usable source decides."""
-    everyone = index.ask(q)
-    if among is None or everyone["reason"] in VETOES:
+def _decided(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Decision:
+    """The decision on ``q`` from the sources ``among`` (None: all), except that a revocation
+    or suspension by any usable source decides. Both come from the index's decisions, kept
+    with its snapshot until the index, the peers' terms or the time bound changes."""
+    everyone = index.decided(q)
+    if among is None or everyone.answer["reason"] in VETOES:
         return everyone
-    return index.ask_among(q, among)
+    return index.decided_among(q, among)
 
 
 def _judge(
@@ -215,15 +217,15 @@ def _judge(
 ) -> Answer:
     """The first set of answers that trusts the issuer for one of the credential's types, or
     else the first answer that does not."""
-    first_refusal: Answer | None = None
+    first_refusal: tuple[Question, Decision] | None = None
     for questions in _questions(report, at, at_now):
-        answers = [_ask(index, q, among) for q in questions]
-        refused = next((a for a in answers if a["outcome"] != TRUSTED), None)
+        decided = [(q, _decided(index, q, among)) for q in questions]
+        refused = next((d for d in decided if d[1].answer["outcome"] != TRUSTED), None)
         if refused is None:
-            return answers[0]
+            return index.stamped(*decided[0])
         first_refusal = first_refusal or refused
     assert first_refusal is not None
-    return first_refusal
+    return index.stamped(*first_refusal)
 
 
 def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dict[str, Any]:
@@ -356,10 +358,19 @@ def _issuers(report: CredentialReport) -> list[str | None]:
     return [report.issuer, *(i for c in report.children for i in _issuers(c))]
 
 
+#: A credential sent as at most this many bytes is verified on the event loop itself when no
+#: other verification is running: the hop to the worker thread and back would cost more than
+#: its check (a credential of a shape seen before takes well under a millisecond, a new shape
+#: a few; canonicalisation has its own bound, contexts.MAX_CANON_STEPS).
+INLINE_MAX_BYTES = 4096
+
+
 class Verifier:
     """Verifies credentials against a trust index. Proof checking is CPU work (JSON-LD
-    canonicalisation): it runs in one worker thread, so the event loop keeps answering
-    lookups between steps, and verifications do not run the JSON-LD processor concurrently."""
+    canonicalisation): a credential larger than :data:`INLINE_MAX_BYTES` is checked in one
+    worker thread, so the event loop keeps answering lookups between steps; a small one is
+    checked on the event loop when the worker is idle. A lock keeps verifications from
+    running the JSON-LD processor concurrently either way."""
 
     def __init__(
         self,
@@ -382,6 +393,7 @@ class Verifier:
         #: indeterminate)
         self.status_lists = status_lists
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
+        self._busy = threading.Lock()  # held while a verification runs, inline or not
 
     def _status_options(self, copies: Mapping[str, StatusListCopy] | None) -> dict[str, Any]:
         if self.status_lists is None:
@@ -425,7 +437,11 @@ class Verifier:
                 log.info("did:web not resolved", extra={"did": issuer, "code": exc.code})
         return resolved
 
-    async def verify(self, credential: dict[str, Any] | str) -> dict[str, Any]:
+    async def verify(
+        self, credential: dict[str, Any] | str, size: int | None = None
+    ) -> dict[str, Any]:
+        """Verify ``credential``, sent as ``size`` bytes (None: unknown, so it is checked in
+        the worker thread)."""
         resolved = await self._resolve(credential)
         copies = None
         if self.status_lists is not None:
@@ -440,21 +456,34 @@ class Verifier:
             jsonld_contexts=self.jsonld_contexts,
             **self._status_options(copies),
         )
-        report = await asyncio.get_running_loop().run_in_executor(self._pool, check)
+        if size is not None and size <= INLINE_MAX_BYTES and self._busy.acquire(blocking=False):
+            try:
+                report = check()
+            finally:
+                self._busy.release()
+        else:
+            report = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._exclusive, check
+            )
         return self._finish(report, now)
+
+    def _exclusive(self, check: Callable[[], CredentialReport]) -> CredentialReport:
+        with self._busy:
+            return check()
 
     def _finish(self, report: CredentialReport, now: datetime) -> dict[str, Any]:
         evidence = add_trust(self.index, report, now)
         verdict = report.verdict
-        log.info(
-            "credential verified",
-            extra={
-                "verdict": verdict,
-                "issuers": _issuers(report),
-                "types": report.types,
-                "failed": _codes(report),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "credential verified",
+                extra={
+                    "verdict": verdict,
+                    "issuers": _issuers(report),
+                    "types": report.types,
+                    "failed": _codes(report),
+                },
+            )
         return {
             "verdict": verdict,
             "all_valid": report.all_valid,
