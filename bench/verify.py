@@ -361,7 +361,7 @@ def report(
     if http:
         print(
             f"Over HTTP: {args.connections} connections of one aiohttp client, "
-            f"{args.duration:.0f} s per target; the node verifies in one worker thread\n"
+            f"{args.duration:.0f} s per target\n"
         )
         print(f"{'what':44} {'per second':>11} {'share of ceiling':>17}")
         ceil = http["ceiling"]

@@ -49,7 +49,7 @@ from registry_node.core.credentials import (
     CredentialReport,
     verify_credential,
 )
-from registry_node.core.credentials.contexts import PinnedContexts
+from registry_node.core.credentials.contexts import PinnedContexts, WouldTakeLong, quick_only
 from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.credentials.report import DATES, STATUS, Outcome
 from registry_node.core.credentials.status import StatusListCopy, status_urls
@@ -358,19 +358,21 @@ def _issuers(report: CredentialReport) -> list[str | None]:
     return [report.issuer, *(i for c in report.children for i in _issuers(c))]
 
 
-#: A credential sent as at most this many bytes is verified on the event loop itself when no
-#: other verification is running: the hop to the worker thread and back would cost more than
-#: its check (a credential of a shape seen before takes well under a millisecond, a new shape
-#: a few; canonicalisation has its own bound, contexts.MAX_CANON_STEPS).
+#: A credential sent as at most this many bytes is first checked on the event loop itself when
+#: no other verification is running: the hop to the worker thread and back costs more than a
+#: check of a shape learnt before (well under a millisecond). The check on the loop is quick
+#: only (contexts.quick_only): what would take long (a full expansion of a new shape,
+#: canonicalisation past a few steps, as a blank-node poisoning input needs) stops it, and
+#: the credential is checked again, from the start, in the worker thread.
 INLINE_MAX_BYTES = 4096
 
 
 class Verifier:
     """Verifies credentials against a trust index. Proof checking is CPU work (JSON-LD
-    canonicalisation): a credential larger than :data:`INLINE_MAX_BYTES` is checked in one
-    worker thread, so the event loop keeps answering lookups between steps; a small one is
-    checked on the event loop when the worker is idle. A lock keeps verifications from
-    running the JSON-LD processor concurrently either way."""
+    canonicalisation): it runs in one worker thread, so the event loop keeps answering lookups
+    between steps, except that a small credential (:data:`INLINE_MAX_BYTES`) is first checked
+    quickly on the event loop when the worker is idle. A lock keeps verifications from running
+    the JSON-LD processor concurrently either way."""
 
     def __init__(
         self,
@@ -456,12 +458,16 @@ class Verifier:
             jsonld_contexts=self.jsonld_contexts,
             **self._status_options(copies),
         )
+        report = None
         if size is not None and size <= INLINE_MAX_BYTES and self._busy.acquire(blocking=False):
             try:
-                report = check()
+                with quick_only():
+                    report = check()
+            except WouldTakeLong:
+                report = None  # checked again in the worker, from the start
             finally:
                 self._busy.release()
-        else:
+        if report is None:
             report = await asyncio.get_running_loop().run_in_executor(
                 self._pool, self._exclusive, check
             )

@@ -255,3 +255,51 @@ async def test_a_small_credential_is_checked_on_the_loop_a_large_one_in_the_work
         assert threads[4].startswith("verify")
     finally:
         await check.close()
+
+
+async def test_a_small_credential_that_would_take_long_is_checked_again_in_the_worker(
+    clock: FakeClock, key: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blank-node poisoning in a small body: the quick check on the loop gives up after a few
+    canonicalisation steps, and the worker's whole check gives the answer it always gave."""
+    ids = [f"_:n{i}" for i in range(9)]
+    clique = [
+        {"@id": me, "http://example.org/p": [{"@id": o} for o in ids if o != me]} for me in ids
+    ]
+    credential = cf.sign_data_integrity(
+        {
+            "@context": [cf.VC_V2],
+            "type": ["VerifiableCredential"],
+            "issuer": COLLEGE,
+            "validFrom": "2025-01-01T00:00:00Z",
+            "credentialSubject": {"id": "did:example:learner", "@included": clique},
+        },
+        key,
+        METHOD,
+        cryptosuite="eddsa-jcs-2022",
+    )
+    credential["proof"]["cryptosuite"] = "eddsa-rdfc-2022"
+    size = len(json.dumps(credential))
+    assert size <= INLINE_MAX_BYTES
+    index = Index(clock, Peers())
+    index.snapshot = snapshot(clock, {INDIANA: entry(key)})
+    check = verifier(index)
+    try:
+        for _ in range(2):  # its shapes learnt, so only canonicalisation is left
+            await check.verify(credential, size)
+        threads: list[str] = []
+        real = verifier_module.verify_credential
+
+        def recording(*args: Any, **kw: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real(*args, **kw)
+
+        monkeypatch.setattr(verifier_module, "verify_credential", recording)
+        result = await check.verify(credential, size)
+        assert threads[0] == threading.current_thread().name
+        assert len(threads) == 2 and threads[1].startswith("verify")
+        signature = next(c for c in result["credential"]["checks"] if c["name"] == "signature")
+        assert signature["code"] == "not_canonicalizable"
+        assert result == check.verify_now(credential) | {"verified_at": result["verified_at"]}
+    finally:
+        await check.close()
