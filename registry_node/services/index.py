@@ -39,6 +39,9 @@ ANSWER_CACHE_SIZE = 50_000
 PARSED_PER_SOURCE = 4096
 
 
+_FRESH, _STALE = "source fresh", "source stale"
+
+
 @dataclass(frozen=True)
 class SourceIndex:
     """One list's entries: each issuer's entry JSON by id, and every name (id and aka) ->
@@ -60,7 +63,18 @@ class SourceIndex:
     raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def source(self, now: int) -> Source:
-        return replace(self.info, stale=self.info.exp <= now)
+        """``info`` as it stands at ``now``: stale from its ``exp`` on (each of the two made
+        once per ``info``: a Source is immutable)."""
+        info = self.info
+        stale = info.exp <= now
+        # A copy of this index made with other ``info`` (dataclasses.replace) shares ``cache``.
+        held = self.cache.get(_STALE if stale else _FRESH)
+        if held is not None and held[0] is info:
+            found: Source = held[1]
+            return found
+        found = replace(info, stale=stale)
+        self.cache[_STALE if stale else _FRESH] = (info, found)
+        return found
 
     def ids(self) -> Iterable[str]:
         return self.texts.keys() if self.texts else self.parsed.keys()
@@ -231,11 +245,18 @@ class TrustIndex:
             source = index.source(now)
             yield index, source, not source.stale or on_stale == "warn"
 
-    def _decision(self, q: Question, authority: str | None, now: datetime) -> Decision:
-        """What the sources say about ``q`` now: computed once, then reused from the current
-        snapshot until the index changes or ``now`` reaches an instant where the answer could
-        change (a list's ``exp``; for a question about now, a status change or the edge of a
-        validity window)."""
+    def _decision(
+        self,
+        q: Question,
+        authority: str | None,
+        now: datetime,
+        among: frozenset[str] | None = None,
+    ) -> Decision:
+        """What the sources say about ``q`` now (only those whose node id is in ``among``,
+        when given): computed once, then reused from the current snapshot until the index
+        changes, the peers' terms change (the policy generation), or ``now`` reaches an
+        instant where the answer could change (a list's ``exp``; for a question about now, a
+        status change or the edge of a validity window)."""
         snapshot = self.snapshot
         key = (
             q.name,
@@ -244,6 +265,7 @@ class TrustIndex:
             q.ctid,
             q.key_at,
             authority,
+            among,
             self.policy_generation(),
         )
         now_ts = now.timestamp()
@@ -259,6 +281,8 @@ class TrustIndex:
             if entry is None:
                 continue
             if authority is not None and authority not in (index.info.id, index.info.jurisdiction):
+                continue
+            if among is not None and index.info.id not in among:
                 continue
             on_stale = self._policy(index)
             if on_stale is None:
@@ -512,23 +536,15 @@ class TrustIndex:
     def ask_among(self, q: Question, sources: frozenset[str]) -> Answer:
         """:meth:`ask`, from only the sources whose node id is in ``sources``: those whose
         key verified a credential. A source that is no longer usable (stale under ``on_stale:
-        reject``, or a peer no longer configured) is not consulted, as in :meth:`ask`. Not
-        cached: credential verification asks it a few times per credential."""
+        reject``, or a peer no longer configured) is not consulted, as in :meth:`ask`."""
         now = self.clock()
-        now_int = int(now.timestamp())
-        listings: list[tuple[Source, Listing]] = []
-        unavailable: list[Source] = []
-        for index, source, usable in self._sources(now_int):
-            entry = index.get(q.name)
-            if entry is None or source.id not in sources:
-                continue
-            if usable:
-                listings.append((source, entry))
-            else:
-                unavailable.append(source)
-        answer = decide(q, listings, unavailable)
-        del answer["question"]
-        decided = set(answer["decided_by"])
-        exps = [s.exp for s, _ in listings if s.id in decided]
-        decision = Decision(answer, b"", min(exps, default=None), math.inf)
-        return self._stamped(q, decision, now)
+        return self._stamped(q, self._decision(q, None, now, frozenset(sources)), now)
+
+    def decided_among(self, q: Question, sources: frozenset[str]) -> Decision:
+        """:meth:`ask_among` without the members that change with the clock. Read only."""
+        return self._decision(q, None, self.clock(), frozenset(sources))
+
+    def stamped(self, q: Question, decision: Decision) -> Answer:
+        """``decision`` (from :meth:`decided` or :meth:`decided_among` for ``q``) as the whole
+        answer :meth:`ask` or :meth:`ask_among` gives now."""
+        return self._stamped(q, decision, self.clock())

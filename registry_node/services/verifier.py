@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
@@ -48,7 +49,7 @@ from registry_node.core.credentials import (
     CredentialReport,
     verify_credential,
 )
-from registry_node.core.credentials.contexts import PinnedContexts
+from registry_node.core.credentials.contexts import PinnedContexts, WouldTakeLong, quick_only
 from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.credentials.report import DATES, STATUS, Outcome
 from registry_node.core.credentials.status import StatusListCopy, status_urls
@@ -57,7 +58,7 @@ from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import NOT_TRUSTED, TRUSTED, VETOES, Question
 from registry_node.core.wire import Answer
 from registry_node.services.didweb import DidWebResolver
-from registry_node.services.index import TrustIndex
+from registry_node.services.index import Decision, TrustIndex
 from registry_node.services.statuslists import Request, StatusLists
 
 log = logging.getLogger("registry_node.verify")
@@ -197,13 +198,14 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     return frozenset(signer.sources)
 
 
-def _ask(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Answer:
-    """The answer to ``q`` from the sources ``among`` (None: all), except that a revocation or
-    suspension by any usable source decides."""
-    everyone = index.ask(q)
-    if among is None or everyone["reason"] in VETOES:
+def _decided(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Decision:
+    """The decision on ``q`` from the sources ``among`` (None: all), except that a revocation
+    or suspension by any usable source decides. Both come from the index's decisions, kept
+    with its snapshot until the index, the peers' terms or the time bound changes."""
+    everyone = index.decided(q)
+    if among is None or everyone.answer["reason"] in VETOES:
         return everyone
-    return index.ask_among(q, among)
+    return index.decided_among(q, among)
 
 
 def _judge(
@@ -215,15 +217,15 @@ def _judge(
 ) -> Answer:
     """The first set of answers that trusts the issuer for one of the credential's types, or
     else the first answer that does not."""
-    first_refusal: Answer | None = None
+    first_refusal: tuple[Question, Decision] | None = None
     for questions in _questions(report, at, at_now):
-        answers = [_ask(index, q, among) for q in questions]
-        refused = next((a for a in answers if a["outcome"] != TRUSTED), None)
+        decided = [(q, _decided(index, q, among)) for q in questions]
+        refused = next((d for d in decided if d[1].answer["outcome"] != TRUSTED), None)
         if refused is None:
-            return answers[0]
+            return index.stamped(*decided[0])
         first_refusal = first_refusal or refused
     assert first_refusal is not None
-    return first_refusal
+    return index.stamped(*first_refusal)
 
 
 def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dict[str, Any]:
@@ -356,10 +358,21 @@ def _issuers(report: CredentialReport) -> list[str | None]:
     return [report.issuer, *(i for c in report.children for i in _issuers(c))]
 
 
+#: A credential sent as at most this many bytes is first checked on the event loop itself when
+#: no other verification is running: the hop to the worker thread and back costs more than a
+#: check of a shape learnt before (well under a millisecond). The check on the loop is quick
+#: only (contexts.quick_only): what would take long (a full expansion of a new shape,
+#: canonicalisation past a few steps, as a blank-node poisoning input needs) stops it, and
+#: the credential is checked again, from the start, in the worker thread.
+INLINE_MAX_BYTES = 4096
+
+
 class Verifier:
     """Verifies credentials against a trust index. Proof checking is CPU work (JSON-LD
-    canonicalisation): it runs in one worker thread, so the event loop keeps answering
-    lookups between steps, and verifications do not run the JSON-LD processor concurrently."""
+    canonicalisation): it runs in one worker thread, so the event loop keeps answering lookups
+    between steps, except that a small credential (:data:`INLINE_MAX_BYTES`) is first checked
+    quickly on the event loop when the worker is idle. A lock keeps verifications from running
+    the JSON-LD processor concurrently either way."""
 
     def __init__(
         self,
@@ -382,6 +395,7 @@ class Verifier:
         #: indeterminate)
         self.status_lists = status_lists
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="verify")
+        self._busy = threading.Lock()  # held while a verification runs, inline or not
 
     def _status_options(self, copies: Mapping[str, StatusListCopy] | None) -> dict[str, Any]:
         if self.status_lists is None:
@@ -425,7 +439,11 @@ class Verifier:
                 log.info("did:web not resolved", extra={"did": issuer, "code": exc.code})
         return resolved
 
-    async def verify(self, credential: dict[str, Any] | str) -> dict[str, Any]:
+    async def verify(
+        self, credential: dict[str, Any] | str, size: int | None = None
+    ) -> dict[str, Any]:
+        """Verify ``credential``, sent as ``size`` bytes (None: unknown, so it is checked in
+        the worker thread)."""
         resolved = await self._resolve(credential)
         copies = None
         if self.status_lists is not None:
@@ -440,21 +458,38 @@ class Verifier:
             jsonld_contexts=self.jsonld_contexts,
             **self._status_options(copies),
         )
-        report = await asyncio.get_running_loop().run_in_executor(self._pool, check)
+        report = None
+        if size is not None and size <= INLINE_MAX_BYTES and self._busy.acquire(blocking=False):
+            try:
+                with quick_only():
+                    report = check()
+            except WouldTakeLong:
+                report = None  # checked again in the worker, from the start
+            finally:
+                self._busy.release()
+        if report is None:
+            report = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._exclusive, check
+            )
         return self._finish(report, now)
+
+    def _exclusive(self, check: Callable[[], CredentialReport]) -> CredentialReport:
+        with self._busy:
+            return check()
 
     def _finish(self, report: CredentialReport, now: datetime) -> dict[str, Any]:
         evidence = add_trust(self.index, report, now)
         verdict = report.verdict
-        log.info(
-            "credential verified",
-            extra={
-                "verdict": verdict,
-                "issuers": _issuers(report),
-                "types": report.types,
-                "failed": _codes(report),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "credential verified",
+                extra={
+                    "verdict": verdict,
+                    "issuers": _issuers(report),
+                    "types": report.types,
+                    "failed": _codes(report),
+                },
+            )
         return {
             "verdict": verdict,
             "all_valid": report.all_valid,

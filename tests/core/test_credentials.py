@@ -536,6 +536,61 @@ def test_now_must_be_timezone_aware(issuer_key: Any) -> None:
         )
 
 
+def _nested(levels: int, leaf: Any, kind: str) -> Any:
+    value = leaf
+    for _ in range(levels - 1):
+        value = {"x": value} if kind == "dict" else [value]
+    return value
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+@pytest.mark.parametrize("leaf", ["text", 7, None, {}, []])
+def test_nesting_is_counted_to_the_deepest_value(kind: str, leaf: Any) -> None:
+    """MAX_NESTING levels pass, one more does not, whatever the deepest value is (a scalar
+    counts as a level), beside shallow siblings or not."""
+    from registry_node.core.credentials.verify import MAX_NESTING, _nesting_ok
+
+    assert _nesting_ok(_nested(MAX_NESTING, leaf, kind))
+    assert not _nesting_ok(_nested(MAX_NESTING + 1, leaf, kind))
+    deep = _nested(MAX_NESTING, leaf, kind)
+    assert not _nesting_ok({"a": 1, "b": [2, {"c": 3}], "d": deep})
+    assert _nesting_ok({"a": 1, "d": _nested(MAX_NESTING - 1, leaf, kind)})
+    assert _nesting_ok("text") and _nesting_ok({}) and _nesting_ok([])
+
+
+def test_base58_decodes_as_the_definition_says() -> None:
+    """Leading ``1`` digits are zero bytes, the rest one big-endian number; any other
+    character (0, O, I, l, non-ASCII) is refused."""
+    import random
+
+    from registry_node.core.credentials.keys import b58decode
+
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+    def reference(text: str) -> bytes:
+        number = 0
+        for char in text:
+            if char not in alphabet:
+                raise ValueError(char)
+            number = number * 58 + alphabet.index(char)
+        zeros = len(text) - len(text.lstrip("1"))
+        return b"\x00" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
+
+    rand = random.Random(58)
+    for _ in range(3000):
+        text = "".join(rand.choice(alphabet + "0OIl+/é\x00") for _ in range(rand.randrange(12)))
+        try:
+            expected: bytes | None = reference(text)
+        except ValueError:
+            expected = None
+        if expected is None:
+            with pytest.raises(ValueError, match="not base58btc"):
+                b58decode(text)
+        else:
+            assert b58decode(text) == expected, text
+    assert b58decode("") == b"" and b58decode("11") == b"\x00\x00"
+
+
 def test_deeply_nested_credentials_are_malformed_not_a_crash() -> None:
     deep: dict[str, Any] = {}
     inner = deep

@@ -630,3 +630,50 @@ def test_a_nested_context_url_brings_its_terms_into_the_skeleton() -> None:
     assert shape.slots == []  # zz is a term of the inner context: zz:x is a compact IRI
     alone = skeletons.skeleton({"@context": "urn:ctx:outer", "b": "zz:x"}, vocabulary_of)
     assert alone.slots == ["zz:x"]
+
+
+# --- a quick check only (the event loop's) ----------------------------------------------------
+
+
+def test_a_quick_check_stops_before_what_takes_long() -> None:
+    """Within quick_only: canonicalisation past QUICK_CANON_STEPS and any full expansion
+    raise WouldTakeLong (no finding); what needs neither goes through unchanged."""
+    with ld.quick_only(), pytest.raises(ld.WouldTakeLong):
+        ld.canonize(_clique(9))
+    few = _clique(2)  # 12 steps: within the quick bound
+    with ld.quick_only():
+        quick = ld.canonize(few)
+    assert quick == ld.canonize(few)
+    with ld.quick_only(), pytest.raises(ld.WouldTakeLong):
+        ld.canonize(_clique(3))  # 75 steps
+    unseen = cf.open_badge("did:web:quick.example", name=f"Shape {time.monotonic_ns()}")
+    unseen["credentialSubject"]["achievement"][f"quick{time.monotonic_ns()}"] = "x"
+    with ld.quick_only(), pytest.raises(ld.WouldTakeLong):
+        ld.expand(unseen)
+    for _ in range(2):  # seen twice in full: learnt
+        ld.expand(unseen)
+    assert learnt(unseen)
+    with ld.quick_only():
+        assert ld.expand(unseen).dropped_terms == ld.expand(unseen).dropped_terms
+
+
+def test_a_quick_check_is_not_a_finding_of_the_credential() -> None:
+    """A poisoned credential stopped in a quick check is not judged by it: outside, the same
+    credential fails as not_canonicalizable, as before."""
+    credential = {
+        "@context": [cf.VC_V2],
+        "type": ["VerifiableCredential"],
+        "issuer": COLLEGE,
+        "validFrom": "2025-01-01T00:00:00Z",
+        "credentialSubject": {"id": "did:example:learner", "@included": _clique(9)},
+    }
+    key = cf.ed25519()
+    keys = PinnedKeys()
+    keys.pin(COLLEGE, cf.multikey_method(COLLEGE_KEY, key))
+    signed = cf.sign_data_integrity(credential, key, COLLEGE_KEY, cryptosuite="eddsa-jcs-2022")
+    signed["proof"]["cryptosuite"] = "eddsa-rdfc-2022"
+    for _ in range(3):  # its shapes learnt: only canonicalisation is left to stop it
+        report = verify_credential(signed, keys=keys, now=NOW, clock_skew=timedelta(0))
+    assert report.check("signature").code == "not_canonicalizable"  # type: ignore[union-attr]
+    with ld.quick_only(), pytest.raises(ld.WouldTakeLong):
+        verify_credential(signed, keys=keys, now=NOW, clock_skew=timedelta(0))

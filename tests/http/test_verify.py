@@ -190,6 +190,23 @@ async def test_issuer_revoked_after_issuance_is_refused_now(
     assert failed(tree) == {"trusted_now": "revoked"}
 
 
+@pytest.mark.parametrize("suite", ["eddsa-rdfc-2022", "eddsa-jcs-2022"])
+async def test_a_revocation_published_changes_the_very_next_answer(
+    vclient: TestClient, keys: dict[str, Ed25519PrivateKey], suite: str
+) -> None:
+    """The trust decisions are kept between requests (services/index.py): publishing the
+    revocation replaces them."""
+    credential = badge(COLLEGE, keys[COLLEGE], suite)
+    for _ in range(3):
+        assert (await verify(vclient, credential))["verdict"] == "valid"
+    node = vclient.app[NODE]
+    await node.issuers.set_status(COLLEGE, {"status": "revoked", "reason": "fraud"}, "test")
+    await node.publisher.publish("test")
+    result = await verify(vclient, credential)
+    assert result["verdict"] == "invalid"
+    assert failed(result["credential"]) == {"trusted_now": "revoked"}
+
+
 async def test_issuer_retired_after_issuance_keeps_earlier_credentials_good(
     vclient: TestClient, keys: dict[str, Ed25519PrivateKey]
 ) -> None:

@@ -230,6 +230,31 @@ def using(registry: PinnedContexts | None) -> Iterator[PinnedContexts]:
         _in_force.reset(token)
 
 
+class WouldTakeLong(BaseException):
+    """Raised inside :func:`quick_only` where the work would go on to what can take long: a
+    full expansion (a shape not learnt yet), or canonicalisation past
+    :data:`QUICK_CANON_STEPS` steps. Nothing is judged: the caller does the whole check
+    again without the limit, which gives the same results. A BaseException, so that no
+    handler of the library's errors turns it into a finding."""
+
+
+#: Canonicalisation steps a quick check may take (credentials need none or a handful).
+QUICK_CANON_STEPS = 32
+
+_quick: contextvars.ContextVar[bool] = contextvars.ContextVar("quick_only", default=False)
+
+
+@contextlib.contextmanager
+def quick_only() -> Iterator[None]:
+    """Within the block, raise :class:`WouldTakeLong` instead of expanding a document in full
+    or canonicalising past :data:`QUICK_CANON_STEPS` steps (a check made on an event loop)."""
+    token = _quick.set(True)
+    try:
+        yield
+    finally:
+        _quick.reset(token)
+
+
 def pinned_contexts() -> Mapping[str, Any]:
     """URL -> parsed context document, for every context of the registry in force."""
     return in_force().documents
@@ -478,6 +503,8 @@ def expand(document: Any) -> Expansion:
                 template.dropped,
                 positions,
             )
+    if _quick.get():
+        raise WouldTakeLong
     expanded, dropped = _expand_in_full(document)
     learnt = _shapes()
     if shape is not None and not learnt.known(shape.key) and learnt.sighted(shape.key):
@@ -501,11 +528,14 @@ class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.steps = 0
+        self.limit = QUICK_CANON_STEPS if _quick.get() else None
 
     def _step(self) -> None:
         self.steps += 1
         if self.steps > MAX_CANON_STEPS:
             raise _TooComplex
+        if self.limit is not None and self.steps > self.limit:
+            raise WouldTakeLong
 
     def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
         self._step()
@@ -559,6 +589,7 @@ def canonize(expanded: list[Any]) -> str:
 __all__ = [
     "BASE_CONTEXTS",
     "MAX_CANON_STEPS",
+    "QUICK_CANON_STEPS",
     "VC_V1",
     "VC_V2",
     "ContextNotPinned",
@@ -566,6 +597,7 @@ __all__ = [
     "Expansion",
     "JsonLdProblem",
     "PinnedContexts",
+    "WouldTakeLong",
     "canonize",
     "context_document",
     "context_urls",
@@ -575,6 +607,7 @@ __all__ = [
     "load_pinned",
     "operator_pinned",
     "pinned_contexts",
+    "quick_only",
     "sha256_hex",
     "unpinned",
     "using",

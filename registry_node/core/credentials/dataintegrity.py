@@ -171,9 +171,13 @@ def jcs(value: Any) -> bytes:
     that gives the same bytes (:func:`_plain`), else by ``rfc8785``. Raises
     rfc8785.CanonicalizationError."""
     if _plain(value):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return text.encode("utf-8")
+        return _dumps(value)
     return rfc8785.dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
+    """The RFC 8785 form of a value :func:`_plain` accepts."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -193,6 +197,10 @@ def _hash_jcs(proof: Mapping[str, Any], credential: Mapping[str, Any]) -> bytes:
             )
         document["@context"] = config["@context"]
     try:
+        if _plain(credential):  # then so are its parts
+            return (
+                hashlib.sha256(_dumps(config)).digest() + hashlib.sha256(_dumps(document)).digest()
+            )
         return hashlib.sha256(jcs(config)).digest() + hashlib.sha256(jcs(document)).digest()
     except rfc8785.CanonicalizationError as exc:
         raise ProofFailure(

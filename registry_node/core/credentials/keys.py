@@ -30,7 +30,8 @@ ED25519_PUB = b"\xed\x01"
 P256_PUB = b"\x80\x24"
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {char: index for index, char in enumerate(_B58_ALPHABET)}
+#: byte -> its base58 digit, 0xff for a byte that is none
+_B58_DIGITS = bytes(_B58_ALPHABET.find(chr(b)) % 256 for b in range(256))
 _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "P-256": ec.SECP256R1(),
     "P-384": ec.SECP384R1(),
@@ -78,11 +79,13 @@ class PinnedKeys:
 
 def b58decode(text: str) -> bytes:
     """Bitcoin base58 (the multibase ``z`` alphabet); leading ``1`` digits are zero bytes."""
+    if not text.isascii():
+        raise ValueError("not base58btc")
+    digits = text.encode("ascii").translate(_B58_DIGITS)
+    if b"\xff" in digits:
+        raise ValueError("not base58btc")
     number = 0
-    for char in text:
-        digit = _B58_INDEX.get(char)
-        if digit is None:
-            raise ValueError("not base58btc")
+    for digit in digits:
         number = number * 58 + digit
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zeros = len(text) - len(text.lstrip("1"))

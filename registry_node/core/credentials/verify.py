@@ -342,16 +342,20 @@ def _verify_jws(token: str, run: _Run, depth: int) -> CredentialReport:
 
 
 def _nesting_ok(value: Any) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if level > MAX_NESTING:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
-    return True
+    """Does no value of ``value`` stand deeper than MAX_NESTING levels (``value`` itself on
+    the first)? Level by level: each level's values, scalars included, then theirs."""
+    level = [value]
+    for _ in range(MAX_NESTING):
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+        if not below:
+            return True
+        level = below
+    return False
 
 
 def _too_deep() -> Malformed:
