@@ -189,9 +189,10 @@ class Federation:
 
     # -- configuration ------------------------------------------------------------------
 
-    def set_peers(self, peers: list[PeerConfig]) -> PeersReconfigured:
-        """Replace the configured peers; a removed peer stops being trusted at once."""
-        diff = self.peers.replace(peers)
+    def set_peers(self, peers: list[PeerConfig], applied: str | None = None) -> PeersReconfigured:
+        """Replace the configured peers (``applied``: the digest of the peers.yaml they were
+        read from); a removed peer stops being trusted at once."""
+        diff = self.peers.replace(peers, applied)
         for peer_id in diff.removed:
             self.metrics.forget(peer_id)
         for peer_id in diff.added:
@@ -245,7 +246,7 @@ class Federation:
         the other replicas on the database follow (None: a node alone, or a replica that
         follows another's reload)."""
         before = {peer_id: peer for peer_id, peer in self.peers.items()}
-        diff = self.set_peers(self.peers.read_file())
+        diff = self.set_peers(*self.peers.read_file())
         log.info("peers reloaded", extra={"by": actor, **diff.as_json()})
         if diff:
             refetch = [p for p in diff.changed if refetch_needed(before[p], self.peer(p))]

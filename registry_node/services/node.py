@@ -235,7 +235,7 @@ class Node:
             federation = Federation(
                 config, store, Fetcher(session, config.federation), clock, metrics, peers
             )
-            federation.set_peers(peers.read_file())
+            federation.set_peers(*peers.read_file())
             resolver = Resolver(config, store, peers, clock)
             issuers = IssuerService(store, clock, config.jurisdiction)
             node = cls(

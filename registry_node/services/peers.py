@@ -27,28 +27,30 @@ class PeerRegistry:
         self.generation = 0
         #: the digest of the peers.yaml in force (None: peers not read from the file)
         self.applied: str | None = None
-        self._read: str | None = None
+
+    def _raw(self) -> bytes:
+        """peers.yaml's bytes; a missing file reads as empty."""
+        return self.path.read_bytes() if self.path.exists() else b""
 
     def file_digest(self) -> str:
         """The digest of peers.yaml as it is now (of nothing, when it is missing)."""
-        return digest(self.path.read_bytes() if self.path.exists() else b"")
+        return digest(self._raw())
 
-    def read_file(self) -> list[PeerConfig]:
-        """Validate peers.yaml; a missing file means no peers. Raises ConfigError. The
-        file's digest becomes :attr:`applied` when the peers read are put in force."""
-        raw = self.path.read_bytes() if self.path.exists() else b""
+    def read_file(self) -> tuple[list[PeerConfig], str]:
+        """Validate peers.yaml (a missing file means no peers): its peers, and the digest of
+        the bytes they were read from. Raises ConfigError."""
+        raw = self._raw()
         if not raw and not self.path.exists():
-            self._read = digest(b"")
-            return []
+            return [], digest(raw)
         try:
             doc = load_yaml(raw, str(self.path))
         except Exception as exc:
             raise ConfigError(getattr(exc, "detail", str(exc)), code="peers_invalid") from exc
         peers = parse_peers(doc, str(self.path), allow_http_loopback=self.allow_http_loopback)
-        self._read = digest(raw)
-        return peers
+        return peers, digest(raw)
 
-    def replace(self, peers: list[PeerConfig]) -> PeersReconfigured:
+    def replace(self, peers: list[PeerConfig], applied: str | None = None) -> PeersReconfigured:
+        """Put ``peers`` in force (``applied``: the digest of the file they were read from)."""
         new = {p.id: p for p in peers}
         old = self._peers
         diff = PeersReconfigured(
@@ -58,7 +60,7 @@ class PeerRegistry:
         )
         self._peers = new
         self.generation += 1
-        self.applied, self._read = self._read, None
+        self.applied = applied
         return diff
 
     def get(self, peer_id: str) -> PeerConfig | None:

@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import json
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,23 @@ def _replica_config(
         replica_name=name,
         **changes,
     )
+
+
+@pytest.fixture
+async def two_replicas(
+    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Node, Node]]:
+    """Replicas "a" (opened first: it holds the lease) and "b" of one node on ``pg_url``."""
+    clock = FakeClock()
+    first = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
+    )
+    second = await Node.open(
+        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
+    )
+    yield first, second
+    await first.close()
+    await second.close()
 
 
 async def _versions(url: str) -> list[tuple[int, str]]:
@@ -98,77 +116,57 @@ async def test_one_replica_holds_the_lease_and_another_takes_it_over(
 
 
 async def test_a_holder_whose_connection_dies_gives_the_lease_up(
-    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+    two_replicas: tuple[Node, Node], pg_url: str
 ) -> None:
     """The server ends the holder's session (as when its machine is cut off and the keepalives
     run out): the holder stops leading at its next check, and the standby takes over."""
-    clock = FakeClock()
-    first = await Node.open(
-        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
-    )
-    second = await Node.open(
-        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
-    )
+    first, second = two_replicas
+    admin = await asyncpg.connect(pg_url, password=PASSWORD)
     try:
-        admin = await asyncpg.connect(pg_url, password=PASSWORD)
-        try:
-            ended = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = $1 AND pid IN "
-                "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1)",
-                postgres.application_name("a"),
-            )
-        finally:
-            await admin.close()
-        assert ended == 1
-        # The server dropped the lease with the session: the standby takes it...
-        assert await second.replica.refresh() is True
-        # ... and the old holder, at its next check, knows it no longer holds it.
-        assert await first.replica.refresh() is False
-        assert not first.replica.leading
-        assert (await first.replica.status())["holder"] == "b"
-        # The old holder does not take it back while the new one holds it.
-        assert await first.replica.refresh() is False
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1 AND pid IN "
+            "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1)",
+            postgres.application_name("a"),
+        )
     finally:
-        await first.close()
-        await second.close()
+        await admin.close()
+    assert ended == 1
+    # The server dropped the lease with the session: the standby takes it...
+    assert await second.replica.refresh() is True
+    # ... and the old holder, at its next check, knows it no longer holds it.
+    assert await first.replica.refresh() is False
+    assert not first.replica.leading
+    assert (await first.replica.status())["holder"] == "b"
+    # The old holder does not take it back while the new one holds it.
+    assert await first.replica.refresh() is False
 
 
 async def test_every_commit_is_announced_to_the_other_replicas(
-    pg_cluster: Cluster, pg_url: str, tmp_path: Path
+    two_replicas: tuple[Node, Node], pg_url: str
 ) -> None:
-    clock = FakeClock()
-    first = await Node.open(
-        _replica_config(tmp_path, pg_cluster, pg_url, "a"), clock, exclusive=True
-    )
-    second = await Node.open(
-        _replica_config(tmp_path, pg_cluster, pg_url, "b"), clock, exclusive=True
-    )
+    first, second = two_replicas
+    heard = second.replica.changed
+    heard.clear()
+    first.replica.changed.clear()
+    await second.issuers.create(issuer(7), "admin")  # through the standby
+    await asyncio.wait_for(first.replica.changed.wait(), ANNOUNCED)
+    await asyncio.wait_for(heard.wait(), ANNOUNCED)  # its own commits too
+    # A rolled back transaction announces nothing; announcements come in commit order.
+    heard_raw: list[str] = []
+    listener = await asyncpg.connect(pg_url, password=PASSWORD)
     try:
-        heard = second.replica.changed
-        heard.clear()
-        first.replica.changed.clear()
-        await second.issuers.create(issuer(7), "admin")  # through the standby
-        await asyncio.wait_for(first.replica.changed.wait(), ANNOUNCED)
-        await asyncio.wait_for(heard.wait(), ANNOUNCED)  # its own commits too
-        # A rolled back transaction announces nothing; announcements come in commit order.
-        heard_raw: list[str] = []
-        listener = await asyncpg.connect(pg_url, password=PASSWORD)
-        try:
-            await listener.add_listener(postgres.CHANNEL, lambda *_: heard_raw.append("commit"))
-            with pytest.raises(RuntimeError):
-                await _rolled_back(first)
-            async with first.store.write() as tx:
-                await tx.set_meta("scratch", "committed")
-            async with asyncio.timeout(ANNOUNCED):
-                while not heard_raw:
-                    await listener.fetchval("SELECT 1")  # the notifications come with replies
-            assert heard_raw == ["commit"]
-        finally:
-            await listener.close()
+        await listener.add_listener(postgres.CHANNEL, lambda *_: heard_raw.append("commit"))
+        with pytest.raises(RuntimeError):
+            await _rolled_back(first)
+        async with first.store.write() as tx:
+            await tx.set_meta("scratch", "committed")
+        async with asyncio.timeout(ANNOUNCED):
+            while not heard_raw:
+                await listener.fetchval("SELECT 1")  # the notifications come with replies
+        assert heard_raw == ["commit"]
     finally:
-        await first.close()
-        await second.close()
+        await listener.close()
 
 
 async def _rolled_back(node: Node) -> None:
