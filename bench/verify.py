@@ -115,10 +115,12 @@ def bodies(key: Any, method: str) -> dict[str, bytes]:
 
 
 def verdict_of(body: bytes) -> str:
-    verdict: str = json.loads(body)["verdict"]
-    if verdict != "valid":
-        raise SystemExit(f"the node answered {verdict!r}, not 'valid': {body[:400]!r}")
-    return verdict
+    """``valid``, or the run stops. The verdict is the answer's first member, so the check
+    reads the start of the body (parsing the whole answer would be the benchmark's own cost
+    inside the figures)."""
+    if not body.startswith(b'{"verdict":"valid",'):
+        raise SystemExit(f"the node did not answer 'valid': {body[:400]!r}")
+    return "valid"
 
 
 # -- in process ----------------------------------------------------------------------------

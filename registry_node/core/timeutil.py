@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 #: The clock every service takes: returns an aware UTC datetime. Tests inject their own.
 Clock = Callable[[], datetime]
@@ -48,8 +49,10 @@ def parse_rfc3339(value: str) -> datetime:
     return when
 
 
+@lru_cache(maxsize=4096)
 def format_rfc3339(when: datetime) -> str:
-    """UTC, second precision unless there are microseconds, with a ``Z`` suffix."""
+    """UTC, second precision unless there are microseconds, with a ``Z`` suffix. The texts
+    of the instants in use (a credential's dates, a list's times) are remembered."""
     when = when.astimezone(UTC)
     text = when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
     return text.replace("+00:00", "Z")

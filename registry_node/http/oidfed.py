@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from registry_node.core import oidfed
+from registry_node.core import jsonout, oidfed
 from registry_node.core.timeutil import to_numeric_date
 from registry_node.http.appkeys import NODE
 from registry_node.services.oidfed import FederationError, OpenIdFederation, Statement
@@ -54,7 +54,7 @@ def _jwt(request: web.Request, statement: Statement, media_type: str) -> web.Res
 
 
 def _json(doc: Any) -> web.Response:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    body = jsonout.compact(doc)
     return web.Response(
         body=body, headers={"Content-Type": "application/json", "Cache-Control": "no-cache"}
     )

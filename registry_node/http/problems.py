@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from registry_node.core import reasons, strictjson
+from registry_node.core import jsonout, reasons, strictjson
 from registry_node.core.errors import (
     ConfigError,
     Conflict,
@@ -50,7 +50,7 @@ def json_response(
     doc: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     """A JSON answer (not a problem): compact UTF-8."""
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    body = jsonout.compact(doc)
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 

@@ -11,7 +11,6 @@ canonicalizes the JSON itself with RFC 8785 (JCS).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from registry_node.core import jsonout
 from registry_node.core.credentials import contexts
 from registry_node.core.credentials.dates import parse_datetime
 from registry_node.core.credentials.keys import (
@@ -177,7 +177,7 @@ def jcs(value: Any) -> bytes:
 
 def _dumps(value: Any) -> bytes:
     """The RFC 8785 form of a value :func:`_plain` accepts."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return jsonout.compact_sorted(value)
 
 
 def _as_list(value: Any) -> list[Any]:

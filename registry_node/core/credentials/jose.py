@@ -201,7 +201,7 @@ def _names(pin: PinnedKey, kid: str, method_id: str) -> bool:
 
 def _resolved(pin: PinnedKey, issuer: str, pins: list[PinnedKey]) -> ResolvedKey:
     controller = controller_of(pin.method_id) if pin.method_id else issuer
-    return resolved_key(pin.method_id or "pinned key", pin.key, controller, pins)
+    return resolved_key(pin.method_id or "pinned key", pin.key, controller, pins, pin.material)
 
 
 def verify_jws(

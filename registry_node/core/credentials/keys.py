@@ -180,6 +180,18 @@ def key_bytes(key: PublicKey) -> bytes:
     )
 
 
+@lru_cache(maxsize=1024)
+def _multikey_material(value: str) -> bytes:
+    return key_bytes(key_from_multikey(value))
+
+
+def _material(method: Mapping[str, Any], key: PublicKey) -> bytes:
+    """:func:`key_bytes` of ``method``'s key ``key``, remembered for a multikey (the same pins
+    come with every credential of an issuer)."""
+    value = method.get("publicKeyMultibase")
+    return _multikey_material(value) if isinstance(value, str) else key_bytes(key)
+
+
 def controller_of(method_id: str) -> str:
     """The controller named by a verification method id: the part before ``#``."""
     return method_id.split("#", 1)[0]
@@ -194,6 +206,8 @@ class PinnedKey:
     key: PublicKey
     jwk: Mapping[str, Any] | None
     source: str | None
+    #: :func:`key_bytes` of ``key``: two pins hold the same key when these are equal
+    material: bytes
 
 
 def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
@@ -210,7 +224,8 @@ def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
             key = did_key_public_key(did)
         except KeyProblem:
             return []
-        return [PinnedKey(f"{did}#{did.removeprefix('did:key:')}", key, None, None)]
+        material = _multikey_material(did.removeprefix("did:key:"))
+        return [PinnedKey(f"{did}#{did.removeprefix('did:key:')}", key, None, None, material)]
     found = []
     for source, methods in resolver.pins(issuer).items():
         for method in methods:
@@ -225,6 +240,7 @@ def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
                     key,
                     jwk if isinstance(jwk, Mapping) else None,
                     source,
+                    _material(method, key),
                 )
             )
     return found
@@ -232,7 +248,7 @@ def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
 
 def is_pinned(key: PublicKey, pins: Sequence[PinnedKey]) -> bool:
     wanted = key_bytes(key)
-    return any(key_bytes(pin.key) == wanted for pin in pins)
+    return any(pin.material == wanted for pin in pins)
 
 
 @dataclass(frozen=True)
@@ -254,11 +270,16 @@ class ResolvedKey:
 
 
 def resolved_key(
-    method_id: str, key: PublicKey, controller: str, pins: Sequence[PinnedKey]
+    method_id: str,
+    key: PublicKey,
+    controller: str,
+    pins: Sequence[PinnedKey],
+    material: bytes | None = None,
 ) -> ResolvedKey:
-    """``key`` as found for ``method_id``, with what ``pins`` say about it."""
-    wanted = key_bytes(key)
-    same = [pin for pin in pins if key_bytes(pin.key) == wanted]
+    """``key`` (whose :func:`key_bytes` are ``material``, when known) as found for
+    ``method_id``, with what ``pins`` say about it."""
+    wanted = key_bytes(key) if material is None else material
+    same = [pin for pin in pins if pin.material == wanted]
     sources = sorted({pin.source for pin in same if pin.source is not None})
     own = any(pin.source is None for pin in same)
     return ResolvedKey(method_id, key, controller, own, tuple(sources))
@@ -269,9 +290,8 @@ def distinct_keys(pins: Sequence[PinnedKey]) -> list[PinnedKey]:
     seen: set[bytes] = set()
     found = []
     for pin in pins:
-        raw = key_bytes(pin.key)
-        if raw not in seen:
-            seen.add(raw)
+        if pin.material not in seen:
+            seen.add(pin.material)
             found.append(pin)
     return found
 
@@ -293,7 +313,7 @@ def resolve_method(method_id: str, issuer: str, resolver: KeyResolver) -> list[R
         raise KeyProblem(
             "unknown_key", f"{method_id} is neither a did:key nor pinned for issuer {issuer}"
         )
-    return [resolved_key(method_id, pin.key, controller, pins) for pin in named]
+    return [resolved_key(method_id, pin.key, controller, pins, pin.material) for pin in named]
 
 
 __all__ = [

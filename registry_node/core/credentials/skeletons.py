@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from registry_node.core import jsonout
+
 MARK = "\ue000"
 END = "\ue001"
 IRI_SCHEME = "x-slot"
@@ -147,7 +149,7 @@ def _kind(text: str, terms: frozenset[str]) -> str | None:
 
 @dataclass(frozen=True)
 class Skeleton:
-    key: str
+    key: bytes
     slots: list[str]
     kinds: list[str]
     document: Any
@@ -217,7 +219,10 @@ def _build(document: Any, vocab: Vocabulary) -> tuple[Skeleton, set[str]]:
         return value
 
     shape = build(document, True)
-    key = json.dumps(shape, ensure_ascii=False, separators=(",", ":"))
+    try:
+        key = jsonout.compact(shape)
+    except jsonout.EncodeError:  # a lone surrogate, or nesting past the writer's depth
+        raise Declined from None
     return Skeleton(key, slots, kinds, shape), named
 
 
@@ -284,8 +289,8 @@ class Skeletons:
     documents name; safe to share between threads."""
 
     def __init__(self) -> None:
-        self._templates: OrderedDict[str, Template | None] = OrderedDict()
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._templates: OrderedDict[bytes, Template | None] = OrderedDict()
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._vocabularies: OrderedDict[tuple[str, ...], Vocabulary] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -302,19 +307,19 @@ class Skeletons:
                 self._vocabularies.popitem(last=False)
         return found
 
-    def get(self, key: str) -> Template | None:
+    def get(self, key: bytes) -> Template | None:
         with self._lock:
             template = self._templates.get(key)
             if template is not None:
                 self._templates.move_to_end(key)
             return template
 
-    def known(self, key: str) -> bool:
+    def known(self, key: bytes) -> bool:
         """Has this shape been judged already (learnt, or found not to fit)?"""
         with self._lock:
             return key in self._templates
 
-    def sighted(self, key: str) -> bool:
+    def sighted(self, key: bytes) -> bool:
         """Record a sighting; True when the shape was seen before and should be learnt now."""
         if len(key) > MAX_SKELETON_CHARS:
             return False
