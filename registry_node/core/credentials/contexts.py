@@ -27,6 +27,7 @@ import contextvars
 import copy
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
@@ -545,6 +546,27 @@ class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
         self._step()
         return super().hash_related_blank_node(related, quad, issuer, position)
 
+    def modify_first_degree_component(self, id_: str, component: Any, key: str) -> Any:
+        """The library's step, with a shallow copy where it makes a deep one: a blank node
+        component holds two strings."""
+        if component["type"] != "blank node":
+            return component
+        return {**component, "value": "_:a" if component["value"] == id_ else "_:z"}
+
+
+#: The library's test for an absolute IRI (``jsonld._is_absolute_iri``), its pattern compiled
+#: once: the library names the pattern in each call, so that every IRI of a conversion to RDF
+#: goes through the regular-expression cache. Installed in its place below; it answers alike.
+_ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
+
+
+def _is_absolute_iri(value: Any) -> Any:
+    return isinstance(value, str) and _ABSOLUTE_IRI.match(value)
+
+
+#: the library's own, kept so that a test can hold the two to answering alike
+library_is_absolute_iri = jsonld._is_absolute_iri
+jsonld._is_absolute_iri = _is_absolute_iri
 
 _RDF_OPTIONS = {
     "produceGeneralizedRdf": False,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from registry_node.core.credentials.report import DATES, Check
@@ -21,8 +22,24 @@ _DATETIME = re.compile(
 )
 
 
+#: date-time texts up to this long are remembered once read (the same dates come with every
+#: credential of a kind: a list's, an achievement's, a status list's)
+_REMEMBERED_CHARS = 40
+
+
 def parse_datetime(value: str) -> datetime | None:
     """An aware UTC datetime, or None when ``value`` is not an XML Schema dateTime."""
+    if len(value) <= _REMEMBERED_CHARS:
+        return _remembered(value)
+    return _parse(value)
+
+
+@lru_cache(maxsize=4096)
+def _remembered(value: str) -> datetime | None:
+    return _parse(value)
+
+
+def _parse(value: str) -> datetime | None:
     match = _DATETIME.fullmatch(value)
     if match is None:
         return None
