@@ -127,26 +127,28 @@ def _format_check(problems: list[Check], code: str, detail: str) -> Check:
     return Check(FORMAT, False, problems[0].code, "; ".join(p.detail for p in problems))
 
 
+#: the undefined-terms check when the contexts could not be processed (a Check is immutable)
+_NOT_CHECKED = Check(UNDEFINED_TERMS, False, "not_checked", "the contexts could not be processed")
+_ALL_DEFINED = Check(UNDEFINED_TERMS, True, "all_terms_defined", "every term is defined")
+
+
 def _context_checks(
     document: Mapping[str, Any], whole: Mapping[str, Any]
 ) -> tuple[Check, Check, contexts.Expansion | None]:
     """The ``contexts`` and ``undefined_terms`` checks, and the expansion of ``document`` when
     it could be expanded. ``whole`` is searched for context URLs (proofs and embedded
     credentials included)."""
-    not_checked = Check(
-        UNDEFINED_TERMS, False, "not_checked", "the contexts could not be processed"
-    )
     urls = contexts.context_urls(whole)
     missing = contexts.unpinned(urls)
     if missing:
         detail = "contexts not pinned (never fetched): " + ", ".join(missing)
-        return Check(CONTEXTS, False, "context_not_pinned", detail), not_checked, None
+        return Check(CONTEXTS, False, "context_not_pinned", detail), _NOT_CHECKED, None
     declared = document["@context"]
     first = declared[0] if isinstance(declared, list) else declared
     try:
         expansion = contexts.expand(document)
     except contexts.JsonLdProblem as exc:
-        return Check(CONTEXTS, False, exc.code, exc.detail), not_checked, None
+        return Check(CONTEXTS, False, exc.code, exc.detail), _NOT_CHECKED, None
     if first not in contexts.BASE_CONTEXTS:
         named = first if isinstance(first, str) else "an inline context"
         detail = f"the first @context must be {' or '.join(contexts.BASE_CONTEXTS)}, not {named}"
@@ -158,7 +160,7 @@ def _context_checks(
             detail += " (pinned by this node's operator: " + ", ".join(operator) + ")"
         context_check = Check(CONTEXTS, True, "contexts_pinned", detail)
     if expansion.clean:
-        terms = Check(UNDEFINED_TERMS, True, "all_terms_defined", "every term is defined")
+        terms = _ALL_DEFINED
     else:
         parts = []
         if expansion.dropped_terms:
