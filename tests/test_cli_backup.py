@@ -218,6 +218,12 @@ def test_a_backup_holds_the_contexts_and_did_documents_the_configuration_names(
     before = {original: (offline / original).read_bytes() for original in COPIES.values()}
     code, out, _ = run(capsys, "restore", "b")
     assert code == 0 and "restored seq 1" in out
+    configured = len([name for name in files if name.startswith("config/")])
+    assert configured == len(COPIES) + 2  # node.yaml and the issuer file (no peers.yaml)
+    assert (
+        f"the {configured} configuration files in b/config were checked, not put in place: "
+        "backup.json names where each came from"
+    ) in out
     assert {original: (offline / original).read_bytes() for original in COPIES.values()} == before
 
 

@@ -341,4 +341,11 @@ def restore(config: NodeConfig, folder: Path, clock: Clock, actor: str) -> dict[
             else:
                 left.unlink()
     os.replace(staged, current)
-    return {"mark": mark, "keys_copied": copied, "replaced": None if kept is None else str(kept)}
+    # Configuration stays the operator's: its copies are only checked (docs/operations.md 10.2).
+    configuration = sorted(n for n in manifest["files"] if n.startswith("config/"))
+    return {
+        "mark": mark,
+        "keys_copied": copied,
+        "replaced": None if kept is None else str(kept),
+        "config_left": configuration,
+    }
