@@ -54,6 +54,11 @@ def cmd_restore(args: argparse.Namespace, config: NodeConfig) -> int:
     print(f"restored seq {mark['seq']} from {args.dir} into {config.data_dir}")
     if done["replaced"]:
         print(f"the database it replaced is kept as {done['replaced']}")
+    if done["config_left"]:
+        print(
+            f"the {len(done['config_left'])} configuration files in {Path(args.dir) / 'config'} "
+            "were checked, not put in place: backup.json names where each came from"
+        )
     print(
         "on its next start the node asks its peers for the newest version of its list they "
         "hold and publishes nothing until they confirm it "

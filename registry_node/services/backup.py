@@ -5,6 +5,17 @@ online backup, the signing key files, copies of node.yaml, peers.yaml and the is
 file, and ``backup.json`` (written last: a backup without it is incomplete) naming each file
 with its SHA-256 digest and the newest version the database held. Every file is 0600.
 
+The files those name and a rebuilt node needs to verify as this one does are copied too, each
+in a folder of its own so that two files of one name are both kept: the operator's JSON-LD
+contexts (node.yaml ``credentials.contexts``: ``config/contexts/<n>/<name>``), the DID
+documents of node.yaml (``credentials.did_documents``: ``config/did_documents/<n>/<name>``)
+and those beside issuer entries of the source file (``issuers[n].did_document``:
+``config/issuer_did_documents/<n>/<name>``). backup.json says where each came from and which
+field names it. One that is missing or unreadable (or a context that no longer matches its
+pinned sha256) fails the backup, naming the field, before anything is written.
+``database_password_file`` is not copied: it is a secret, and only a PostgreSQL node (which
+this backup refuses) has one.
+
 A restore checks every digest, keeps the database it replaces beside it, copies the key files
 that are missing, and marks the restored database "restored, unconfirmed": the node then
 publishes nothing until its peers confirm the newest version it had published, or the
@@ -13,19 +24,24 @@ operator decides (services/recovery.py, docs/adr/0015).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from registry_node import __version__
 from registry_node.config import NodeConfig
-from registry_node.core.errors import ConfigError
+from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import canonical_json
 from registry_node.core.timeutil import Clock, format_rfc3339
+from registry_node.core.yamlsafe import load_yaml
+from registry_node.services.offline import DID_DOCUMENT_MEMBER
 from registry_node.services.recovery import RESTORE_CHECK, RESTORE_PENDING
 from registry_node.services.store import Store, sqlite_only
 
@@ -62,11 +78,123 @@ def refuse_postgresql(config: NodeConfig, what: str) -> None:
         raise sqlite_only(what, config.where, "pg_dump and pg_restore")
 
 
+@dataclass(frozen=True)
+class Referenced:
+    """A file node.yaml or the issuer source file names, that a rebuilt node needs."""
+
+    #: where it goes in the backup (``config/contexts/0/ctx.json``)
+    name: str
+    #: the file, as the node reads it
+    path: Path
+    #: the file that names it (node.yaml, the source file) and its field there
+    where: str
+    field: str
+    #: the code of the refusal (that of the node's refusal to start for the same reason)
+    code: str
+    #: the sha256 the field pins (an operator's context), if any
+    sha256: str | None = None
+
+    def refused(self, why: str) -> ConfigError:
+        detail = f"{self.where}: {self.field}: {self.path}: {why}"
+        return ConfigError(detail, code=self.code, field=self.field)
+
+
+def _why(exc: OSError) -> str:
+    return str(exc.strerror or exc)
+
+
+def referenced_files(config: NodeConfig) -> list[Referenced]:
+    """The context and DID document files node.yaml and the issuer source file name, each with
+    its place in a backup. Raises ConfigError for a source file that cannot be read or parsed
+    for its ``did_document`` members: a backup would not know what it lacks."""
+    where = str(config.source) if config.source else "configuration"
+    found = [
+        Referenced(
+            f"config/contexts/{index}/{item.file.name}",
+            item.file,
+            where,
+            f"credentials.contexts[{index}].file",
+            "context_refused",
+            item.sha256,
+        )
+        for index, item in enumerate(config.contexts)
+    ]
+    found += [
+        Referenced(
+            f"config/did_documents/{index}/{path.name}",
+            path,
+            where,
+            f"credentials.did_documents.{did}",
+            "did_document_refused",
+        )
+        for index, (did, path) in enumerate(config.did_documents)
+    ]
+    source = config.trust_list_path
+    if not source.is_file():
+        return found
+    try:
+        doc = load_yaml(source.read_bytes(), str(source))
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: {_why(exc)}", code="config_unreadable", field="trust_list"
+        ) from None
+    except InvalidInput as exc:
+        raise ConfigError(
+            f"{exc.detail} (the backup cannot tell which DID documents it names)",
+            code=exc.code,
+            field=exc.field,
+        ) from None
+    entries = doc.get("issuers") if isinstance(doc, dict) else None
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if not isinstance(entry, dict) or DID_DOCUMENT_MEMBER not in entry:
+            continue
+        field = f"issuers[{index}].{DID_DOCUMENT_MEMBER}"
+        named = entry[DID_DOCUMENT_MEMBER]
+        if not isinstance(named, str) or not named:
+            raise ConfigError(
+                f"{source}: {field}: must name a file beside {source}",
+                code="did_document_refused",
+                field=field,
+            )
+        # Where services/offline.py reads it: relative to the source file's folder.
+        path = Path(named) if Path(named).is_absolute() else source.parent / named
+        name = f"config/issuer_did_documents/{index}/{path.name}"
+        found.append(Referenced(name, path, str(source), field, "did_document_refused"))
+    return found
+
+
+def _private_dirs(folder: Path, name: str) -> Path:
+    """The folders of ``name`` inside ``folder``, each created 0700; the file's path."""
+    target = folder
+    for part in Path(name).parts[:-1]:
+        target = target / part
+        target.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(target, 0o700)
+    return target / Path(name).name
+
+
+def _check(item: Referenced) -> None:
+    """``item`` is a readable file, and the one its field pins if it pins one."""
+    try:
+        if not stat.S_ISREG(item.path.stat().st_mode):
+            raise item.refused("not a file")
+        found = _sha256(item.path)
+    except OSError as exc:
+        raise item.refused(_why(exc)) from None
+    if item.sha256 is not None and found != item.sha256:
+        # The node refuses to start with it (services/offline.py): so would a rebuilt one.
+        raise item.refused(f"its sha256 is {found}, not the {item.sha256} pinned")
+
+
 async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -> dict[str, Any]:
     """Write a backup of the node into ``folder`` (new, or empty). Safe while it runs."""
     refuse_postgresql(config, "backup")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise _invalid(f"{folder}: exists and is not an empty folder", "DIR")
+    # Every file the configuration names is there before anything is written.
+    referenced = await asyncio.to_thread(referenced_files, config)
+    for item in referenced:
+        _check(item)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     await store.backup_to(folder / DATABASE)
@@ -86,6 +214,18 @@ async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -
             if not target.exists():
                 _copy_private(source, target)
                 files[f"config/{source.name}"] = target
+    origins: dict[str, dict[str, str]] = {}
+    for item in referenced:
+        target = _private_dirs(folder, item.name)
+        try:
+            _copy_private(item.path, target)
+        except OSError as exc:
+            raise item.refused(_why(exc)) from None
+        files[item.name] = target
+        origins[item.name] = {
+            "from": str(item.path.absolute()),
+            "named_by": f"{item.where}: {item.field}",
+        }
     latest = await store.read.latest_version(with_body=False)
     manifest = {
         "format": FORMAT,
@@ -96,7 +236,7 @@ async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -
         "seq": None if latest is None else latest.seq,
         "digest": None if latest is None else latest.digest,
         "files": {
-            name: {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            name: {"sha256": _sha256(path), "bytes": path.stat().st_size, **origins.get(name, {})}
             for name, path in sorted(files.items())
         },
     }
@@ -130,7 +270,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             raise _invalid(f"{path}: files: {name}: outside the backup", "files")
         if not target.is_file():
             raise _invalid(f"{folder / name}: missing", f"files.{name}")
-        if _sha256(target) != entry.get("sha256"):
+        if not isinstance(entry, dict) or _sha256(target) != entry.get("sha256"):
             raise _invalid(f"{folder / name}: does not match its digest in {MANIFEST}", name)
     return manifest
 
@@ -201,4 +341,11 @@ def restore(config: NodeConfig, folder: Path, clock: Clock, actor: str) -> dict[
             else:
                 left.unlink()
     os.replace(staged, current)
-    return {"mark": mark, "keys_copied": copied, "replaced": None if kept is None else str(kept)}
+    # Configuration stays the operator's: its copies are only checked (docs/operations.md 10.2).
+    configuration = sorted(n for n in manifest["files"] if n.startswith("config/"))
+    return {
+        "mark": mark,
+        "keys_copied": copied,
+        "replaced": None if kept is None else str(kept),
+        "config_left": configuration,
+    }
