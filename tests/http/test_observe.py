@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from registry_node import config as configmod
@@ -18,6 +19,7 @@ from registry_node.core.errors import ConfigError
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.app import create_app
 from registry_node.logs import JsonFormatter, TextFormatter
+from registry_node.services.metrics import HTTP_BUCKETS, METHODS, Metrics
 from tests.helpers import FakeClock, make_config
 
 #: each request is timed as exactly this long by the stepping timer below
@@ -179,3 +181,74 @@ def test_node_yaml_sets_the_access_log_and_init_turns_it_off_behind_a_tls_proxy(
     with pytest.raises(ConfigError) as caught:
         configmod.from_document({"access_log": "yes"}, tmp_path / "node.yaml")
     assert caught.value.field == "access_log"
+
+
+def _without_created(text: str) -> list[str]:
+    """The exposition's lines, each ``*_created`` sample's value (a wall-clock instant) cut."""
+    return [line.rpartition(" ")[0] if "_created{" in line else line for line in text.splitlines()]
+
+
+def test_the_request_series_render_as_a_labelled_counter_and_histogram_would() -> None:
+    """The node counts requests in plain numbers (no label lookup, no lock on each request):
+    /metrics must show exactly what prometheus_client's Counter and Histogram would."""
+    observed = [
+        ("/v1/issuers/{name}", "GET", 200, 0.0004),
+        ("/v1/issuers/{name}", "GET", 200, 0.001),  # on a bound: that bucket (le is <=)
+        ("/v1/issuers/{name}", "GET", 200, 0.0011),
+        ("/trust-list/{seq}", "GET", 404, 0.3),
+        ("/v1/issuers/{name}", "GET", 404, 31.0),  # past the last bound: +Inf only
+        ("unmatched", "PROPFIND", 405, 0.02),
+        ("unmatched", "MKCOL", 405, 2.5),  # another unknown method: the same "other" series
+        ("/v1/issuers/{name}", "GET", 200, 7.0),
+        ("/trqp/authorization", "POST", 200, 0.0),
+    ]
+    metrics = Metrics(lambda: 0.0)
+    reference = CollectorRegistry()
+    counter = Counter(
+        "registry_http_requests",
+        "HTTP requests by route template, method and status",
+        ["route", "method", "status"],
+        registry=reference,
+    )
+    histogram = Histogram(
+        "registry_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route template, method and status",
+        ["route", "method", "status"],
+        buckets=HTTP_BUCKETS,
+        registry=reference,
+    )
+    for route, method, status, seconds in observed:
+        metrics.observe_request(route, method, status, seconds)
+        labels = (route, method if method in METHODS else "other", str(status))
+        counter.labels(*labels).inc()
+        histogram.labels(*labels).observe(seconds)
+    expected = _without_created(generate_latest(reference).decode())
+    rendered = _without_created(metrics.render().decode())
+    start = rendered.index(expected[0])
+    assert rendered[start : start + len(expected)] == expected
+    assert sum(1 for line in expected if "_created{" in line) == 2 * 5  # every series has one
+    # The families stay where they were: after the credential checks, before the replica's.
+    types = [line.split()[2] for line in rendered if line.startswith("# TYPE")]
+    names = [name for name in types if not name.endswith("_created")]
+    at = names.index("registry_http_requests_total")
+    assert names[at - 1 : at + 3] == [
+        "registry_credential_verifications_total",
+        "registry_http_requests_total",
+        "registry_http_request_duration_seconds",
+        "registry_replica_lease_held",
+    ]
+
+
+def test_a_request_series_is_created_once_and_counted_ever_after() -> None:
+    metrics = Metrics(lambda: 0.0)
+    for method in ("PROPFIND", "MKCOL", "PROPFIND", "GET"):
+        metrics.observe_request("unmatched", method, 405, 0.002)
+    found = samples(metrics.render().decode())
+    other = {"route": "unmatched", "method": "other", "status": "405"}
+    assert sample(found, "registry_http_requests_total", **other) == 3
+    assert sample(found, "registry_http_request_duration_seconds_bucket", le="0.005", **other) == 3
+    assert sample(found, "registry_http_request_duration_seconds_bucket", le="0.001", **other) == 0
+    assert sample(found, "registry_http_request_duration_seconds_sum", **other) == 3 * 0.002
+    get = {"route": "unmatched", "method": "GET", "status": "405"}
+    assert sample(found, "registry_http_requests_total", **get) == 1
+    assert len(metrics.http_series) == 2
