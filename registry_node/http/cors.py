@@ -43,7 +43,10 @@ _PREFLIGHT = {
     "Access-Control-Max-Age": MAX_AGE,
 }
 #: what every answer of a public endpoint carries
-_PUBLIC = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSE_HEADERS}
+PUBLIC_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+}
 
 
 def is_preflight(request: web.Request, public: bool) -> bool:
@@ -55,13 +58,9 @@ def is_preflight(request: web.Request, public: bool) -> bool:
 
 
 def preflight() -> web.Response:
+    """The answer to a preflight: its own CORS headers (not :data:`PUBLIC_HEADERS`)."""
     return web.Response(status=204, headers=_PREFLIGHT)
 
 
-def decorate(request: web.Request, response: web.StreamResponse, public: bool) -> None:
-    """The CORS headers of a public endpoint's answer, and the request id when it is valid."""
-    if public:
-        response.headers.update(_PUBLIC)
-    request_id = request.headers.get(REQUEST_ID)
-    if request_id is not None and _REQUEST_ID.fullmatch(request_id):
-        response.headers[REQUEST_ID] = request_id
+#: a valid X-Request-ID, echoed on every answer
+valid_request_id = _REQUEST_ID.fullmatch

@@ -4,7 +4,7 @@
 under /admin/v1 (http/admin.py), in that order, outermost first.
 
 One layer rather than four: each aiohttp middleware is a call and a coroutine of its own on every
-request, and the lookups answer in little more time than that.
+request, and a lookup is answered in little more time than that.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from registry_node.http import admin
-from registry_node.http.cors import decorate, is_preflight, is_public, preflight
-from registry_node.http.observe import CLIENT_CLOSED, access, log_request, route_template
+from registry_node.http import admin, cors
+from registry_node.http.observe import CLIENT_CLOSED, access, log_request
 from registry_node.http.problems import answer_error
-from registry_node.services.metrics import Metrics
+from registry_node.services.metrics import UNMATCHED, Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,12 +42,12 @@ class Edge:
             response: web.StreamResponse | None = None
             try:
                 path = request.path
-                public = is_public(path)
-                if is_preflight(request, public):
-                    response = preflight()
+                public = cors.is_public(path)
+                if cors.is_preflight(request, public):
+                    response = cors.preflight()
                 else:
                     try:
-                        if admin.is_admin(path):
+                        if path.startswith(admin.PREFIX) and admin.is_admin(path):
                             response = await admin.authenticate(request)
                         if response is None:
                             response = await handler(request)
@@ -56,7 +55,11 @@ class Edge:
                         response = answer_error(request, exc)
                         if response is None:  # a redirect
                             raise
-                decorate(request, response, public)
+                    if public:
+                        response.headers.update(cors.PUBLIC_HEADERS)
+                request_id = request.headers.get(cors.REQUEST_ID)
+                if request_id is not None and cors.valid_request_id(request_id):
+                    response.headers[cors.REQUEST_ID] = request_id
                 status = response.status
                 return response
             except web.HTTPException as exc:  # a redirect, or an error raised past the rest
@@ -67,7 +70,8 @@ class Edge:
                 raise
             finally:
                 seconds = timer() - start
-                route = route_template(request)
+                resource = request.match_info.route.resource  # observe.route_template
+                route = UNMATCHED if resource is None else resource.canonical
                 metrics = edge.metrics
                 if metrics is not None:
                     metrics.observe_request(route, request.method, status, seconds)

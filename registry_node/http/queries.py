@@ -173,7 +173,7 @@ async def lookup(request: web.Request) -> web.Response:
         asked = question(resolver, name, _single(request.query, _LOOKUP_PARAMS), now=now)
     else:  # the common case: a question about now, of any type
         asked = Question(name, now.timestamp(), at_now=True)
-    if _wants_jwt(request):
+    if "jwt" in request.headers.get("Accept", "").lower() and _wants_jwt(request):
         token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(
             body=token.encode(),

@@ -217,6 +217,8 @@ class TrustIndex:
         self.on_stale = on_stale
         self.snapshot = Snapshot({})
         self._texts: dict[int, str] = {}
+        #: (the second of the latest answer, its text, the hour after it, that one's text)
+        self._second: tuple[int | None, str, int, str] = (None, "", 0, "")
 
     def policy_generation(self) -> int:
         """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
@@ -349,7 +351,11 @@ class TrustIndex:
 
     def _stamps_at(self, q: Question, decision: Decision, now_ts: float) -> tuple[str, str, str]:
         second = int(now_ts)
-        evaluated = self._text(second)
+        held = self._second  # one reference, swapped whole: safe to read from any thread
+        if held[0] != second:
+            limit = second + ANSWER_MAX_SECONDS
+            held = self._second = (second, self._text(second), limit, self._text(limit))
+        _, evaluated, limit, limit_text = held
         whole = int(q.at)
         if q.at == whole:
             at = self._text(whole)
@@ -357,9 +363,8 @@ class TrustIndex:
             at = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
         else:
             at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
-        limit = second + ANSWER_MAX_SECONDS
-        exp = limit if decision.exp is None else min(limit, decision.exp)
-        return at, evaluated, self._text(exp)
+        exp = decision.exp
+        return at, evaluated, limit_text if exp is None or exp >= limit else self._text(exp)
 
     def decision(self, q: Question, authority: str | None = None) -> Answer:
         """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the

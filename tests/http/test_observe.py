@@ -15,9 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from registry_node import config as configmod
 from registry_node.config import NodeConfig
-from registry_node.core.errors import ConfigError
+from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.app import create_app
+from registry_node.http.appkeys import NODE
+from registry_node.http.cors import EXPOSE_HEADERS
 from registry_node.logs import JsonFormatter, TextFormatter
 from registry_node.services.metrics import HTTP_BUCKETS, METHODS, Metrics
 from tests.helpers import FakeClock, make_config
@@ -252,3 +254,57 @@ def test_a_request_series_is_created_once_and_counted_ever_after() -> None:
     get = {"route": "unmatched", "method": "GET", "status": "405"}
     assert sample(found, "registry_http_requests_total", **get) == 1
     assert len(metrics.http_series) == 2
+
+
+async def test_one_edge_counts_answers_problems_and_preflights_in_the_layers_order(
+    aiohttp_client: Any,
+    tmp_path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The edge middleware does the work of four: an error in the admin token check is a
+    Problem Details answer (not a bare 500), every answer carries the request id, only public
+    answers the CORS headers, and each is counted and logged with the status sent."""
+    caplog.set_level(logging.INFO, logger="registry_node.access")
+    client = await _client(aiohttp_client, make_config(tmp_path, access_log=True), clock)
+    node = client.app[NODE]
+
+    async def unwritable(token: str) -> str | None:
+        raise StorageUnavailable("the disk is full")
+
+    monkeypatch.setattr(node.tokens, "authenticate", unwritable)
+    rid = {"X-Request-ID": "edge-1"}
+    admin = await client.get("/admin/v1/issuers", headers={"Authorization": "Bearer x", **rid})
+    assert admin.status == 503
+    assert admin.content_type == "application/problem+json"
+    assert (await admin.json())["code"] == "database_unwritable"
+    assert admin.headers["X-Request-ID"] == "edge-1"
+    assert "Access-Control-Allow-Origin" not in admin.headers
+    preflight = await client.options(
+        "/v1/issuers/did:web:a.example", headers={"Access-Control-Request-Method": "GET", **rid}
+    )
+    assert preflight.status == 204
+    assert preflight.headers["X-Request-ID"] == "edge-1"
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Expose-Headers" not in preflight.headers
+    lookup = await client.get("/v1/issuers/did:web:a.example", headers={"X-Request-ID": "a b"})
+    assert lookup.status == 200
+    assert lookup.headers["Access-Control-Allow-Origin"] == "*"
+    assert lookup.headers["Access-Control-Expose-Headers"] == EXPOSE_HEADERS
+    assert "X-Request-ID" not in lookup.headers  # not a valid id: not echoed
+    found = samples(await (await client.get("/metrics")).text())
+    counted = {
+        ("/admin/v1/issuers", "GET", "503"): 1,
+        ("unmatched", "OPTIONS", "204"): 1,  # no route has OPTIONS: the edge answers it
+        ("/v1/issuers/{name}", "GET", "200"): 1,
+    }
+    for (route, method, status), n in counted.items():
+        labels = {"route": route, "method": method, "status": status}
+        assert sample(found, "registry_http_requests_total", **labels) == n
+    logged = [(r.__dict__["route"], r.__dict__["status"]) for r in _access_records(caplog)]
+    assert logged[:3] == [
+        ("/admin/v1/issuers", 503),
+        ("unmatched", 204),
+        ("/v1/issuers/{name}", 200),
+    ]
