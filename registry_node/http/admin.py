@@ -6,7 +6,6 @@ a service that validates it completely before writing anything.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,18 +15,19 @@ from registry_node.http.appkeys import JOBS, NODE
 from registry_node.http.problems import json_response, problem, read_body
 
 PREFIX = "/admin/v1"
+PREFIX_SLASH = PREFIX + "/"
 ACTOR = web.RequestKey("actor", str)
 
 routes = web.RouteTableDef()
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+def is_admin(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX_SLASH)
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every admin request needs a valid bearer token; without one nothing runs."""
-    if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
-        return await handler(request)
+async def authenticate(request: web.Request) -> web.Response | None:
+    """Every admin request needs a valid bearer token; without one nothing runs: the 401 to
+    answer, or None with the token's actor noted on the request."""
     challenge = {"WWW-Authenticate": 'Bearer realm="registry-node admin"'}
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -37,7 +37,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         challenge["WWW-Authenticate"] += ', error="invalid_token"'
         return problem(401, "unauthorized", "the bearer token is not valid", headers=challenge)
     request[ACTOR] = f"token:{name}"
-    return await handler(request)
+    return None
 
 
 async def _object(request: web.Request) -> dict[str, Any]:

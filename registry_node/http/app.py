@@ -23,9 +23,7 @@ from registry_node.core.timeutil import Clock, system_clock
 from registry_node.http import admin, oidfed, openapi, pages, public, queries, verify
 from registry_node.http.appkeys import JOBS, LIST_CACHE, MAX_BODY, NODE
 from registry_node.http.cache import ListCache
-from registry_node.http.cors import cors_middleware
-from registry_node.http.observe import observe_middleware
-from registry_node.http.problems import problem_middleware
+from registry_node.http.edge import Edge
 from registry_node.services.node import Node
 from registry_node.services.scheduler import Jobs
 
@@ -76,15 +74,8 @@ def create_app(
     ``import_in_background``: a pending import of the issuer source file runs after the port
     opened (``serve``); ``on_fatal`` hears of a mistake that stops it (the node must not run
     on: ``serve`` stops)."""
-    app = web.Application(
-        middlewares=[
-            observe_middleware(config.access_log, timer),
-            cors_middleware,
-            problem_middleware,
-            admin.auth_middleware,
-        ],
-        client_max_size=config.max_body_bytes,
-    )
+    edge = Edge(config.access_log, timer)
+    app = web.Application(middlewares=[edge.middleware], client_max_size=config.max_body_bytes)
     app[MAX_BODY] = config.max_body_bytes
     app.add_routes(public.routes)
     app.add_routes(queries.routes)
@@ -99,6 +90,7 @@ def create_app(
             config, clock, exclusive=True, defer_import=import_in_background
         )
         app[NODE] = node
+        edge.metrics = node.metrics
         app[LIST_CACHE] = ListCache(node.publisher)
         task: asyncio.Task[None] | None = None
         if node.startup_import is not None:

@@ -12,8 +12,6 @@ import re
 
 from aiohttp import web
 
-from registry_node.http.problems import Handler
-
 PUBLIC_PREFIXES = (
     "/v1/",
     "/trqp/",
@@ -37,29 +35,32 @@ def is_public(path: str) -> bool:
     return path == "/v1/issuers" or path.startswith(PUBLIC_PREFIXES)
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    public = is_public(request.path)
-    if (
+#: the preflight's answer; a new response each time (a response is prepared only once)
+_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": ALLOW_METHODS,
+    "Access-Control-Allow-Headers": ALLOW_HEADERS,
+    "Access-Control-Max-Age": MAX_AGE,
+}
+#: what every answer of a public endpoint carries
+PUBLIC_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+}
+
+
+def is_preflight(request: web.Request, public: bool) -> bool:
+    return (
         public
         and request.method == "OPTIONS"
         and "Access-Control-Request-Method" in request.headers
-    ):
-        response: web.StreamResponse = web.Response(
-            status=204,
-            headers={
-                "Access-Control-Allow-Origin": "*",
-                "Access-Control-Allow-Methods": ALLOW_METHODS,
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                "Access-Control-Max-Age": MAX_AGE,
-            },
-        )
-    else:
-        response = await handler(request)
-        if public:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-    request_id = request.headers.get(REQUEST_ID)
-    if request_id is not None and _REQUEST_ID.fullmatch(request_id):
-        response.headers[REQUEST_ID] = request_id
-    return response
+    )
+
+
+def preflight() -> web.Response:
+    """The answer to a preflight: its own CORS headers (not :data:`PUBLIC_HEADERS`)."""
+    return web.Response(status=204, headers=_PREFLIGHT)
+
+
+#: a valid X-Request-ID, echoed on every answer
+valid_request_id = _REQUEST_ID.fullmatch

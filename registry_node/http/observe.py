@@ -1,5 +1,6 @@
 """Seeing what the node answers: every request is counted and timed in ``/metrics`` under its
-route template, and, when ``access_log`` is on, logged as one structured line.
+route template, and, when ``access_log`` is on, logged as one structured line (by the edge
+middleware, http/edge.py).
 
 The route template (``/v1/issuers/{id}``), never the raw path, is the metrics label, so the
 number of series stays bounded whatever paths clients send. The log line carries the path
@@ -9,14 +10,10 @@ without its query string and no request header but ``User-Agent``: an admin toke
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
-from registry_node.http.appkeys import NODE
 from registry_node.http.cors import REQUEST_ID
 from registry_node.services.metrics import UNMATCHED
 
@@ -34,35 +31,7 @@ def route_template(request: web.Request) -> str:
     return UNMATCHED if resource is None else resource.canonical
 
 
-def observe_middleware(access_log: bool, timer: Callable[[], float]) -> Middleware:
-    @web.middleware
-    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-        start = timer()
-        status = 500
-        response: web.StreamResponse | None = None
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:  # a redirect or an error the inner layers let pass
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED
-            raise
-        finally:
-            seconds = timer() - start
-            route = route_template(request)
-            node = request.app.get(NODE)
-            if node is not None:
-                node.metrics.observe_request(route, request.method, status, seconds)
-            if access_log and access.isEnabledFor(logging.INFO):
-                _log(request, route, status, seconds, response)
-
-    return observe
-
-
-def _log(
+def log_request(
     request: web.Request,
     route: str,
     status: int,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -136,19 +135,15 @@ def from_error(exc: RegistryError, instance: str) -> web.Response:
     )
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn domain errors and aiohttp's HTTP errors into Problem Details."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
+def answer_error(request: web.Request, exc: Exception) -> web.Response | None:
+    """Domain errors and aiohttp's HTTP errors as Problem Details; None for an HTTP exception
+    below 400 (a redirect), which the caller lets pass. Called in the ``except`` block, so that
+    an unexpected error is logged with its traceback."""
+    if isinstance(exc, RegistryError):
         return from_error(exc, request.path)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            return None
         code = _HTTP_CODES.get(exc.status, "http_error")
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         if exc.status == 413:
@@ -157,6 +152,5 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")
         }
         return problem(exc.status, code, detail, instance=request.path, headers=headers)
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        return problem(500, "internal_error", "an unexpected error occurred", instance=request.path)
+    log.exception("unhandled error", extra={"path": request.path})
+    return problem(500, "internal_error", "an unexpected error occurred", instance=request.path)

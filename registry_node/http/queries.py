@@ -93,6 +93,8 @@ def _issuer_id(value: str, field: str = "id") -> str:
 
 
 def _type_filter(params: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
+    if not params:
+        return _NO_TYPES
     out: dict[str, str | None] = {}
     for key, pattern in _PATTERNS.items():
         value = params.get(key)
@@ -102,11 +104,19 @@ def _type_filter(params: Mapping[str, Any], prefix: str = "") -> dict[str, str |
     return out
 
 
+_NO_TYPES: dict[str, str | None] = dict.fromkeys(_PATTERNS)
+
+
 def question(
-    resolver: Resolver, name: str, params: Mapping[str, Any], prefix: str = ""
+    resolver: Resolver,
+    name: str,
+    params: Mapping[str, Any],
+    prefix: str = "",
+    now: datetime | None = None,
 ) -> Question:
+    """The question ``params`` ask of ``name``; ``now``: the clock's reading, if taken."""
     at = _at(params.get("at"), prefix + "at")
-    when = at or resolver.clock()
+    when = at or now or resolver.clock()
     return Question(
         name=name, at=when.timestamp(), at_now=at is None, **_type_filter(params, prefix)
     )
@@ -154,18 +164,23 @@ _LOOKUP_PARAMS = frozenset({"credential_type", "achievement_type", "ctid", "at"}
 @routes.get("/v1/issuers/{name:.*}")
 async def lookup(request: web.Request) -> web.Response:
     """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3)."""
-    resolver = _resolver(request)
-    name = _issuer_id(request.match_info["name"])
-    params = _single(request.query, _LOOKUP_PARAMS) if request.query_string else {}
-    asked = question(resolver, name, params)
-    if _wants_jwt(request):
+    resolver = request.app[NODE].resolver
+    name = request.match_info["name"]
+    if not name or len(name) > MAX_ID_LENGTH:
+        _issuer_id(name)  # the 400
+    now = resolver.clock()
+    if request.query_string:
+        asked = question(resolver, name, _single(request.query, _LOOKUP_PARAMS), now=now)
+    else:  # the common case: a question about now, of any type
+        asked = Question(name, now.timestamp(), at_now=True)
+    if "jwt" in request.headers.get("Accept", "").lower() and _wants_jwt(request):
         token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(
             body=token.encode(),
             content_type=JWT_MEDIA_TYPE,
             headers={"Vary": "Accept", "Cache-Control": "no-store"},
         )
-    return web.Response(body=resolver.ask_json(asked), headers=_JSON_ANSWER)
+    return web.Response(body=resolver.ask_json(asked, now), headers=_JSON_ANSWER)
 
 
 @routes.post("/v1/issuers/lookup")

@@ -135,6 +135,9 @@ class Decision:
     #: the rendered ``question`` around its ``at`` text: head + at + tail
     question_head: bytes = b""
     question_tail: bytes = b""
+    #: the whole answer's JSON around its ``at`` and ``evaluated_at`` texts (:meth:`ask_json`)
+    json_head: bytes = b""
+    json_middle: bytes = b""
 
 
 def _dumps(value: Any) -> bytes:
@@ -214,6 +217,8 @@ class TrustIndex:
         self.on_stale = on_stale
         self.snapshot = Snapshot({})
         self._texts: dict[int, str] = {}
+        #: (the second of the latest answer, its text, the hour after it, that one's text)
+        self._second: tuple[int | None, str, int, str] = (None, "", 0, "")
 
     def policy_generation(self) -> int:
         """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
@@ -257,6 +262,16 @@ class TrustIndex:
         changes, the peers' terms change (the policy generation), or ``now`` reaches an
         instant where the answer could change (a list's ``exp``; for a question about now, a
         status change or the edge of a validity window)."""
+        return self._decided_at(q, authority, now.timestamp(), among)
+
+    def _decided_at(
+        self,
+        q: Question,
+        authority: str | None,
+        now_ts: float,
+        among: frozenset[str] | None = None,
+    ) -> Decision:
+        """:meth:`_decision` at the POSIX instant ``now_ts``."""
         snapshot = self.snapshot
         key = (
             q.name,
@@ -268,7 +283,6 @@ class TrustIndex:
             among,
             self.policy_generation(),
         )
-        now_ts = now.timestamp()
         held = snapshot.answers.get(key)
         if held is not None and now_ts < held.until:
             return held
@@ -305,7 +319,17 @@ class TrustIndex:
         types = {k: v for k, v in asked.items() if k not in ("id", "at")}
         head = b'{"id":' + _dumps(q.name) + b',"at":"'
         tail = b'"' + (b"," + _dumps(types)[1:-1] if types else b"") + b"}"
-        decision = Decision(answer, body[1:-1], min(exps, default=None), until, head, tail)
+        members = body[1:-1]
+        decision = Decision(
+            answer,
+            members,
+            min(exps, default=None),
+            until,
+            head,
+            tail,
+            b'{"question":' + head,
+            tail + b"," + members + b',"evaluated_at":"',
+        )
         if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
             snapshot.answers.clear()
         snapshot.answers[key] = decision
@@ -323,8 +347,15 @@ class TrustIndex:
     def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
         """(the question's at, evaluated_at, expires) as RFC 3339 texts, to the second. An
         answer holds for an hour at most, and never past the lists it rests on."""
-        second = int(now.timestamp())
-        evaluated = self._text(second)
+        return self._stamps_at(q, decision, now.timestamp())
+
+    def _stamps_at(self, q: Question, decision: Decision, now_ts: float) -> tuple[str, str, str]:
+        second = int(now_ts)
+        held = self._second  # one reference, swapped whole: safe to read from any thread
+        if held[0] != second:
+            limit = second + ANSWER_MAX_SECONDS
+            held = self._second = (second, self._text(second), limit, self._text(limit))
+        _, evaluated, limit, limit_text = held
         whole = int(q.at)
         if q.at == whole:
             at = self._text(whole)
@@ -332,9 +363,8 @@ class TrustIndex:
             at = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
         else:
             at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
-        limit = second + ANSWER_MAX_SECONDS
-        exp = limit if decision.exp is None else min(limit, decision.exp)
-        return at, evaluated, self._text(exp)
+        exp = decision.exp
+        return at, evaluated, limit_text if exp is None or exp >= limit else self._text(exp)
 
     def decision(self, q: Question, authority: str | None = None) -> Answer:
         """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the
@@ -367,22 +397,19 @@ class TrustIndex:
         }
         return answer
 
-    def ask_json(self, q: Question) -> bytes:
+    def ask_json(self, q: Question, now: datetime | None = None) -> bytes:
         """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
         /v1/issuers/{id}``, which splices the parts that change with the clock into the
-        decision rendered once."""
-        now = self.clock()
-        decision = self._decision(q, None, now)
-        at, evaluated, expires = self._stamps(q, decision, now)
+        decision rendered once. ``now``: the clock's reading the question was made at, when
+        the caller has one (else the clock is read)."""
+        now_ts = (self.clock() if now is None else now).timestamp()
+        decision = self._decided_at(q, None, now_ts)
+        at, evaluated, expires = self._stamps_at(q, decision, now_ts)
         return b"".join(
             (
-                b'{"question":',
-                decision.question_head,
+                decision.json_head,
                 at.encode(),
-                decision.question_tail,
-                b",",
-                decision.body,
-                b',"evaluated_at":"',
+                decision.json_middle,
                 evaluated.encode(),
                 b'","expires":"',
                 expires.encode(),

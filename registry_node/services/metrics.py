@@ -5,6 +5,8 @@ series stays bounded whatever paths clients send) and the process (CPU, memory, 
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,8 +20,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import metrics as prometheus_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import INF, floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,6 +33,14 @@ UNMATCHED = "unmatched"
 #: methods counted under their own name; any other is counted as "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+#: the histogram's upper bounds as prometheus_client has them: with +Inf last
+_HTTP_BOUNDS = (*(float(b) for b in HTTP_BUCKETS), INF)
+_HTTP_LE = tuple(floatToGoString(b) for b in _HTTP_BOUNDS)  # type: ignore[no-untyped-call]
+REQUESTS_HELP = "HTTP requests by route template, method and status"
+DURATION_HELP = "Time to answer an HTTP request, by route template, method and status"
+#: bound on the distinct (route, method, status) keys remembered for the fast path: a method
+#: beyond METHODS varies freely (its series is the one "other" series all the same)
+_HTTP_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,54 @@ class _PeerCollector(Collector):
         yield from (age, ttl, seq, entries, failures, in_use)
 
 
+class HttpSeries:
+    """One (route, method, status) series of the request counter and the duration histogram:
+    plain numbers, counted on the event loop, rendered at scrape time as prometheus_client
+    renders a labelled Counter and Histogram. ``buckets[i]`` counts the requests that fell in
+    bucket ``i`` alone (cumulated when rendered)."""
+
+    __slots__ = ("buckets", "count", "created", "labels", "sum")
+
+    def __init__(self, labels: tuple[str, str, str], created: float) -> None:
+        self.labels = labels
+        self.count = 0
+        self.sum = 0.0
+        self.buckets = [0] * len(_HTTP_BOUNDS)
+        self.created = created
+
+
+class _HttpCollector(Collector):
+    """``registry_http_requests_total`` and ``registry_http_request_duration_seconds``: the
+    families, samples and order a labelled prometheus_client Counter and Histogram would
+    give, without their locks and label lookups on every request."""
+
+    LABELS = ("route", "method", "status")
+
+    def __init__(self, series: dict[tuple[str, str, str], HttpSeries]) -> None:
+        self.series = series
+
+    def collect(self) -> Iterator[Metric]:
+        created = prometheus_metrics._use_created  # PROMETHEUS_DISABLE_CREATED_SERIES
+        requests = Metric("registry_http_requests", REQUESTS_HELP, "counter")
+        name = "registry_http_request_duration_seconds"
+        seconds = Metric(name, DURATION_HELP, "histogram")
+        for s in list(self.series.values()):
+            labels = dict(zip(self.LABELS, s.labels, strict=True))
+            requests.samples.append(Sample("registry_http_requests_total", labels, s.count))
+            if created:
+                requests.samples.append(Sample("registry_http_requests_created", labels, s.created))
+            total = 0.0
+            for le, n in zip(_HTTP_LE, s.buckets, strict=True):
+                total += n
+                seconds.samples.append(Sample(name + "_bucket", {**labels, "le": le}, total))
+            seconds.samples.append(Sample(name + "_count", labels, total))
+            seconds.samples.append(Sample(name + "_sum", labels, s.sum))
+            if created:
+                seconds.samples.append(Sample(name + "_created", labels, s.created))
+        yield requests
+        yield seconds
+
+
 class Metrics:
     def __init__(self, now: Callable[[], float]) -> None:
         self.now = now
@@ -151,22 +212,11 @@ class Metrics:
             ["verdict"],
             registry=self.registry,
         )
-        self.http_requests = Counter(
-            "registry_http_requests",
-            "HTTP requests by route template, method and status",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.http_seconds = Histogram(
-            "registry_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template, method and status",
-            ["route", "method", "status"],
-            buckets=HTTP_BUCKETS,
-            registry=self.registry,
-        )
-        #: (route, method, status) -> its counter and histogram children, looked up once: the
-        #: labels() lookup costs more than the count itself, on every request
-        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        #: the HTTP requests by their label values, in the order first seen
+        self.http_series: dict[tuple[str, str, str], HttpSeries] = {}
+        #: (route, method as sent, status) -> its series, so that a request looks it up once
+        self._http_keys: dict[tuple[str, str, int], HttpSeries] = {}
+        self.registry.register(_HttpCollector(self.http_series))
         self.lease_held = Gauge(
             "registry_replica_lease_held",
             "1 when this replica holds the lease (it publishes and syncs peers), else 0",
@@ -189,14 +239,22 @@ class Metrics:
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request under its route template (``/v1/issuers/{id}``)."""
         key = (route, method, status)
-        children = self._http_children.get(key)
-        if children is None:
-            labels = (route, method if method in METHODS else "other", str(status))
-            children = self.http_requests.labels(*labels), self.http_seconds.labels(*labels)
-            if len(self._http_children) < 10_000:  # bounded: methods beyond METHODS vary freely
-                self._http_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        series = self._http_keys.get(key)
+        if series is None:
+            series = self._new_series(key)
+        series.count += 1
+        series.sum += seconds
+        series.buckets[bisect_left(_HTTP_BOUNDS, seconds)] += 1  # the first bound >= seconds
+
+    def _new_series(self, key: tuple[str, str, int]) -> HttpSeries:
+        route, method, status = key
+        labels = (route, method if method in METHODS else "other", str(status))
+        series = self.http_series.get(labels)
+        if series is None:
+            series = self.http_series[labels] = HttpSeries(labels, time.time())
+        if len(self._http_keys) < _HTTP_KEYS:
+            self._http_keys[key] = series
+        return series
 
     def replica(self, name: str, leading: bool, takeovers: int) -> None:
         """This replica's part (services/replicas.py), set before each rendering."""

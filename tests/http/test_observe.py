@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from registry_node import config as configmod
 from registry_node.config import NodeConfig
-from registry_node.core.errors import ConfigError
+from registry_node.core.errors import ConfigError, StorageUnavailable
 from registry_node.core.yamlsafe import load_yaml
 from registry_node.http.app import create_app
+from registry_node.http.appkeys import NODE
+from registry_node.http.cors import EXPOSE_HEADERS
 from registry_node.logs import JsonFormatter, TextFormatter
+from registry_node.services.metrics import HTTP_BUCKETS, METHODS, Metrics
 from tests.helpers import FakeClock, make_config
 
 #: each request is timed as exactly this long by the stepping timer below
@@ -179,3 +183,128 @@ def test_node_yaml_sets_the_access_log_and_init_turns_it_off_behind_a_tls_proxy(
     with pytest.raises(ConfigError) as caught:
         configmod.from_document({"access_log": "yes"}, tmp_path / "node.yaml")
     assert caught.value.field == "access_log"
+
+
+def _without_created(text: str) -> list[str]:
+    """The exposition's lines, each ``*_created`` sample's value (a wall-clock instant) cut."""
+    return [line.rpartition(" ")[0] if "_created{" in line else line for line in text.splitlines()]
+
+
+def test_the_request_series_render_as_a_labelled_counter_and_histogram_would() -> None:
+    """The node counts requests in plain numbers (no label lookup, no lock on each request):
+    /metrics must show exactly what prometheus_client's Counter and Histogram would."""
+    observed = [
+        ("/v1/issuers/{name}", "GET", 200, 0.0004),
+        ("/v1/issuers/{name}", "GET", 200, 0.001),  # on a bound: that bucket (le is <=)
+        ("/v1/issuers/{name}", "GET", 200, 0.0011),
+        ("/trust-list/{seq}", "GET", 404, 0.3),
+        ("/v1/issuers/{name}", "GET", 404, 31.0),  # past the last bound: +Inf only
+        ("unmatched", "PROPFIND", 405, 0.02),
+        ("unmatched", "MKCOL", 405, 2.5),  # another unknown method: the same "other" series
+        ("/v1/issuers/{name}", "GET", 200, 7.0),
+        ("/trqp/authorization", "POST", 200, 0.0),
+    ]
+    metrics = Metrics(lambda: 0.0)
+    reference = CollectorRegistry()
+    counter = Counter(
+        "registry_http_requests",
+        "HTTP requests by route template, method and status",
+        ["route", "method", "status"],
+        registry=reference,
+    )
+    histogram = Histogram(
+        "registry_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route template, method and status",
+        ["route", "method", "status"],
+        buckets=HTTP_BUCKETS,
+        registry=reference,
+    )
+    for route, method, status, seconds in observed:
+        metrics.observe_request(route, method, status, seconds)
+        labels = (route, method if method in METHODS else "other", str(status))
+        counter.labels(*labels).inc()
+        histogram.labels(*labels).observe(seconds)
+    expected = _without_created(generate_latest(reference).decode())
+    rendered = _without_created(metrics.render().decode())
+    start = rendered.index(expected[0])
+    assert rendered[start : start + len(expected)] == expected
+    assert sum(1 for line in expected if "_created{" in line) == 2 * 5  # every series has one
+    # The families stay where they were: after the credential checks, before the replica's.
+    types = [line.split()[2] for line in rendered if line.startswith("# TYPE")]
+    names = [name for name in types if not name.endswith("_created")]
+    at = names.index("registry_http_requests_total")
+    assert names[at - 1 : at + 3] == [
+        "registry_credential_verifications_total",
+        "registry_http_requests_total",
+        "registry_http_request_duration_seconds",
+        "registry_replica_lease_held",
+    ]
+
+
+def test_a_request_series_is_created_once_and_counted_ever_after() -> None:
+    metrics = Metrics(lambda: 0.0)
+    for method in ("PROPFIND", "MKCOL", "PROPFIND", "GET"):
+        metrics.observe_request("unmatched", method, 405, 0.002)
+    found = samples(metrics.render().decode())
+    other = {"route": "unmatched", "method": "other", "status": "405"}
+    assert sample(found, "registry_http_requests_total", **other) == 3
+    assert sample(found, "registry_http_request_duration_seconds_bucket", le="0.005", **other) == 3
+    assert sample(found, "registry_http_request_duration_seconds_bucket", le="0.001", **other) == 0
+    assert sample(found, "registry_http_request_duration_seconds_sum", **other) == 3 * 0.002
+    get = {"route": "unmatched", "method": "GET", "status": "405"}
+    assert sample(found, "registry_http_requests_total", **get) == 1
+    assert len(metrics.http_series) == 2
+
+
+async def test_one_edge_counts_answers_problems_and_preflights_in_the_layers_order(
+    aiohttp_client: Any,
+    tmp_path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The edge middleware does the work of four: an error in the admin token check is a
+    Problem Details answer (not a bare 500), every answer carries the request id, only public
+    answers the CORS headers, and each is counted and logged with the status sent."""
+    caplog.set_level(logging.INFO, logger="registry_node.access")
+    client = await _client(aiohttp_client, make_config(tmp_path, access_log=True), clock)
+    node = client.app[NODE]
+
+    async def unwritable(token: str) -> str | None:
+        raise StorageUnavailable("the disk is full")
+
+    monkeypatch.setattr(node.tokens, "authenticate", unwritable)
+    rid = {"X-Request-ID": "edge-1"}
+    admin = await client.get("/admin/v1/issuers", headers={"Authorization": "Bearer x", **rid})
+    assert admin.status == 503
+    assert admin.content_type == "application/problem+json"
+    assert (await admin.json())["code"] == "database_unwritable"
+    assert admin.headers["X-Request-ID"] == "edge-1"
+    assert "Access-Control-Allow-Origin" not in admin.headers
+    preflight = await client.options(
+        "/v1/issuers/did:web:a.example", headers={"Access-Control-Request-Method": "GET", **rid}
+    )
+    assert preflight.status == 204
+    assert preflight.headers["X-Request-ID"] == "edge-1"
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Expose-Headers" not in preflight.headers
+    lookup = await client.get("/v1/issuers/did:web:a.example", headers={"X-Request-ID": "a b"})
+    assert lookup.status == 200
+    assert lookup.headers["Access-Control-Allow-Origin"] == "*"
+    assert lookup.headers["Access-Control-Expose-Headers"] == EXPOSE_HEADERS
+    assert "X-Request-ID" not in lookup.headers  # not a valid id: not echoed
+    found = samples(await (await client.get("/metrics")).text())
+    counted = {
+        ("/admin/v1/issuers", "GET", "503"): 1,
+        ("unmatched", "OPTIONS", "204"): 1,  # no route has OPTIONS: the edge answers it
+        ("/v1/issuers/{name}", "GET", "200"): 1,
+    }
+    for (route, method, status), n in counted.items():
+        labels = {"route": route, "method": method, "status": status}
+        assert sample(found, "registry_http_requests_total", **labels) == n
+    logged = [(r.__dict__["route"], r.__dict__["status"]) for r in _access_records(caplog)]
+    assert logged[:3] == [
+        ("/admin/v1/issuers", 503),
+        ("unmatched", 204),
+        ("/v1/issuers/{name}", 200),
+    ]
