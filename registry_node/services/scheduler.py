@@ -42,6 +42,8 @@ PRUNE_EVERY = timedelta(hours=1)
 #: how often a restored node asks its peers again to confirm the restore
 RECOVERY_EVERY = timedelta(seconds=15)
 FIRST_SYNC_SPREAD = timedelta(seconds=5)
+#: how long a stop lets the jobs that are running finish before it cancels them
+STOP_GRACE = timedelta(seconds=10)
 
 
 class Services(Protocol):
@@ -92,24 +94,38 @@ class Jobs:
         self._follower: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
-        """Stop scheduling, and wait for the jobs that are running to finish."""
+        """Stop scheduling, and let the jobs that are running finish: those still running
+        after :data:`STOP_GRACE` are cancelled. None outlives the node's database.
+
+        The scheduler is paused first and shut down last: its shutdown cancels the jobs it
+        started, which would cut short a job the node waits for."""
         self._stopped = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()  # starts no job any more; those started go on
+        await asyncio.sleep(0)  # a job started just now enters its body and sees the stop
         if self._follower is not None:
             self.node.replica.changed.set()  # wakes the follower, which sees it must stop
             await self._follower
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=STOP_GRACE.total_seconds())
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
 
     @contextlib.contextmanager
     def _job(self) -> Iterator[bool]:
-        """Around a job's body: yields False once stopping (the job then does nothing)."""
+        """Around a job's body: yields False once stopping (the job then does nothing). A job
+        cancelled by the stop (past its grace) ends quietly: its transactions roll back."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
             yield not self._stopped
+        except asyncio.CancelledError:
+            if not self._stopped:
+                raise
+            log.warning("a job still running at the stop was cancelled")
         finally:
             if task is not None:
                 self._running.discard(task)

@@ -4,6 +4,7 @@ jobs that follow peers.yaml. The scheduler is started paused: nothing runs on it
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from registry_node.core import keys
 from registry_node.core.yamlsafe import dump_yaml
+from registry_node.services import scheduler as scheduler_module
 from registry_node.services.federation import backoff_delay, with_jitter
 from registry_node.services.replicas import Replica
 from registry_node.services.scheduler import Jobs, job_id
@@ -163,6 +165,57 @@ async def test_stopping_waits_for_running_jobs_and_starts_none(
     assert runner.scheduler.get_job(job_id(peer_id)) is None  # not rescheduled
     await runner.run_peer(peer_id)  # a job that fires after the stop does nothing
     assert calls == [peer_id]
+
+
+async def _a_job_started_by_the_scheduler(
+    runner: Jobs, release: asyncio.Event
+) -> tuple[asyncio.Event, list[str]]:
+    """A job the scheduler itself starts (its executor), held until ``release``."""
+    started, ended = asyncio.Event(), []
+
+    async def job() -> None:
+        with runner._job() as go:
+            assert go
+            started.set()
+            await release.wait()
+            ended.append("finished")
+
+    runner.scheduler.resume()
+    runner.scheduler.add_job(job, "date", run_date=datetime.now(UTC), id="held")
+    await asyncio.wait_for(started.wait(), 5)
+    return started, ended
+
+
+async def test_a_job_the_scheduler_started_finishes_before_the_stop_returns(
+    jobs: tuple[Jobs, World], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler's shutdown cancels the jobs it started: the stop lets them finish first,
+    so a Ctrl-C in the middle of a publication neither cuts it short nor logs a traceback."""
+    runner, _ = jobs
+    release = asyncio.Event()
+    _, ended = await _a_job_started_by_the_scheduler(runner, release)
+    stopping = asyncio.create_task(runner.stop())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not stopping.done()  # the job is still running, and not cancelled
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    assert ended == ["finished"]
+    assert not runner.scheduler.running
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_job_still_running_past_the_grace_is_cancelled_quietly(
+    jobs: tuple[Jobs, World], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, _ = jobs
+    monkeypatch.setattr(scheduler_module, "STOP_GRACE", timedelta(0))
+    release = asyncio.Event()  # never set: the job would run for ever
+    _, ended = await _a_job_started_by_the_scheduler(runner, release)
+    await asyncio.wait_for(runner.stop(), 5)
+    assert ended == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("cancelled" in r.getMessage() for r in caplog.records)
 
 
 class _Lease:
