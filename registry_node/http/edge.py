@@ -17,9 +17,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from registry_node.http import admin, cors
-from registry_node.http.observe import CLIENT_CLOSED, access, log_request
+from registry_node.http.observe import CLIENT_CLOSED, access, log_request, route_template
 from registry_node.http.problems import answer_error
-from registry_node.services.metrics import UNMATCHED, Metrics
+from registry_node.services.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,8 +70,7 @@ class Edge:
                 raise
             finally:
                 seconds = timer() - start
-                resource = request.match_info.route.resource  # observe.route_template
-                route = UNMATCHED if resource is None else resource.canonical
+                route = route_template(request)
                 metrics = edge.metrics
                 if metrics is not None:
                     metrics.observe_request(route, request.method, status, seconds)

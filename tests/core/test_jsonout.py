@@ -46,7 +46,15 @@ def test_every_code_point_is_written_alike() -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["\ud800", 2**64, [2**70]])
+@pytest.mark.parametrize("value", [2**64, [-(2**70)], {"n": 10**63}])
+def test_what_orjson_refuses_is_written_as_the_standard_library_writes_it(value: Any) -> None:
+    assert jsonout.compact(value) == _standard(value)
+    assert jsonout.compact_sorted(value) == _standard(value, sort_keys=True)
+
+
+@pytest.mark.parametrize("value", ["\ud800", {"a": object()}])
 def test_what_cannot_be_written_is_a_type_error(value: Any) -> None:
     with pytest.raises(TypeError):
         jsonout.compact(value)
+    with pytest.raises(TypeError):
+        jsonout.compact_sorted(value)

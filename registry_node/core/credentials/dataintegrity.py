@@ -141,7 +141,7 @@ _WIDE_OR_SURROGATE = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
 
 
 def _plain(value: Any) -> bool:
-    """Is ``value`` JSON whose RFC 8785 form the standard library writes byte for byte: no
+    """Is ``value`` JSON whose RFC 8785 form :mod:`jsonout` writes byte for byte: no
     floats, integers within the double-precision range, no surrogate code points, and no key
     whose UTF-16 order could differ from its code-point order?"""
     stack = [value]
@@ -167,7 +167,7 @@ def _plain(value: Any) -> bool:
 
 
 def jcs(value: Any) -> bytes:
-    """The RFC 8785 (JCS) form of ``value``: written by the standard library's C encoder when
+    """The RFC 8785 (JCS) form of ``value``: written by :func:`jsonout.compact_sorted` when
     that gives the same bytes (:func:`_plain`), else by ``rfc8785``. Raises
     rfc8785.CanonicalizationError."""
     if _plain(value):
