@@ -1,6 +1,6 @@
 """Seeing what the node answers: every request is counted and timed in ``/metrics`` under its
-route template, and, when ``access_log`` is on, logged as one structured line (by the edge
-middleware, http/edge.py).
+route template, and, when ``access_log`` is on, logged as one structured line (by the edge,
+http/edge.py).
 
 The route template (``/v1/issuers/{id}``), never the raw path, is the metrics label, so the
 number of series stays bounded whatever paths clients send. The log line carries the path
@@ -26,9 +26,12 @@ MAX_AGENT = 200
 
 
 def route_template(request: web.Request) -> str:
-    """The matched resource's template, e.g. ``/trust-list/{seq}``; ``unmatched`` for none."""
+    """The matched resource's template, e.g. ``/trust-list/{seq}``; ``unmatched`` for none (the
+    edge's last route, named so, or none at all)."""
     resource = request.match_info.route.resource
-    return UNMATCHED if resource is None else resource.canonical
+    if resource is None or resource.name == UNMATCHED:
+        return UNMATCHED
+    return resource.canonical
 
 
 def log_request(
