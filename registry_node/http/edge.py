@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from registry_node.http import admin, cors
-from registry_node.http.observe import CLIENT_CLOSED, access, log_request, route_template
+from registry_node.http.observe import CLIENT_CLOSED, access, log_request
 from registry_node.http.problems import answer_error
 from registry_node.services.metrics import UNMATCHED, Metrics
 
@@ -43,12 +43,16 @@ class Edge:
             for route in table:
                 if not isinstance(route, web.RouteDef) or isinstance(route.handler, type):
                     raise TypeError(f"only plain handler routes go behind the edge: {route!r}")
-                edged = self.wrap(route.handler)
+                # The resource the route joins (the router reuses the last one for the same
+                # path and name): its template is the route's label in metrics and logs.
+                resource = app.router.add_resource(route.path, name=route.kwargs.get("name"))
+                edged = self.wrap(route.handler, resource.canonical)
                 web.RouteDef(route.method, route.path, edged, route.kwargs).register(app.router)
-        app.router.add_route("*", r"/{path:[\s\S]*}", self.wrap(_unmatched), name=UNMATCHED)
+        last = self.wrap(_unmatched, UNMATCHED)
+        app.router.add_route("*", r"/{path:[\s\S]*}", last, name=UNMATCHED)
 
-    def wrap(self, handler: Handler) -> Handler:
-        """``handler`` behind the edge."""
+    def wrap(self, handler: Handler, route: str) -> Handler:
+        """``handler`` behind the edge, counted and logged under the template ``route``."""
         edge = self
         timer = self._timer
         access_log = self._access_log
@@ -87,7 +91,6 @@ class Edge:
                 raise
             finally:
                 seconds = timer() - start
-                route = route_template(request)
                 metrics = edge.metrics
                 if metrics is not None:
                     metrics.observe_request(route, request.method, status, seconds)

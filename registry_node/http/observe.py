@@ -15,7 +15,6 @@ import logging
 from aiohttp import web
 
 from registry_node.http.cors import REQUEST_ID
-from registry_node.services.metrics import UNMATCHED
 
 access = logging.getLogger("registry_node.access")
 
@@ -23,15 +22,6 @@ access = logging.getLogger("registry_node.access")
 CLIENT_CLOSED = 499
 #: longest User-Agent kept in a log line
 MAX_AGENT = 200
-
-
-def route_template(request: web.Request) -> str:
-    """The matched resource's template, e.g. ``/trust-list/{seq}``; ``unmatched`` for none (the
-    edge's last route, named so, or none at all)."""
-    resource = request.match_info.route.resource
-    if resource is None or resource.name == UNMATCHED:
-        return UNMATCHED
-    return resource.canonical
 
 
 def log_request(

@@ -354,3 +354,41 @@ def test_only_plain_handlers_go_behind_the_edge() -> None:
     table.view("/view")(View)
     with pytest.raises(TypeError, match="plain handler"):
         Edge(False, lambda: 0.0).install(web.Application(), [table])
+
+
+async def test_each_route_is_counted_under_its_own_template(aiohttp_client: Any) -> None:
+    """The edge names each route by the template of the resource it joins, also when one path
+    has methods in two route tables, and everything else ``unmatched``."""
+    from aiohttp import web
+
+    from registry_node.http.edge import Edge
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    first, second = web.RouteTableDef(), web.RouteTableDef()
+    first.get("/things/{name:.+}")(ok)
+    first.post("/plain")(ok)
+    second.put("/things/{name:.+}")(ok)
+    app = web.Application()
+    edge = Edge(False, lambda: 0.0)
+    edge.metrics = Metrics(lambda: 0.0)
+    edge.install(app, [first, second])
+    client = await aiohttp_client(app)
+    for method, path in [
+        ("GET", "/things/a"),
+        ("HEAD", "/things/b"),
+        ("PUT", "/things/c"),
+        ("POST", "/plain"),
+        ("GET", "/plain"),
+        ("GET", "/elsewhere"),
+    ]:
+        await (await client.request(method, path)).read()
+    assert set(edge.metrics.http_series) == {
+        ("/things/{name}", "GET", "200"),
+        ("/things/{name}", "HEAD", "200"),
+        ("/things/{name}", "PUT", "200"),
+        ("/plain", "POST", "200"),
+        ("unmatched", "GET", "405"),
+        ("unmatched", "GET", "404"),
+    }
