@@ -9,10 +9,12 @@ concurrent connections:
 
 and, in the same run, the ceiling for this stack on this machine: a bare aiohttp process whose
 handlers look the same answers up in a dict and return them as JSON (GET by path, POST by the
-TRQP body's entity_id). It prints requests per second and p50/p99 latency for each, and the
-node's ratio to the ceiling. Both servers are one process; wrk gets the other core.
+TRQP body's entity_id). Node and ceiling runs alternate, round after round. It prints requests
+per second and p50/p99 latency for each (medians of the rounds), and the node's share of the
+ceiling: the median of each round's share, with every round's share beside it. Both servers are one
+process; wrk gets the other core.
 
-    python bench/lookup.py                     # 64 connections, 3 rounds of 5 s per target
+    python bench/lookup.py                     # 64 connections, 5 rounds of 5 s per target
     python bench/lookup.py --connections 16 --duration 5 --own 1000 --issuers 1000
 
 Needs wrk (Debian: apt install wrk).
@@ -168,7 +170,7 @@ def main() -> None:
     parser.add_argument("--issuers", type=int, default=10_000, help="issuers per peer")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per target")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating runs per target")
     parser.add_argument("--ceiling", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ceiling:
@@ -281,7 +283,9 @@ def run(
     wait_for(ceiling_url + paths[0])
 
     # Node and ceiling runs alternate, round after round, so that a drift of the machine's
-    # speed hits both alike; each figure is the median of its rounds.
+    # speed hits both alike; each figure is the median of its rounds, and the node's share of
+    # the ceiling is the median of each round's share (its node run over the ceiling run just
+    # before it), so that a round the machine ran slow in counts once, for both.
     runs: dict[str, list[dict[str, Any]]] = {}
     for _ in range(args.rounds):
         for label, base, method, items in [
@@ -295,10 +299,21 @@ def run(
             if failed:
                 raise SystemExit(f"{label}: {failed} failed requests")
             runs.setdefault(label, []).append(result)
-    return {
+    results: dict[str, dict[str, Any]] = {
         label: {k: statistics.median(r[k] for r in rounds) for k in ("rps", "p50_us", "p99_us")}
         for label, rounds in runs.items()
     }
+    for label, rounds in runs.items():
+        if not label.startswith("ceiling"):
+            ceiling_rounds = runs[CEILING_OF["POST" if "POST" in label else "GET"]]
+            shares = [n["rps"] / c["rps"] for n, c in zip(rounds, ceiling_rounds, strict=True)]
+            results[label]["shares"] = shares
+            results[label]["share"] = statistics.median(shares)
+    return results
+
+
+#: Which ceiling a node target is measured against.
+CEILING_OF = {"GET": "ceiling GET", "POST": "ceiling POST"}
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
@@ -308,14 +323,18 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
         f"-d{args.duration}s, median of {args.rounds} alternating rounds; every server is one "
         f"process{PINNING}\n"
     )
-    print(f"{'target':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs ceiling':>11}")
-    pairs = {"GET": "ceiling GET", "POST": "ceiling POST"}
+    print(
+        f"{'target':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs ceiling':>11}"
+        "  (each round's share)"
+    )
     for label, r in results.items():
-        ceil = results[pairs["POST" if "POST" in label else "GET"]]
-        ratio = "" if label.startswith("ceiling") else f"{r['rps'] / ceil['rps']:.2f}"
+        ratio, rounds = "", ""
+        if "share" in r:
+            ratio = f"{r['share']:.2f}"
+            rounds = "  (" + ", ".join(f"{share:.2f}" for share in r["shares"]) + ")"
         print(
             f"{label:34} {r['rps']:8.0f} {r['p50_us'] / 1000:8.2f} "
-            f"{r['p99_us'] / 1000:8.2f} {ratio:>11}"
+            f"{r['p99_us'] / 1000:8.2f} {ratio:>11}{rounds}"
         )
 
 

@@ -75,15 +75,20 @@ def create_app(
     opened (``serve``); ``on_fatal`` hears of a mistake that stops it (the node must not run
     on: ``serve`` stops)."""
     edge = Edge(config.access_log, timer)
-    app = web.Application(middlewares=[edge.middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes)
     app[MAX_BODY] = config.max_body_bytes
-    app.add_routes(public.routes)
-    app.add_routes(queries.routes)
-    app.add_routes(openapi.routes)
-    app.add_routes(verify.routes)
-    app.add_routes(oidfed.routes)
-    app.add_routes(admin.routes)
-    app.add_routes(pages.routes)
+    edge.install(
+        app,
+        (
+            public.routes,
+            queries.routes,
+            openapi.routes,
+            verify.routes,
+            oidfed.routes,
+            admin.routes,
+            pages.routes,
+        ),
+    )
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         node = await Node.open(  # one node per data folder

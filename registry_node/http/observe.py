@@ -1,6 +1,6 @@
 """Seeing what the node answers: every request is counted and timed in ``/metrics`` under its
-route template, and, when ``access_log`` is on, logged as one structured line (by the edge
-middleware, http/edge.py).
+route template, and, when ``access_log`` is on, logged as one structured line (by the edge,
+http/edge.py).
 
 The route template (``/v1/issuers/{id}``), never the raw path, is the metrics label, so the
 number of series stays bounded whatever paths clients send. The log line carries the path
@@ -15,7 +15,6 @@ import logging
 from aiohttp import web
 
 from registry_node.http.cors import REQUEST_ID
-from registry_node.services.metrics import UNMATCHED
 
 access = logging.getLogger("registry_node.access")
 
@@ -23,12 +22,6 @@ access = logging.getLogger("registry_node.access")
 CLIENT_CLOSED = 499
 #: longest User-Agent kept in a log line
 MAX_AGENT = 200
-
-
-def route_template(request: web.Request) -> str:
-    """The matched resource's template, e.g. ``/trust-list/{seq}``; ``unmatched`` for none."""
-    resource = request.match_info.route.resource
-    return UNMATCHED if resource is None else resource.canonical
 
 
 def log_request(

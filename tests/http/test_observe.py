@@ -308,3 +308,87 @@ async def test_one_edge_counts_answers_problems_and_preflights_in_the_layers_ord
         ("unmatched", 204),
         ("/v1/issuers/{name}", 200),
     ]
+
+
+async def test_what_no_route_answers_is_a_problem_from_the_edges_last_route(
+    aiohttp_client: Any, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The application has no middleware: each route's handler is behind the edge, and a last
+    route answers the rest as the router would (405 with the methods the path has, else 404),
+    as Problem Details with the CORS headers and the request id, counted as ``unmatched``."""
+    client = await _client(aiohttp_client, make_config(tmp_path), clock)
+    assert not client.app.middlewares
+    rid = {"X-Request-ID": "edge-2"}
+    wrong = await client.put("/v1/issuers/did:web:a.example", headers=rid)
+    assert wrong.status == 405
+    assert wrong.content_type == "application/problem+json"
+    assert (await wrong.json())["code"] == "method_not_allowed"
+    assert set(wrong.headers["Allow"].split(",")) == {"GET", "HEAD"}
+    assert wrong.headers["Access-Control-Allow-Origin"] == "*"
+    assert wrong.headers["X-Request-ID"] == "edge-2"
+    for path in ("/no/such/path", "/v1/issuers/did:web:a.example%0Aline", "/v1"):
+        missing = await client.get(path, headers=rid)
+        assert missing.status == 404, path
+        assert missing.content_type == "application/problem+json", path
+        assert (await missing.json())["code"] == "not_found"
+        assert missing.headers["X-Request-ID"] == "edge-2"
+    head = await client.head("/no/such/path")
+    assert head.status == 404
+    found = samples(await (await client.get("/metrics")).text())
+    counted = {("PUT", "405"): 1, ("GET", "404"): 3, ("HEAD", "404"): 1}
+    for (method, status), n in counted.items():
+        labels = {"route": "unmatched", "method": method, "status": status}
+        assert sample(found, "registry_http_requests_total", **labels) == n
+
+
+def test_only_plain_handlers_go_behind_the_edge() -> None:
+    from aiohttp import web
+
+    from registry_node.http.edge import Edge
+
+    class View(web.View):
+        async def get(self) -> web.Response:
+            return web.Response()
+
+    table = web.RouteTableDef()
+    table.view("/view")(View)
+    with pytest.raises(TypeError, match="plain handler"):
+        Edge(False, lambda: 0.0).install(web.Application(), [table])
+
+
+async def test_each_route_is_counted_under_its_own_template(aiohttp_client: Any) -> None:
+    """The edge names each route by the template of the resource it joins, also when one path
+    has methods in two route tables, and everything else ``unmatched``."""
+    from aiohttp import web
+
+    from registry_node.http.edge import Edge
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    first, second = web.RouteTableDef(), web.RouteTableDef()
+    first.get("/things/{name:.+}")(ok)
+    first.post("/plain")(ok)
+    second.put("/things/{name:.+}")(ok)
+    app = web.Application()
+    edge = Edge(False, lambda: 0.0)
+    edge.metrics = Metrics(lambda: 0.0)
+    edge.install(app, [first, second])
+    client = await aiohttp_client(app)
+    for method, path in [
+        ("GET", "/things/a"),
+        ("HEAD", "/things/b"),
+        ("PUT", "/things/c"),
+        ("POST", "/plain"),
+        ("GET", "/plain"),
+        ("GET", "/elsewhere"),
+    ]:
+        await (await client.request(method, path)).read()
+    assert set(edge.metrics.http_series) == {
+        ("/things/{name}", "GET", "200"),
+        ("/things/{name}", "HEAD", "200"),
+        ("/things/{name}", "PUT", "200"),
+        ("/plain", "POST", "200"),
+        ("unmatched", "GET", "405"),
+        ("unmatched", "GET", "404"),
+    }
