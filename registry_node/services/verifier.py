@@ -83,20 +83,23 @@ class IndexKeys:
     """The key resolver of core/credentials: the keys each usable source of the trust index
     pins for an issuer, by source id; else those of the DID document the operator gave the
     node (:data:`LOCAL_DID_DOCUMENT`); else those of its resolved did:web document (when
-    resolution is on), labelled :data:`DID_DOCUMENT`."""
+    resolution is on), labelled :data:`DID_DOCUMENT`. ``now`` is the instant the sources are
+    judged usable at (None: the index's clock is read)."""
 
     def __init__(
         self,
         index: TrustIndex,
         resolved: Mapping[str, list[dict[str, Any]]] | None = None,
         local: Mapping[str, list[dict[str, Any]]] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self.index = index
         self.resolved = resolved or {}
         self.local = local or {}
+        self.now = now
 
     def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
-        pinned = self.index.methods_by_source(issuer)
+        pinned = self.index.methods_by_source(issuer, self.now)
         if pinned:
             return pinned
         local = self.local.get(issuer)
@@ -198,14 +201,17 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     return frozenset(signer.sources)
 
 
-def _decided(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Decision:
-    """The decision on ``q`` from the sources ``among`` (None: all), except that a revocation
-    or suspension by any usable source decides. Both come from the index's decisions, kept
-    with its snapshot until the index, the peers' terms or the time bound changes."""
-    everyone = index.decided(q)
+def _decided(
+    index: TrustIndex, q: Question, among: frozenset[str] | None, now: datetime
+) -> Decision:
+    """The decision on ``q`` at ``now`` from the sources ``among`` (None: all), except that a
+    revocation or suspension by any usable source decides. Both come from the index's
+    decisions, kept with its snapshot until the index, the peers' terms or the time bound
+    changes."""
+    everyone = index.decided(q, now=now)
     if among is None or everyone.answer["reason"] in VETOES:
         return everyone
-    return index.decided_among(q, among)
+    return index.decided_among(q, among, now)
 
 
 def _judge(
@@ -214,18 +220,19 @@ def _judge(
     at: datetime,
     at_now: bool,
     among: frozenset[str] | None,
+    now: datetime,
 ) -> Answer:
-    """The first set of answers that trusts the issuer for one of the credential's types, or
-    else the first answer that does not."""
+    """The first set of answers at ``now`` that trusts the issuer for one of the credential's
+    types, or else the first answer that does not."""
     first_refusal: tuple[Question, Decision] | None = None
     for questions in _questions(report, at, at_now):
-        decided = [(q, _decided(index, q, among)) for q in questions]
+        decided = [(q, _decided(index, q, among, now)) for q in questions]
         refused = next((d for d in decided if d[1].answer["outcome"] != TRUSTED), None)
         if refused is None:
-            return index.stamped(*decided[0])
+            return index.stamped(*decided[0], now)
         first_refusal = first_refusal or refused
     assert first_refusal is not None
-    return index.stamped(*first_refusal)
+    return index.stamped(*first_refusal, now)
 
 
 def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dict[str, Any]:
@@ -250,8 +257,8 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
             report.add(Check(name, False, "no_verified_key", detail))
         return {"at_issuance": None, "now": None, "children": children}
     issued = report.issued or now
-    then = _judge(index, report, issued, report.issued is None, among)
-    current = _judge(index, report, now, True, among)
+    then = _judge(index, report, issued, report.issued is None, among, now)
+    current = _judge(index, report, now, True, among, now)
     then_ok = then["outcome"] == TRUSTED
     now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
     when = format_rfc3339(issued)
@@ -413,7 +420,7 @@ class Verifier:
         )
         report = verify_credential(
             credential,
-            keys=IndexKeys(self.index, local=self.did_documents),
+            keys=IndexKeys(self.index, local=self.did_documents, now=now),
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,
@@ -452,7 +459,7 @@ class Verifier:
         check = partial(
             verify_credential,
             credential,
-            keys=IndexKeys(self.index, resolved, self.did_documents),
+            keys=IndexKeys(self.index, resolved, self.did_documents, now),
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,
