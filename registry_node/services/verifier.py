@@ -77,6 +77,9 @@ DID_DOCUMENT = "did_document"
 LOCAL_DID_DOCUMENT = "local_did_document"
 #: Labels of keys that no list supplied: trust then rests on every list naming the issuer.
 DOCUMENT_SOURCES = frozenset({(DID_DOCUMENT,), (LOCAL_DID_DOCUMENT,)})
+#: JSON objects: parsed JSON gives dicts, tested first (an ABC's test costs far more), and any
+#: other Mapping is one too.
+_OBJECTS = (dict, Mapping)
 
 
 class IndexKeys:
@@ -121,7 +124,7 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
             return []
         inner = payload.get("vc")
         credential = inner if isinstance(inner, dict) else payload
-    if not isinstance(credential, Mapping):
+    if not isinstance(credential, _OBJECTS):
         return []
     found = [credential]
     subject = credential.get("credentialSubject")
@@ -129,11 +132,11 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
     carried: list[Any] = []
     holders: list[Any] = [credential, credential.get("issuer")]
     for item in subjects:
-        if isinstance(item, Mapping):
+        if isinstance(item, _OBJECTS):
             carried += _many(item.get("verifiableCredential"))
             holders.append(item.get("achievement"))
     for holder in holders:
-        if isinstance(holder, Mapping):
+        if isinstance(holder, _OBJECTS):
             carried += _many(holder.get("endorsement")) + _many(holder.get("endorsementJwt"))
     for inner_credential in carried[:64]:
         found += embedded_members(inner_credential, depth + 1)
@@ -146,7 +149,7 @@ def _many(value: Any) -> list[Any]:
 
 def issuer_of(credential: Mapping[str, Any]) -> str | None:
     issuer = credential.get("issuer")
-    if isinstance(issuer, Mapping):
+    if isinstance(issuer, _OBJECTS):
         issuer = issuer.get("id")
     return issuer if isinstance(issuer, str) else None
 
