@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from registry_node.core.model import b64url, b64url_decode, canonical_json
@@ -35,6 +36,8 @@ from registry_node.core.wire import Answer
 ANSWER_MAX_SECONDS = 3600
 #: Decisions kept per snapshot; the cache is emptied when full (answers are cheap to redo).
 ANSWER_CACHE_SIZE = 50_000
+#: Issuers whose pinned methods are kept per snapshot; emptied when full, like the decisions.
+METHODS_CACHE_SIZE = 4096
 #: Parsed entries kept per peer list (a parsed entry takes about twice its text's memory).
 PARSED_PER_SOURCE = 4096
 
@@ -169,6 +172,11 @@ class Snapshot:
     def __init__(self, sources: Mapping[str, SourceIndex]) -> None:
         self.sources = sources
         self.answers: dict[tuple[Any, ...], Decision] = {}
+        #: (issuer, policy generation) -> (since, until, the methods pinned for it by source)
+        #: (:meth:`TrustIndex.methods_by_source`)
+        self.methods: dict[
+            tuple[str, int], tuple[float, float, Mapping[str, Sequence[Mapping[str, Any]]]]
+        ] = {}
         #: whole answers an edge rendered from this view (services/trqp.py), by request
         self.rendered: dict[tuple[Any, ...], Any] = {}
 
@@ -371,9 +379,12 @@ class TrustIndex:
         members that change with the clock). Read only: it is shared."""
         return self._decision(q, authority, self.clock()).answer
 
-    def decided(self, q: Question, authority: str | None = None) -> Decision:
-        """:meth:`decision` with the instant it may change from (``until``). Read only."""
-        return self._decision(q, authority, self.clock())
+    def decided(
+        self, q: Question, authority: str | None = None, now: datetime | None = None
+    ) -> Decision:
+        """:meth:`decision` with the instant it may change from (``until``), as of ``now``
+        (None: the clock is read). Read only."""
+        return self._decision(q, authority, self.clock() if now is None else now)
 
     def now_text(self, timestamp: float | None = None) -> str:
         """Now (or the POSIX instant ``timestamp``), as RFC 3339 text to the second."""
@@ -535,18 +546,41 @@ class TrustIndex:
                 methods.extend(m for m in entry.methods() if m not in methods)
         return methods
 
-    def methods_by_source(self, issuer: str) -> dict[str, list[dict[str, Any]]]:
+    def methods_by_source(
+        self, issuer: str, now: datetime | None = None
+    ) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         """The verification methods each usable source listing ``issuer`` (by id or aka) pins
-        for it, by source id; a source that pins none is left out. A credential verified with
-        one of them may be trusted only on the findings of the sources that pin that key
-        (:meth:`ask_among`)."""
-        now = to_numeric_date(self.clock())
-        found: dict[str, list[dict[str, Any]]] = {}
-        for index, source, usable in self._sources(now):
+        for it at ``now`` (None: the clock is read), by source id; a source that pins none is
+        left out. A credential verified with one of them may be trusted only on the findings
+        of the sources that pin that key (:meth:`ask_among`). Read only: it is shared.
+
+        Kept with the snapshot, as decisions are, per issuer and policy generation, for the
+        instants between the ``exp`` of the lists listing the issuer on either side of ``now``
+        (within which none of them turns stale or fresh, so the same sources are usable)."""
+        now_int = to_numeric_date(self.clock() if now is None else now)
+        snapshot = self.snapshot
+        key = (issuer, self.policy_generation())
+        held = snapshot.methods.get(key)
+        if held is not None and held[0] <= now_int < held[1]:
+            return held[2]
+        found: dict[str, Sequence[Mapping[str, Any]]] = {}
+        since, until = -math.inf, math.inf
+        for index, source, usable in self._sources(now_int):
             entry = index.get(issuer)
-            if usable and entry is not None and entry.keys:
-                found[source.id] = entry.methods()
-        return found
+            if entry is None:
+                continue
+            exp = index.info.exp
+            if exp <= now_int:
+                since = max(since, exp)
+            else:
+                until = min(until, exp)
+            if usable and entry.keys:
+                found[source.id] = tuple(entry.methods())
+        shared = MappingProxyType(found)
+        if len(snapshot.methods) >= METHODS_CACHE_SIZE:
+            snapshot.methods.clear()
+        snapshot.methods[key] = (since, until, shared)
+        return shared
 
     def status_origins(self, issuer: str) -> frozenset[str]:
         """The https origins that the usable sources listing ``issuer`` (by id or aka) allow
@@ -567,11 +601,14 @@ class TrustIndex:
         now = self.clock()
         return self._stamped(q, self._decision(q, None, now, frozenset(sources)), now)
 
-    def decided_among(self, q: Question, sources: frozenset[str]) -> Decision:
-        """:meth:`ask_among` without the members that change with the clock. Read only."""
-        return self._decision(q, None, self.clock(), frozenset(sources))
+    def decided_among(
+        self, q: Question, sources: frozenset[str], now: datetime | None = None
+    ) -> Decision:
+        """:meth:`ask_among` without the members that change with the clock, as of ``now``
+        (None: the clock is read). Read only."""
+        return self._decision(q, None, self.clock() if now is None else now, frozenset(sources))
 
-    def stamped(self, q: Question, decision: Decision) -> Answer:
+    def stamped(self, q: Question, decision: Decision, now: datetime | None = None) -> Answer:
         """``decision`` (from :meth:`decided` or :meth:`decided_among` for ``q``) as the whole
-        answer :meth:`ask` or :meth:`ask_among` gives now."""
-        return self._stamped(q, decision, self.clock())
+        answer :meth:`ask` or :meth:`ask_among` gives at ``now`` (None: the clock is read)."""
+        return self._stamped(q, decision, self.clock() if now is None else now)

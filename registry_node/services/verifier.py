@@ -77,26 +77,32 @@ DID_DOCUMENT = "did_document"
 LOCAL_DID_DOCUMENT = "local_did_document"
 #: Labels of keys that no list supplied: trust then rests on every list naming the issuer.
 DOCUMENT_SOURCES = frozenset({(DID_DOCUMENT,), (LOCAL_DID_DOCUMENT,)})
+#: JSON objects: parsed JSON gives dicts, tested first (an ABC's test costs far more), and any
+#: other Mapping is one too.
+_OBJECTS = (dict, Mapping)
 
 
 class IndexKeys:
     """The key resolver of core/credentials: the keys each usable source of the trust index
     pins for an issuer, by source id; else those of the DID document the operator gave the
     node (:data:`LOCAL_DID_DOCUMENT`); else those of its resolved did:web document (when
-    resolution is on), labelled :data:`DID_DOCUMENT`."""
+    resolution is on), labelled :data:`DID_DOCUMENT`. ``now`` is the instant the sources are
+    judged usable at (None: the index's clock is read)."""
 
     def __init__(
         self,
         index: TrustIndex,
         resolved: Mapping[str, list[dict[str, Any]]] | None = None,
         local: Mapping[str, list[dict[str, Any]]] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self.index = index
         self.resolved = resolved or {}
         self.local = local or {}
+        self.now = now
 
     def pins(self, issuer: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
-        pinned = self.index.methods_by_source(issuer)
+        pinned = self.index.methods_by_source(issuer, self.now)
         if pinned:
             return pinned
         local = self.local.get(issuer)
@@ -118,7 +124,7 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
             return []
         inner = payload.get("vc")
         credential = inner if isinstance(inner, dict) else payload
-    if not isinstance(credential, Mapping):
+    if not isinstance(credential, _OBJECTS):
         return []
     found = [credential]
     subject = credential.get("credentialSubject")
@@ -126,11 +132,11 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
     carried: list[Any] = []
     holders: list[Any] = [credential, credential.get("issuer")]
     for item in subjects:
-        if isinstance(item, Mapping):
+        if isinstance(item, _OBJECTS):
             carried += _many(item.get("verifiableCredential"))
             holders.append(item.get("achievement"))
     for holder in holders:
-        if isinstance(holder, Mapping):
+        if isinstance(holder, _OBJECTS):
             carried += _many(holder.get("endorsement")) + _many(holder.get("endorsementJwt"))
     for inner_credential in carried[:64]:
         found += embedded_members(inner_credential, depth + 1)
@@ -143,7 +149,7 @@ def _many(value: Any) -> list[Any]:
 
 def issuer_of(credential: Mapping[str, Any]) -> str | None:
     issuer = credential.get("issuer")
-    if isinstance(issuer, Mapping):
+    if isinstance(issuer, _OBJECTS):
         issuer = issuer.get("id")
     return issuer if isinstance(issuer, str) else None
 
@@ -198,14 +204,17 @@ def trust_sources(report: CredentialReport) -> frozenset[str] | None:
     return frozenset(signer.sources)
 
 
-def _decided(index: TrustIndex, q: Question, among: frozenset[str] | None) -> Decision:
-    """The decision on ``q`` from the sources ``among`` (None: all), except that a revocation
-    or suspension by any usable source decides. Both come from the index's decisions, kept
-    with its snapshot until the index, the peers' terms or the time bound changes."""
-    everyone = index.decided(q)
+def _decided(
+    index: TrustIndex, q: Question, among: frozenset[str] | None, now: datetime
+) -> Decision:
+    """The decision on ``q`` at ``now`` from the sources ``among`` (None: all), except that a
+    revocation or suspension by any usable source decides. Both come from the index's
+    decisions, kept with its snapshot until the index, the peers' terms or the time bound
+    changes."""
+    everyone = index.decided(q, now=now)
     if among is None or everyone.answer["reason"] in VETOES:
         return everyone
-    return index.decided_among(q, among)
+    return index.decided_among(q, among, now)
 
 
 def _judge(
@@ -214,18 +223,19 @@ def _judge(
     at: datetime,
     at_now: bool,
     among: frozenset[str] | None,
+    now: datetime,
 ) -> Answer:
-    """The first set of answers that trusts the issuer for one of the credential's types, or
-    else the first answer that does not."""
+    """The first set of answers at ``now`` that trusts the issuer for one of the credential's
+    types, or else the first answer that does not."""
     first_refusal: tuple[Question, Decision] | None = None
     for questions in _questions(report, at, at_now):
-        decided = [(q, _decided(index, q, among)) for q in questions]
+        decided = [(q, _decided(index, q, among, now)) for q in questions]
         refused = next((d for d in decided if d[1].answer["outcome"] != TRUSTED), None)
         if refused is None:
-            return index.stamped(*decided[0])
+            return index.stamped(*decided[0], now)
         first_refusal = first_refusal or refused
     assert first_refusal is not None
-    return index.stamped(*first_refusal)
+    return index.stamped(*first_refusal, now)
 
 
 def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dict[str, Any]:
@@ -250,8 +260,8 @@ def add_trust(index: TrustIndex, report: CredentialReport, now: datetime) -> dic
             report.add(Check(name, False, "no_verified_key", detail))
         return {"at_issuance": None, "now": None, "children": children}
     issued = report.issued or now
-    then = _judge(index, report, issued, report.issued is None, among)
-    current = _judge(index, report, now, True, among)
+    then = _judge(index, report, issued, report.issued is None, among, now)
+    current = _judge(index, report, now, True, among, now)
     then_ok = then["outcome"] == TRUSTED
     now_ok = current["outcome"] == TRUSTED or (then_ok and current["reason"] in BLAMELESS)
     when = format_rfc3339(issued)
@@ -413,7 +423,7 @@ class Verifier:
         )
         report = verify_credential(
             credential,
-            keys=IndexKeys(self.index, local=self.did_documents),
+            keys=IndexKeys(self.index, local=self.did_documents, now=now),
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,
@@ -452,7 +462,7 @@ class Verifier:
         check = partial(
             verify_credential,
             credential,
-            keys=IndexKeys(self.index, resolved, self.did_documents),
+            keys=IndexKeys(self.index, resolved, self.did_documents, now),
             now=now,
             clock_skew=self.clock_skew,
             jsonld_contexts=self.jsonld_contexts,

@@ -312,10 +312,10 @@ def test_a_skeleton_whose_expansion_does_not_fit_is_not_learnt() -> None:
         out, gone = ld._expand_in_full(doc)
         return json.loads(json.dumps(out).replace("#Achievement", "#Other")), gone
 
-    ld._shapes().learn(shape, expanded, dropped, askew, ld._iri_positions)
+    ld._shapes().learn(shape, expanded, dropped, askew, ld._positions_to_judge)
     assert ld._shapes().known(shape.key) and ld._shapes().get(shape.key) is None
     ld._shapes().clear()
-    ld._shapes().learn(shape, expanded, dropped, ld._expand_in_full, ld._iri_positions)
+    ld._shapes().learn(shape, expanded, dropped, ld._expand_in_full, ld._positions_to_judge)
     assert ld._shapes().get(shape.key) is not None
 
 
@@ -708,3 +708,37 @@ def test_canonicalization_with_the_shallow_component_copy_matches_the_librarys()
     theirs = jsonld.normalize(expanded, {"algorithm": "URDNA2015", "format": "application/n-quads"})
     assert ours == theirs
     assert ours.count("_:c14n") >= 3
+
+
+def test_the_positions_left_out_of_a_template_are_absolute_whatever_fills_them() -> None:
+    """A learnt template keeps only the IRI positions filling may leave relative: judging
+    those gives what judging every position of the filled expansion gives."""
+    found = []
+    for base in ("ob", "examples"):
+        for other in ["plain", "relative/path", "urn:x:y", "did:example:1", "zz:top", "a b"]:
+            document = cf.open_badge(COLLEGE, **{"@context": BASES[base]})
+            document["credentialSubject"]["id"] = other
+            document["credentialSubject"]["type"] = ["AchievementSubject", other]
+            document["credentialSubject"]["achievement"]["alignment"] = [
+                {"type": ["Alignment"], "targetUrl": other, "targetName": "x"}
+            ]
+            learn(document)
+            shape = ld._skeleton(document)
+            assert shape is not None
+            template = ld._shapes().get(shape.key)
+            if template is None:
+                continue
+            every = ld.Expansion([])
+            filled = skeletons.fill(template.expanded, shape.slots)
+            ld._judge_iris(ld._iri_positions(filled), every)
+            kept = ld.Expansion([])
+            ld._judge_iris(
+                [(w, skeletons.fill(v, shape.slots)) for w, v in template.positions], kept
+            )
+            assert (every.undefined_types, every.relative_ids) == (
+                kept.undefined_types,
+                kept.relative_ids,
+            )
+            assert len(template.positions) < len(list(ld._iri_positions(template.expanded)))
+            found.append((every.undefined_types, every.relative_ids))
+    assert ([], 0) in found and any(types for types, _ in found) and any(n for _, n in found)

@@ -303,3 +303,77 @@ async def test_a_small_credential_that_would_take_long_is_checked_again_in_the_w
         assert result == check.verify_now(credential) | {"verified_at": result["verified_at"]}
     finally:
         await check.close()
+
+
+# -- the keys pinned for an issuer, kept with the snapshot too --------------------------------
+
+
+def signature(result: Mapping[str, Any]) -> tuple[bool, str]:
+    checks = result["credential"]["checks"]
+    found = next(c for c in checks if c["name"] == "signature")
+    return found["passed"], found["code"]
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_a_key_replaced_by_a_new_snapshot_is_the_key_of_the_next_answer(
+    clock: FakeClock, key: Ed25519PrivateKey, suite: str
+) -> None:
+    index = Index(clock, Peers())
+    index.snapshot = snapshot(clock, {OHIO: entry(key)})
+    check = verifier(index)
+    credential = badge(key, suite)
+    for _ in range(2):
+        assert check.verify_now(credential)["verdict"] == "valid"
+    index.snapshot = snapshot(clock, {OHIO: entry(cf.ed25519())})
+    assert signature(check.verify_now(credential)) == (False, "bad_signature")
+    index.snapshot = snapshot(clock, {OHIO: entry(key)})
+    assert check.verify_now(credential)["verdict"] == "valid"
+
+
+def test_the_keys_of_a_list_turning_stale_are_set_aside_at_its_exp(
+    clock: FakeClock, key: Ed25519PrivateKey
+) -> None:
+    """Indiana (``on_stale: reject``) pins the key: kept until its list's exp, not past it,
+    and usable again for an instant before it (the clock set back)."""
+    index = Index(clock, Peers())
+    index.snapshot = snapshot(clock, {INDIANA: entry(key), OHIO: entry(None)})
+    check = verifier(index)
+    credential = badge(key, "eddsa-jcs-2022")
+    assert check.verify_now(credential)["verdict"] == "valid"
+    clock.advance(hours=24, seconds=-1)
+    assert check.verify_now(credential)["verdict"] == "valid"
+    clock.advance(seconds=1)  # Indiana's exp: stale, rejected
+    assert signature(check.verify_now(credential)) == (False, "unknown_key")
+    clock.advance(seconds=-2)
+    assert check.verify_now(credential)["verdict"] == "valid"
+
+
+def test_the_keys_follow_the_peers_terms(clock: FakeClock, key: Ed25519PrivateKey) -> None:
+    peers = Peers()
+    index = Index(clock, peers)
+    index.snapshot = snapshot(clock, {INDIANA: entry(key), OHIO: entry(None)})
+    check = verifier(index)
+    credential = badge(key, "eddsa-jcs-2022")
+    assert check.verify_now(credential)["verdict"] == "valid"
+    peers.reload(indiana=None)  # Indiana no longer configured: its keys are not used
+    assert signature(check.verify_now(credential)) == (False, "unknown_key")
+    peers.reload(indiana="reject")
+    assert check.verify_now(credential)["verdict"] == "valid"
+
+
+def test_the_keys_kept_per_snapshot_are_bounded(
+    clock: FakeClock, key: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry_node.services import index as index_module
+
+    monkeypatch.setattr(index_module, "METHODS_CACHE_SIZE", 3)
+    index = Index(clock, Peers())
+    index.snapshot = snapshot(clock, {OHIO: entry(key)})
+    for number in range(10):
+        assert index.methods_by_source(f"did:web:other-{number}.example") == {}
+        assert len(index.snapshot.methods) <= 3
+    pinned = index.methods_by_source(COLLEGE)
+    assert [m["id"] for m in pinned[OHIO]] == [METHOD]
+    assert index.methods_by_source(COLLEGE) is pinned  # kept
+    index.snapshot = snapshot(clock, {OHIO: entry(key)})
+    assert index.methods_by_source(COLLEGE) is not pinned  # a new snapshot starts empty

@@ -441,6 +441,20 @@ def _judge_iris(positions: Iterable[tuple[str, Any]], result: Expansion) -> None
             result.relative_ids += 1
 
 
+def _positions_to_judge(template: Any) -> list[tuple[str, Any]]:
+    """The IRI positions of a learnt template that filling may leave short of an absolute
+    IRI: every other one is skipped by :func:`_judge_iris` whatever fills it, so it is left
+    out once, when the template is learnt. A template string that is an absolute IRI stays one
+    when filled: without a marker it is its own filling; an "A" marker (``x-slot:`` and the
+    marker) is filled with an absolute IRI; any other marker follows the text it stands after,
+    so the scheme and colon that text has are the filling's (a marker has no colon)."""
+    return [
+        (where, value)
+        for where, value in _iri_positions(template)
+        if isinstance(value, str) and not _is_absolute(value)
+    ]
+
+
 def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
     """The library's expansion of ``document`` and the properties it dropped."""
     dropped: list[str | None] = []
@@ -509,7 +523,7 @@ def expand(document: Any) -> Expansion:
     expanded, dropped = _expand_in_full(document)
     learnt = _shapes()
     if shape is not None and not learnt.known(shape.key) and learnt.sighted(shape.key):
-        learnt.learn(shape, expanded, dropped, _expand_in_full, _iri_positions)
+        learnt.learn(shape, expanded, dropped, _expand_in_full, _positions_to_judge)
     return _expansion(document, expanded, dropped, _iri_positions(expanded))
 
 

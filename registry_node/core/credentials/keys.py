@@ -32,6 +32,7 @@ P256_PUB = b"\x80\x24"
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 #: byte -> its base58 digit, 0xff for a byte that is none
 _B58_DIGITS = bytes(_B58_ALPHABET.find(chr(b)) % 256 for b in range(256))
+_B58_FIVE = 58**5
 _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "P-256": ec.SECP256R1(),
     "P-384": ec.SECP384R1(),
@@ -84,9 +85,13 @@ def b58decode(text: str) -> bytes:
     digits = text.encode("ascii").translate(_B58_DIGITS)
     if b"\xff" in digits:
         raise ValueError("not base58btc")
+    # Five digits at a time in small integers (58**5 < 2**30), then into the whole number.
+    head = len(digits) % 5
     number = 0
-    for digit in digits:
+    for digit in digits[:head]:
         number = number * 58 + digit
+    for a, b, c, d, e in zip(*[iter(digits[head:])] * 5, strict=True):
+        number = number * _B58_FIVE + ((((a * 58 + b) * 58 + c) * 58 + d) * 58 + e)
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zeros = len(text) - len(text.lstrip("1"))
     return b"\x00" * zeros + body

@@ -280,7 +280,8 @@ def _same(a: Any, b: Any) -> bool:
 class Template:
     expanded: Any
     dropped: list[str | None]
-    #: The IRI positions of ``expanded`` (see contexts._iri_positions), markers unfilled.
+    #: The IRI positions of ``expanded`` that must be judged once filled (see
+    #: contexts._positions_to_judge), markers unfilled.
     positions: list[tuple[str, Any]]
 
 

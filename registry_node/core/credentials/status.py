@@ -449,6 +449,10 @@ def _entry_json(entry: StatusEntry | None, check: Check) -> dict[str, Any]:
     return out
 
 
+#: The status check of a credential without ``credentialStatus`` (a Check is immutable).
+_NO_STATUS = Check(STATUS, True, "no_status", "the credential has no credentialStatus")
+
+
 def status_check(
     credential: Mapping[str, Any],
     issuer: str,
@@ -466,7 +470,7 @@ def status_check(
     fails when any entry fails, else is indeterminate when any is, else passes."""
     items = _as_list(credential.get("credentialStatus"))
     if not items:
-        return Check(STATUS, True, "no_status", "the credential has no credentialStatus"), []
+        return _NO_STATUS, []
     if len(items) > MAX_ENTRIES:
         detail = f"{len(items)} status entries, over the limit of {MAX_ENTRIES}"
         return Check(STATUS, False, "status_list_malformed", detail), []

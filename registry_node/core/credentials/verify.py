@@ -54,6 +54,9 @@ MAX_NESTING = 64
 #: checks; the rest are counted as ``skipped`` (and the tree is then not ``all_valid``).
 MAX_EMBEDDED = 32
 CLR_TYPE = "ClrCredential"
+#: JSON objects: parsed JSON gives dicts, tested first (an ABC's test costs far more), and any
+#: other Mapping is one too.
+_OBJECTS = (dict, Mapping)
 #: How long a status list copy may be used when the caller gives no bound.
 DEFAULT_STATUS_MAX_AGE = timedelta(hours=24)
 
@@ -93,18 +96,18 @@ def _shape(credential: Mapping[str, Any], issuer_fallback: str | None = None) ->
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         raise Malformed("type must be a string or a list of strings", code="credential_no_type")
     issuer = credential.get("issuer", issuer_fallback)
-    if isinstance(issuer, Mapping):
+    if isinstance(issuer, _OBJECTS):
         issuer = issuer.get("id")
     if not isinstance(issuer, str) or not issuer:
         raise Malformed("the credential names no issuer id", code="credential_no_issuer")
     subject = credential.get("credentialSubject")
     subjects = [] if subject is None else subject if isinstance(subject, list) else [subject]
-    if not all(isinstance(s, Mapping) for s in subjects):
+    if not all(isinstance(s, _OBJECTS) for s in subjects):
         raise Malformed("credentialSubject must be an object", code="credential_bad_subject")
     achievement_types: list[str] = []
     for item in subjects:
         achievement = item.get("achievement")
-        if isinstance(achievement, Mapping):
+        if isinstance(achievement, _OBJECTS):
             value = achievement.get("achievementType")
             for name in value if isinstance(value, list) else [value]:
                 if isinstance(name, str) and name not in achievement_types:
@@ -184,7 +187,7 @@ def _embedded(credential: Mapping[str, Any], shape: _Shape) -> list[tuple[str, A
     holders: list[Any] = [credential, credential.get("issuer")]
     holders += [s.get("achievement") for s in shape.subjects]
     for holder in holders:
-        if isinstance(holder, Mapping):
+        if isinstance(holder, _OBJECTS):
             for member in ("endorsement", "endorsementJwt"):
                 found += [(ROLE_ENDORSEMENT, c) for c in _listed(holder.get(member))]
     return found
@@ -234,6 +237,7 @@ def _report(
     signer: ResolvedKey | None,
 ) -> CredentialReport:
     """The report: ``checks`` and the ``status`` check, and the embedded credentials."""
+    key = _signer(signer)
     status_check, entries = status.status_check(
         credential,
         shape.issuer,
@@ -241,7 +245,7 @@ def _report(
         lambda document: _verify_list(document, run),
         run.now,
         run.status_max_age,
-        _signer(signer),
+        key,
     )
     children, skipped = _children(credential, shape, run, depth)
     return CredentialReport(
@@ -252,7 +256,7 @@ def _report(
         issued=period.issued,
         checks=[*checks, status_check],
         children=children,
-        signer=_signer(signer),
+        signer=key,
         skipped=skipped,
         status_entries=entries,
     )
