@@ -20,7 +20,7 @@ from registry_node.core.yamlsafe import dump_yaml, load_yaml
 from registry_node.services import backup
 from registry_node.services.node import Node
 from tests import credential_factory as cf
-from tests.helpers import FakeClock, init_node
+from tests.helpers import FakeClock, init_node, issuer
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -128,20 +128,9 @@ def _did_document(did: str) -> dict[str, Any]:
 
 
 def _listed(did: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": did,
-        "name": f"Issuer {did}",
-        "org_type": "higher_education",
-        "authorizations": [
-            {
-                "credential_types": ["OpenBadgeCredential"],
-                "achievement_types": ["Certificate"],
-                "jurisdiction": "US-IN",
-            }
-        ],
-        "status_history": [{"status": "active", "from": "2020-01-01T00:00:00Z"}],
-        **extra,
-    }
+    """An entry for ``did``, authorised in Indiana (the node's state)."""
+    grant = {**issuer()["authorizations"][0], "jurisdiction": "US-IN"}
+    return issuer(id=did, authorizations=[grant], **extra)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from registry_node.http import admin, cors
 from registry_node.http.observe import CLIENT_CLOSED, access, log_request
 from registry_node.http.problems import answer_error
 from registry_node.services.metrics import UNMATCHED, Metrics
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Edge:
@@ -68,7 +67,7 @@ class Edge:
                     response = cors.preflight()
                 else:
                     try:
-                        if path.startswith(admin.PREFIX) and admin.is_admin(path):
+                        if admin.is_admin(path):
                             response = await admin.authenticate(request)
                         if response is None:
                             response = await handler(request)

@@ -165,15 +165,13 @@ _LOOKUP_PARAMS = frozenset({"credential_type", "achievement_type", "ctid", "at"}
 async def lookup(request: web.Request) -> web.Response:
     """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3)."""
     resolver = request.app[NODE].resolver
-    name = request.match_info["name"]
-    if not name or len(name) > MAX_ID_LENGTH:
-        _issuer_id(name)  # the 400
+    name = _issuer_id(request.match_info["name"])
     now = resolver.clock()
     if request.query_string:
         asked = question(resolver, name, _single(request.query, _LOOKUP_PARAMS), now=now)
     else:  # the common case: a question about now, of any type
         asked = Question(name, now.timestamp(), at_now=True)
-    if "jwt" in request.headers.get("Accept", "").lower() and _wants_jwt(request):
+    if _wants_jwt(request):
         token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(
             body=token.encode(),

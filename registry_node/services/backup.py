@@ -41,7 +41,7 @@ from registry_node.core.errors import ConfigError, InvalidInput
 from registry_node.core.model import canonical_json
 from registry_node.core.timeutil import Clock, format_rfc3339
 from registry_node.core.yamlsafe import load_yaml
-from registry_node.services.offline import DID_DOCUMENT_MEMBER
+from registry_node.services.offline import did_document_files
 from registry_node.services.recovery import RESTORE_CHECK, RESTORE_PENDING
 from registry_node.services.store import Store, sqlite_only
 
@@ -144,20 +144,11 @@ def referenced_files(config: NodeConfig) -> list[Referenced]:
             code=exc.code,
             field=exc.field,
         ) from None
-    entries = doc.get("issuers") if isinstance(doc, dict) else None
-    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
-        if not isinstance(entry, dict) or DID_DOCUMENT_MEMBER not in entry:
-            continue
-        field = f"issuers[{index}].{DID_DOCUMENT_MEMBER}"
-        named = entry[DID_DOCUMENT_MEMBER]
-        if not isinstance(named, str) or not named:
-            raise ConfigError(
-                f"{source}: {field}: must name a file beside {source}",
-                code="did_document_refused",
-                field=field,
-            )
-        # Where services/offline.py reads it: relative to the source file's folder.
-        path = Path(named) if Path(named).is_absolute() else source.parent / named
+    try:
+        named = did_document_files(doc, source.parent, str(source))
+    except InvalidInput as exc:
+        raise ConfigError(exc.detail, code=exc.code, field=exc.field) from None
+    for index, field, _, path in named:
         name = f"config/issuer_did_documents/{index}/{path.name}"
         found.append(Referenced(name, path, str(source), field, "did_document_refused"))
     return found

@@ -132,13 +132,10 @@ class Decision:
     """The part of an answer that does not change with the clock, rendered once."""
 
     answer: Answer
-    body: bytes  # the JSON members of ``answer``, without the enclosing braces
     exp: int | None  # earliest exp of the lists in decided_by
     until: float  # the answer may change from this instant
-    #: the rendered ``question`` around its ``at`` text: head + at + tail
-    question_head: bytes = b""
-    question_tail: bytes = b""
-    #: the whole answer's JSON around its ``at`` and ``evaluated_at`` texts (:meth:`ask_json`)
+    #: the whole answer's JSON around its question's ``at`` and its ``evaluated_at`` texts:
+    #: head + at + middle + evaluated_at + the rest (:meth:`TrustIndex.ask_json`)
     json_head: bytes = b""
     json_middle: bytes = b""
 
@@ -327,16 +324,12 @@ class TrustIndex:
         types = {k: v for k, v in asked.items() if k not in ("id", "at")}
         head = b'{"id":' + _dumps(q.name) + b',"at":"'
         tail = b'"' + (b"," + _dumps(types)[1:-1] if types else b"") + b"}"
-        members = body[1:-1]
         decision = Decision(
             answer,
-            members,
             min(exps, default=None),
             until,
-            head,
-            tail,
             b'{"question":' + head,
-            tail + b"," + members + b',"evaluated_at":"',
+            tail + b"," + body[1:-1] + b',"evaluated_at":"',
         )
         if len(snapshot.answers) >= ANSWER_CACHE_SIZE:
             snapshot.answers.clear()

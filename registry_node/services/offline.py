@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from registry_node.config import NodeConfig
 from registry_node.core import reasons, strictjson
@@ -155,20 +155,28 @@ def _is_did(name: Any) -> bool:
     return isinstance(name, str) and name.startswith("did:") and not name.startswith("did:key:")
 
 
-def attach_did_documents(doc: Any, folder: Path, source: str) -> list[Path]:
-    """Replace each ``did_document`` of a source file's issuer entries (a file name relative to
-    ``folder``, the source file's) with the document's usable methods, added to the entry's
-    ``keys``. Returns the files read, so that the caller can tell when one changed. Raises
-    InvalidInput (``did_document_refused``) naming the entry and the file."""
+class NamedDidDocument(NamedTuple):
+    """An issuer entry of a source file that names a DID document file."""
+
+    position: int  # in ``issuers``
+    field: str  # ``issuers[<position>].did_document``
+    entry: dict[str, Any]
+    path: Path
+
+
+def did_document_files(doc: Any, folder: Path, source: str) -> list[NamedDidDocument]:
+    """Each issuer entry of a source file that names a DID document
+    (``did_document``: a file name relative to ``folder``, the source file's). Raises
+    InvalidInput (``did_document_refused``) for a member that names no file, or whose issuer
+    has no DID for its id or an aka."""
     entries = doc.get("issuers") if isinstance(doc, dict) else None
-    read: list[Path] = []
+    found: list[NamedDidDocument] = []
     for index, entry in enumerate(entries if isinstance(entries, list) else ()):
         if not isinstance(entry, dict) or DID_DOCUMENT_MEMBER not in entry:
             continue
         field = f"issuers[{index}].{DID_DOCUMENT_MEMBER}"
-        name = entry.pop(DID_DOCUMENT_MEMBER)
-        dids = [n for n in (entry.get("id"), *(entry.get("aka") or ())) if _is_did(n)]
-        if not isinstance(name, str) or not name or not dids:
+        name = entry[DID_DOCUMENT_MEMBER]
+        if not isinstance(name, str) or not name or not _dids(entry):
             raise InvalidInput(
                 f"{source}: {field}: must name a file beside {source}, for an issuer whose id "
                 "or an aka is a DID",
@@ -176,8 +184,24 @@ def attach_did_documents(doc: Any, folder: Path, source: str) -> list[Path]:
                 field=field,
             )
         path = Path(name) if Path(name).is_absolute() else folder / name
+        found.append(NamedDidDocument(index, field, entry, path))
+    return found
+
+
+def _dids(entry: dict[str, Any]) -> list[str]:
+    return [n for n in (entry.get("id"), *(entry.get("aka") or ())) if _is_did(n)]
+
+
+def attach_did_documents(doc: Any, folder: Path, source: str) -> list[Path]:
+    """Replace each ``did_document`` of a source file's issuer entries (a file name relative to
+    ``folder``, the source file's) with the document's usable methods, added to the entry's
+    ``keys``. Returns the files read, so that the caller can tell when one changed. Raises
+    InvalidInput (``did_document_refused``) naming the entry and the file."""
+    read: list[Path] = []
+    for _, field, entry, path in did_document_files(doc, folder, source):
+        del entry[DID_DOCUMENT_MEMBER]
         try:
-            _, methods = read_did_document(path, dids)
+            _, methods = read_did_document(path, _dids(entry))
         except ValueError as exc:
             raise InvalidInput(
                 f"{source}: {field}: {path}: {exc}", code="did_document_refused", field=field
@@ -193,6 +217,7 @@ __all__ = [
     "DID_DOCUMENT_MEMBER",
     "attach_did_documents",
     "contexts_from_files",
+    "did_document_files",
     "load_contexts",
     "load_did_documents",
     "read_did_document",

@@ -53,6 +53,7 @@ from registry_node.core.credentials.contexts import PinnedContexts, WouldTakeLon
 from registry_node.core.credentials.jose import parse_compact
 from registry_node.core.credentials.report import DATES, STATUS, Outcome
 from registry_node.core.credentials.status import StatusListCopy, status_urls
+from registry_node.core.credentials.verify import JSON_OBJECTS
 from registry_node.core.errors import FetchFailed, Malformed
 from registry_node.core.timeutil import format_rfc3339
 from registry_node.core.trust import NOT_TRUSTED, TRUSTED, VETOES, Question
@@ -77,9 +78,6 @@ DID_DOCUMENT = "did_document"
 LOCAL_DID_DOCUMENT = "local_did_document"
 #: Labels of keys that no list supplied: trust then rests on every list naming the issuer.
 DOCUMENT_SOURCES = frozenset({(DID_DOCUMENT,), (LOCAL_DID_DOCUMENT,)})
-#: JSON objects: parsed JSON gives dicts, tested first (an ABC's test costs far more), and any
-#: other Mapping is one too.
-_OBJECTS = (dict, Mapping)
 
 
 class IndexKeys:
@@ -124,7 +122,7 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
             return []
         inner = payload.get("vc")
         credential = inner if isinstance(inner, dict) else payload
-    if not isinstance(credential, _OBJECTS):
+    if not isinstance(credential, JSON_OBJECTS):
         return []
     found = [credential]
     subject = credential.get("credentialSubject")
@@ -132,11 +130,11 @@ def embedded_members(credential: Any, depth: int = 0) -> list[Mapping[str, Any]]
     carried: list[Any] = []
     holders: list[Any] = [credential, credential.get("issuer")]
     for item in subjects:
-        if isinstance(item, _OBJECTS):
+        if isinstance(item, JSON_OBJECTS):
             carried += _many(item.get("verifiableCredential"))
             holders.append(item.get("achievement"))
     for holder in holders:
-        if isinstance(holder, _OBJECTS):
+        if isinstance(holder, JSON_OBJECTS):
             carried += _many(holder.get("endorsement")) + _many(holder.get("endorsementJwt"))
     for inner_credential in carried[:64]:
         found += embedded_members(inner_credential, depth + 1)
@@ -149,7 +147,7 @@ def _many(value: Any) -> list[Any]:
 
 def issuer_of(credential: Mapping[str, Any]) -> str | None:
     issuer = credential.get("issuer")
-    if isinstance(issuer, _OBJECTS):
+    if isinstance(issuer, JSON_OBJECTS):
         issuer = issuer.get("id")
     return issuer if isinstance(issuer, str) else None
 

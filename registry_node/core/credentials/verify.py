@@ -54,9 +54,9 @@ MAX_NESTING = 64
 #: checks; the rest are counted as ``skipped`` (and the tree is then not ``all_valid``).
 MAX_EMBEDDED = 32
 CLR_TYPE = "ClrCredential"
-#: JSON objects: parsed JSON gives dicts, tested first (an ABC's test costs far more), and any
-#: other Mapping is one too.
-_OBJECTS = (dict, Mapping)
+#: JSON objects, for ``isinstance``: parsed JSON gives dicts, tested first (an ABC's test costs
+#: far more), and any other Mapping is one too.
+JSON_OBJECTS = (dict, Mapping)
 #: How long a status list copy may be used when the caller gives no bound.
 DEFAULT_STATUS_MAX_AGE = timedelta(hours=24)
 
@@ -96,18 +96,18 @@ def _shape(credential: Mapping[str, Any], issuer_fallback: str | None = None) ->
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         raise Malformed("type must be a string or a list of strings", code="credential_no_type")
     issuer = credential.get("issuer", issuer_fallback)
-    if isinstance(issuer, _OBJECTS):
+    if isinstance(issuer, JSON_OBJECTS):
         issuer = issuer.get("id")
     if not isinstance(issuer, str) or not issuer:
         raise Malformed("the credential names no issuer id", code="credential_no_issuer")
     subject = credential.get("credentialSubject")
     subjects = [] if subject is None else subject if isinstance(subject, list) else [subject]
-    if not all(isinstance(s, _OBJECTS) for s in subjects):
+    if not all(isinstance(s, JSON_OBJECTS) for s in subjects):
         raise Malformed("credentialSubject must be an object", code="credential_bad_subject")
     achievement_types: list[str] = []
     for item in subjects:
         achievement = item.get("achievement")
-        if isinstance(achievement, _OBJECTS):
+        if isinstance(achievement, JSON_OBJECTS):
             value = achievement.get("achievementType")
             for name in value if isinstance(value, list) else [value]:
                 if isinstance(name, str) and name not in achievement_types:
@@ -187,7 +187,7 @@ def _embedded(credential: Mapping[str, Any], shape: _Shape) -> list[tuple[str, A
     holders: list[Any] = [credential, credential.get("issuer")]
     holders += [s.get("achievement") for s in shape.subjects]
     for holder in holders:
-        if isinstance(holder, _OBJECTS):
+        if isinstance(holder, JSON_OBJECTS):
             for member in ("endorsement", "endorsementJwt"):
                 found += [(ROLE_ENDORSEMENT, c) for c in _listed(holder.get(member))]
     return found
@@ -409,4 +409,4 @@ def verify_credential(
         return _verify(credential, run, 0)
 
 
-__all__ = ["MAX_DEPTH", "MAX_EMBEDDED", "verify_credential"]
+__all__ = ["JSON_OBJECTS", "MAX_DEPTH", "MAX_EMBEDDED", "verify_credential"]
