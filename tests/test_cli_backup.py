@@ -293,6 +293,38 @@ async def test_a_context_that_no_longer_matches_its_pin_fails_the_backup(offline
     assert not (offline / "b").exists()
 
 
+async def test_a_context_changed_after_its_check_is_not_backed_up_as_pinned(
+    offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pin is checked on the bytes copied, not only on the file before the copy: a file
+    that changes in between fails the backup, and no manifest is written."""
+    changed = offline / "contexts/a/v1.json"
+    checked = backup._check
+
+    def check_then_change(item: backup.Referenced) -> None:
+        checked(item)
+        if item.path == changed:
+            changed.write_text('{"@context": {}}')
+
+    monkeypatch.setattr(backup, "_check", check_then_change)
+    refused = await _backup_after(offline, lambda: None)
+    assert (refused.code, refused.field) == ("context_refused", "credentials.contexts[0].file")
+    assert "its sha256 is" in refused.detail and "pinned" in refused.detail
+
+
+async def test_the_manifest_records_the_bytes_copied(offline: Path) -> None:
+    config = load(offline / "node.yaml")
+    node = await Node.open(config, FakeClock(), import_source=False, publish=False)
+    try:
+        manifest = await node.backup(offline / "b")
+    finally:
+        await node.close()
+    for name, entry in manifest["files"].items():
+        data = (offline / "b" / name).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert entry["bytes"] == len(data), name
+
+
 def test_the_referenced_files_of_a_node_without_any(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,7 +34,12 @@ def _standard(value: Any, sort_keys: bool) -> bytes:
 
 
 def compact(value: Any) -> bytes:
-    """``value`` as compact UTF-8 JSON, members in their order."""
+    """``value`` as compact UTF-8 JSON, members in their order. Names that are not strings
+    cost orjson a slower path for every object, so it is asked for only when one is there."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        pass
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:

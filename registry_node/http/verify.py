@@ -63,7 +63,7 @@ async def answer(node: Node, raw: bytes, content_type: str) -> web.Response:
     """The whole answer to a ``POST /v1/verify`` of ``raw`` (bench/verify.py measures it)."""
     credential = credential_from(raw, content_type)
     result = await node.verifier.verify(credential, len(raw))
-    node.metrics.verifications.labels(result["verdict"]).inc()
+    node.metrics.count_verification(result["verdict"])
     return json_response(result, headers={"Cache-Control": "no-store"})
 
 

@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import stat
 from dataclasses import dataclass
@@ -58,13 +57,18 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _copy_private(source: Path, target: Path) -> None:
-    """Copy ``source`` to a new file ``target`` readable by the node's user only."""
+def _copy_private(source: Path, target: Path) -> str:
+    """Copy ``source`` to a new file ``target`` readable by the node's user only; the sha256
+    of the bytes copied (read once: what the manifest records is what was written)."""
+    h = hashlib.sha256()
     fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-        shutil.copyfileobj(src, out)
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            h.update(chunk)
+            out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
+    return h.hexdigest()
 
 
 def _invalid(detail: str, field: str | None = None) -> ConfigError:
@@ -189,30 +193,33 @@ async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     await store.backup_to(folder / DATABASE)
-    files = {DATABASE: folder / DATABASE}
+    #: name in the backup -> (the file written, the sha256 of its bytes)
+    files = {DATABASE: (folder / DATABASE, _sha256(folder / DATABASE))}
     keys = folder / "keys"
     keys.mkdir(mode=0o700)
     for record in await store.read.keys():
         source = config.keys_dir / record.file
         if source.exists():
-            _copy_private(source, keys / record.file)
-            files[f"keys/{record.file}"] = keys / record.file
+            target = keys / record.file
+            files[f"keys/{record.file}"] = (target, _copy_private(source, target))
     conf = folder / "config"
     conf.mkdir(mode=0o700)
     for named in (config.source, config.peers_file, config.trust_list_path):
         if named is not None and named.is_file():
             source, target = named, conf / named.name
             if not target.exists():
-                _copy_private(source, target)
-                files[f"config/{source.name}"] = target
+                files[f"config/{source.name}"] = (target, _copy_private(source, target))
     origins: dict[str, dict[str, str]] = {}
     for item in referenced:
         target = _private_dirs(folder, item.name)
         try:
-            _copy_private(item.path, target)
+            copied = _copy_private(item.path, target)
         except OSError as exc:
             raise item.refused(_why(exc)) from None
-        files[item.name] = target
+        if item.sha256 is not None and copied != item.sha256:
+            # It changed after it was checked: the copy is not the file its field pins.
+            raise item.refused(f"its sha256 is {copied}, not the {item.sha256} pinned")
+        files[item.name] = (target, copied)
         origins[item.name] = {
             "from": str(item.path.absolute()),
             "named_by": f"{item.where}: {item.field}",
@@ -227,8 +234,8 @@ async def backup(config: NodeConfig, store: Store, folder: Path, clock: Clock) -
         "seq": None if latest is None else latest.seq,
         "digest": None if latest is None else latest.digest,
         "files": {
-            name: {"sha256": _sha256(path), "bytes": path.stat().st_size, **origins.get(name, {})}
-            for name, path in sorted(files.items())
+            name: {"sha256": digest, "bytes": path.stat().st_size, **origins.get(name, {})}
+            for name, (path, digest) in sorted(files.items())
         },
     }
     tmp = folder / (MANIFEST + ".tmp")

@@ -212,6 +212,8 @@ class Metrics:
             ["verdict"],
             registry=self.registry,
         )
+        #: verdict -> its labelled child (three verdicts: looked up once each)
+        self._verdicts: dict[str, Counter] = {}
         #: the HTTP requests by their label values, in the order first seen
         self.http_series: dict[tuple[str, str, str], HttpSeries] = {}
         #: (route, method as sent, status) -> its series, so that a request looks it up once
@@ -276,6 +278,13 @@ class Metrics:
     def count_alarm(self, peer_id: str, reason: str) -> None:
         self.alarms.labels(peer_id, reason).inc()
         self._labels.setdefault(peer_id, set()).add(("alarm", reason))
+
+    def count_verification(self, verdict: str) -> None:
+        """One ``POST /v1/verify`` answered with ``verdict``."""
+        child = self._verdicts.get(verdict)
+        if child is None:
+            child = self._verdicts[verdict] = self.verifications.labels(verdict)
+        child.inc()
 
     def observe_fetch(self, peer_id: str, seconds: float) -> None:
         self.fetch_seconds.labels(peer_id).observe(seconds)

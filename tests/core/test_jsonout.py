@@ -58,3 +58,16 @@ def test_what_cannot_be_written_is_a_type_error(value: Any) -> None:
         jsonout.compact(value)
     with pytest.raises(TypeError):
         jsonout.compact_sorted(value)
+
+
+class _Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value", [{1: "one", "two": 2}, [{None: 1}, {True: 2}], {_Name("named"): [1]}]
+)
+def test_names_that_are_not_plain_strings_are_written_as_the_standard_library_writes_them(
+    value: Any,
+) -> None:
+    assert jsonout.compact(value) == _standard(value)

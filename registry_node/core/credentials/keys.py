@@ -17,6 +17,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
@@ -231,8 +232,12 @@ def issuer_keys(resolver: KeyResolver, issuer: str) -> list[PinnedKey]:
             return []
         material = _multikey_material(did.removeprefix("did:key:"))
         return [PinnedKey(f"{did}#{did.removeprefix('did:key:')}", key, None, None, material)]
+    return _pinned_keys(resolver.pins(issuer))
+
+
+def _pinned_keys(pins: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[PinnedKey]:
     found = []
-    for source, methods in resolver.pins(issuer).items():
+    for source, methods in pins.items():
         for method in methods:
             try:
                 key = key_from_method(method)
@@ -301,12 +306,38 @@ def distinct_keys(pins: Sequence[PinnedKey]) -> list[PinnedKey]:
     return found
 
 
+#: How many (pins, method id) answers of :func:`resolve_method` are kept; emptied when full.
+RESOLVED_CACHE_SIZE = 4096
+#: (identity of a read-only pins view, method id) -> (that view, the keys it gives the method).
+#: The view is held with its answer, so its identity is not reused while the answer is kept.
+_resolved: dict[tuple[int, str], tuple[Mapping[str, Any], tuple[ResolvedKey, ...]]] = {}
+
+
 def resolve_method(method_id: str, issuer: str, resolver: KeyResolver) -> list[ResolvedKey]:
     """The keys that may be ``method_id``'s: the one a did:key decodes to, or else every
     distinct key the sources pin for the issuer under that id (two sources may pin different
     keys under one id; each is tried). Raises KeyProblem(``unknown_key``) when there is
-    none."""
-    pins = issuer_keys(resolver, issuer)
+    none.
+
+    Pins a resolver hands out as a :class:`~types.MappingProxyType` are taken to be unchanging
+    (the node's trust index shares one view per issuer until its sources change): what they
+    give a method id is worked out once and kept."""
+    if issuer.startswith("did:key:"):
+        return _resolve(method_id, issuer, issuer_keys(resolver, issuer))
+    pins = resolver.pins(issuer)
+    if type(pins) is not MappingProxyType:
+        return _resolve(method_id, issuer, _pinned_keys(pins))
+    memo = (id(pins), method_id)
+    held = _resolved.get(memo)
+    if held is None:
+        found = tuple(_resolve(method_id, issuer, _pinned_keys(pins)))
+        if len(_resolved) >= RESOLVED_CACHE_SIZE:
+            _resolved.clear()
+        held = _resolved[memo] = (pins, found)
+    return list(held[1])
+
+
+def _resolve(method_id: str, issuer: str, pins: list[PinnedKey]) -> list[ResolvedKey]:
     controller = controller_of(method_id)
     if method_id.startswith("did:key:"):
         did, _, fragment = method_id.partition("#")
