@@ -16,6 +16,8 @@ from registry_node.http.problems import json_response, problem, read_body
 
 PREFIX = "/admin/v1"
 PREFIX_SLASH = PREFIX + "/"
+#: the admin API's paths: PREFIX itself and every path under it
+PATHS, PREFIXES = (PREFIX,), (PREFIX_SLASH,)
 ACTOR = web.RequestKey("actor", str)
 
 routes = web.RouteTableDef()

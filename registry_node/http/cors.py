@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from multidict import CIMultiDict, istr
 
+#: the public paths that are not under one of PUBLIC_PREFIXES
+PUBLIC_PATHS = ("/v1/issuers",)
 PUBLIC_PREFIXES = (
     "/v1/",
     "/trqp/",
@@ -28,11 +31,13 @@ EXPOSE_HEADERS = "ETag, Trust-List-Seq, X-Request-ID, Content-Encoding"
 MAX_AGE = "86400"
 
 REQUEST_ID = "X-Request-ID"
+#: the same name, as the key a request's headers are read with (its case folded once)
+REQUEST_ID_KEY = istr(REQUEST_ID)
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def is_public(path: str) -> bool:
-    return path == "/v1/issuers" or path.startswith(PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 #: the preflight's answer; a new response each time (a response is prepared only once)
@@ -42,11 +47,14 @@ _PREFLIGHT = {
     "Access-Control-Allow-Headers": ALLOW_HEADERS,
     "Access-Control-Max-Age": MAX_AGE,
 }
-#: what every answer of a public endpoint carries
-PUBLIC_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": EXPOSE_HEADERS,
-}
+#: what every answer of a public endpoint carries (a case-insensitive dict already, so that
+#: adding it to an answer's headers folds no name's case again)
+PUBLIC_HEADERS: CIMultiDict[str] = CIMultiDict(
+    {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+    }
+)
 
 
 def is_preflight(request: web.Request, public: bool) -> bool:

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from registry_node.http import admin, cors
@@ -45,29 +45,45 @@ class Edge:
                 # The resource the route joins (the router reuses the last one for the same
                 # path and name): its template is the route's label in metrics and logs.
                 resource = app.router.add_resource(route.path, name=route.kwargs.get("name"))
-                edged = self.wrap(route.handler, resource.canonical)
+                edged = self.wrap(route.handler, resource.canonical, route.method)
                 web.RouteDef(route.method, route.path, edged, route.kwargs).register(app.router)
-        last = self.wrap(_unmatched, UNMATCHED)
-        app.router.add_route("*", r"/{path:[\s\S]*}", last, name=UNMATCHED)
+        last = self.wrap(_unmatched, UNMATCHED, hdrs.METH_ANY, UNMATCHED_PATH)
+        app.router.add_route(hdrs.METH_ANY, UNMATCHED_PATH, last, name=UNMATCHED)
 
-    def wrap(self, handler: Handler, route: str) -> Handler:
-        """``handler`` behind the edge, counted and logged under the template ``route``."""
+    def wrap(
+        self, handler: Handler, route: str, method: str = hdrs.METH_ANY, template: str = ""
+    ) -> Handler:
+        """``handler`` behind the edge, counted and logged under the template ``route``;
+        ``method``: the route's (a preflight reaches only a route of ``OPTIONS`` or of every
+        method); ``template``: the path the route was added with (default: ``route``).
+
+        Whether a request is public (CORS) and whether it is an admin one (token) are rules of
+        its path, decided here once for a route whose every path has the same answer (the
+        lookup's ``/v1/issuers/{name}``: public, not admin), and per request otherwise."""
         edge = self
         timer = self._timer
         access_log = self._access_log
+        template = template or route
+        always_public = path_rule(template, cors.PUBLIC_PATHS, cors.PUBLIC_PREFIXES)
+        always_admin = path_rule(template, admin.PATHS, admin.PREFIXES)
+        preflights = method in (hdrs.METH_ANY, hdrs.METH_OPTIONS)
 
         async def edged(request: web.Request) -> web.StreamResponse:
             start = timer()
             status = 500
             response: web.StreamResponse | None = None
             try:
-                path = request.path
-                public = cors.is_public(path)
-                if cors.is_preflight(request, public):
+                public = always_public
+                if public is None:
+                    public = cors.is_public(request.path)
+                if preflights and cors.is_preflight(request, public):
                     response = cors.preflight()
                 else:
                     try:
-                        if admin.is_admin(path):
+                        is_admin = always_admin
+                        if is_admin is None:
+                            is_admin = admin.is_admin(request.path)
+                        if is_admin:
                             response = await admin.authenticate(request)
                         if response is None:
                             response = await handler(request)
@@ -77,7 +93,7 @@ class Edge:
                             raise
                     if public:
                         response.headers.update(cors.PUBLIC_HEADERS)
-                request_id = request.headers.get(cors.REQUEST_ID)
+                request_id = request.headers.get(cors.REQUEST_ID_KEY)
                 if request_id is not None and cors.valid_request_id(request_id):
                     response.headers[cors.REQUEST_ID] = request_id
                 status = response.status
@@ -97,6 +113,27 @@ class Edge:
                     log_request(request, route, status, seconds, response)
 
         return edged
+
+
+#: the last route's path: every path
+UNMATCHED_PATH = r"/{path:[\s\S]*}"
+
+
+def path_rule(template: str, paths: Iterable[str], prefixes: Iterable[str]) -> bool | None:
+    """Is every path the route ``template`` matches one of ``paths`` or under one of
+    ``prefixes`` (True), is none (False), or does that depend on the path (None)? A path that a
+    template matches begins with the template's text before its first variable, that text
+    itself when it has none (and no ``%``, which the router reads decoded)."""
+    literal, variable, _ = template.partition("{")
+    if "%" in literal:
+        return None
+    if not variable:  # a plain route: its one path
+        return literal in paths or literal.startswith(tuple(prefixes))
+    if literal.startswith(tuple(prefixes)):
+        return True
+    if any(p.startswith(literal) for p in (*paths, *prefixes)):
+        return None  # the rest of the path decides
+    return False
 
 
 async def _unmatched(request: web.Request) -> web.StreamResponse:

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from registry_node.core import schema
 from registry_node.core.errors import Malformed, RequestSchemaInvalid, SchemaInvalid
 from registry_node.core.timeutil import format_rfc3339, parse_rfc3339
 from registry_node.core.trust import Question
+from registry_node.http import cors
 from registry_node.http.appkeys import NODE
 from registry_node.http.problems import json_response, problem, read_body
 from registry_node.services.index import BrowseFilter, decode_cursor, encode_cursor
@@ -133,9 +135,9 @@ def _validate(name: str, doc: Any, what: str) -> None:
         raise RequestSchemaInvalid(exc.detail, exc.errors, code=exc.code) from None
 
 
-def _wants_jwt(request: web.Request) -> bool:
-    """True when the Accept header asks for ``application/jwt`` with a non-zero weight."""
-    accept = request.headers.get("Accept", "")
+def _wants_jwt(accept: str) -> bool:
+    """True when the Accept header ``accept`` asks for ``application/jwt`` with a non-zero
+    weight."""
     if "jwt" not in accept.lower():
         return False  # the common case, decided without parsing
     for part in accept.split(","):
@@ -153,32 +155,50 @@ def _wants_jwt(request: web.Request) -> bool:
     return False
 
 
-_JSON_ANSWER = {
-    "Content-Type": "application/json; charset=utf-8",
-    "Vary": "Accept",
-    "Cache-Control": "no-store",
-}
+#: the headers of a JSON answer, the CORS headers the edge adds to it included (it then
+#: replaces them with themselves): a case-insensitive dict already, which an answer copies
+_JSON_ANSWER: CIMultiDict[str] = CIMultiDict(
+    {
+        "Content-Type": "application/json; charset=utf-8",
+        "Vary": "Accept",
+        "Cache-Control": "no-store",
+        **cors.PUBLIC_HEADERS,
+    }
+)
 _LOOKUP_PARAMS = frozenset({"credential_type", "achievement_type", "ctid", "at"})
+
+
+def _lookup_question(request: web.Request, resolver: Resolver, now: datetime) -> Question:
+    """The question a lookup request asks (a 400 for a bad one)."""
+    name = _issuer_id(request.match_info["name"])
+    if request.query_string:
+        return question(resolver, name, _single(request.query, _LOOKUP_PARAMS), now=now)
+    return Question(name, now.timestamp(), at_now=True)  # the common case: now, of any type
 
 
 @routes.get("/v1/issuers/{name:.*}")
 async def lookup(request: web.Request) -> web.Response:
-    """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3)."""
+    """Is this issuer trusted, by whom, for what, as of when (docs/protocol.md 11.3).
+
+    The question depends only on the request's raw target (path and query), so the index
+    keeps it with the snapshot under that text, decision and all: asked again, it is answered
+    without parsing (:meth:`TrustIndex.asked_json`)."""
     resolver = request.app[NODE].resolver
-    name = _issuer_id(request.match_info["name"])
     now = resolver.clock()
-    if request.query_string:
-        asked = question(resolver, name, _single(request.query, _LOOKUP_PARAMS), now=now)
-    else:  # the common case: a question about now, of any type
-        asked = Question(name, now.timestamp(), at_now=True)
-    if _wants_jwt(request):
+    accept = request.headers.get(hdrs.ACCEPT)
+    if accept is not None and "jwt" in accept.lower() and _wants_jwt(accept):
+        asked = _lookup_question(request, resolver, now)
         token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(
             body=token.encode(),
             content_type=JWT_MEDIA_TYPE,
             headers={"Vary": "Accept", "Cache-Control": "no-store"},
         )
-    return web.Response(body=resolver.ask_json(asked, now), headers=_JSON_ANSWER)
+    target = request.raw_path
+    body = resolver.asked_json(target, now)
+    if body is None:
+        body = resolver.ask_json(_lookup_question(request, resolver, now), now, target)
+    return web.Response(body=body, headers=_JSON_ANSWER)
 
 
 @routes.post("/v1/issuers/lookup")

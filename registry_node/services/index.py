@@ -40,6 +40,10 @@ ANSWER_CACHE_SIZE = 50_000
 METHODS_CACHE_SIZE = 4096
 #: Parsed entries kept per peer list (a parsed entry takes about twice its text's memory).
 PARSED_PER_SOURCE = 4096
+#: Questions kept per snapshot by the request that asked them (:meth:`TrustIndex.asked_json`);
+#: emptied when full, like the decisions. Only a key this long at most is kept.
+ASKED_CACHE_SIZE = 10_000
+ASKED_KEY_LENGTH = 512
 
 
 _FRESH, _STALE = "source fresh", "source stale"
@@ -140,6 +144,15 @@ class Decision:
     json_middle: bytes = b""
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question as a request asked it, and its decision from the snapshot that keeps it."""
+
+    question: Question
+    decision: Decision
+    generation: int  # the policy generation the decision was made under
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -176,6 +189,9 @@ class Snapshot:
         ] = {}
         #: whole answers an edge rendered from this view (services/trqp.py), by request
         self.rendered: dict[tuple[Any, ...], Any] = {}
+        #: questions an edge parsed from requests, with their decisions from this view, by
+        #: the request's raw target (:meth:`TrustIndex.asked_json`)
+        self.asked: dict[str, Asked] = {}
 
     @cached_property
     def browse_keys(self) -> list[tuple[str, str]]:
@@ -222,8 +238,9 @@ class TrustIndex:
         self.on_stale = on_stale
         self.snapshot = Snapshot({})
         self._texts: dict[int, str] = {}
-        #: (the second of the latest answer, its text, the hour after it, that one's text)
-        self._second: tuple[int | None, str, int, str] = (None, "", 0, "")
+        #: (the second of the latest answer, its text, the hour after it, that one's text,
+        #: and the JSON of an answer's end that holds the two: evaluated_at and expires)
+        self._second: tuple[int | None, str, int, str, bytes] = (None, "", 0, "", b"")
 
     def policy_generation(self) -> int:
         """Changes whenever ``on_stale`` may answer differently (the peers were reloaded)."""
@@ -348,24 +365,34 @@ class TrustIndex:
     def _stamps(self, q: Question, decision: Decision, now: datetime) -> tuple[str, str, str]:
         """(the question's at, evaluated_at, expires) as RFC 3339 texts, to the second. An
         answer holds for an hour at most, and never past the lists it rests on."""
-        return self._stamps_at(q, decision, now.timestamp())
+        return self._stamps_at(q.at, decision, now.timestamp())
 
-    def _stamps_at(self, q: Question, decision: Decision, now_ts: float) -> tuple[str, str, str]:
+    def _second_of(self, now_ts: float) -> tuple[int | None, str, int, str, bytes]:
+        """The texts of the second of ``now_ts`` (:attr:`_second`), made once per second."""
         second = int(now_ts)
         held = self._second  # one reference, swapped whole: safe to read from any thread
         if held[0] != second:
             limit = second + ANSWER_MAX_SECONDS
-            held = self._second = (second, self._text(second), limit, self._text(limit))
-        _, evaluated, limit, limit_text = held
-        whole = int(q.at)
-        if q.at == whole:
-            at = self._text(whole)
-        elif whole == second and 0 < (micro := round((q.at - whole) * 1e6)) < 1_000_000:
-            at = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
-        else:
-            at = format_rfc3339(datetime.fromtimestamp(q.at, UTC))
+            evaluated, limit_text = self._text(second), self._text(limit)
+            tail = f'{evaluated}","expires":"{limit_text}"}}'.encode()
+            held = self._second = (second, evaluated, limit, limit_text, tail)
+        return held
+
+    def _at_text(self, at: float, second: int | None, evaluated: str) -> str:
+        """The question's ``at`` as RFC 3339 text (``evaluated``: the text of ``second``, the
+        whole second of the answer)."""
+        whole = int(at)
+        if at == whole:
+            return self._text(whole)
+        if whole == second and 0 < (micro := round((at - whole) * 1e6)) < 1_000_000:
+            return f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case: now, with microseconds
+        return format_rfc3339(datetime.fromtimestamp(at, UTC))
+
+    def _stamps_at(self, at: float, decision: Decision, now_ts: float) -> tuple[str, str, str]:
+        second, evaluated, limit, limit_text, _ = self._second_of(now_ts)
         exp = decision.exp
-        return at, evaluated, limit_text if exp is None or exp >= limit else self._text(exp)
+        expires = limit_text if exp is None or exp >= limit else self._text(exp)
+        return self._at_text(at, second, evaluated), evaluated, expires
 
     def decision(self, q: Question, authority: str | None = None) -> Answer:
         """The outcome, reason, detail and evidence for ``q`` (:meth:`ask` without the
@@ -401,25 +428,54 @@ class TrustIndex:
         }
         return answer
 
-    def ask_json(self, q: Question, now: datetime | None = None) -> bytes:
+    def ask_json(self, q: Question, now: datetime | None = None, key: str | None = None) -> bytes:
         """:meth:`ask` from every source, rendered as JSON: the hot path of ``GET
         /v1/issuers/{id}``, which splices the parts that change with the clock into the
         decision rendered once. ``now``: the clock's reading the question was made at, when
-        the caller has one (else the clock is read)."""
+        the caller has one (else the clock is read). ``key``: the request that asked ``q``
+        (its raw target), under which the question and its decision are kept with the
+        snapshot for :meth:`asked_json`, when it names ``q`` whatever else the request
+        carries and is at most ``ASKED_KEY_LENGTH`` long."""
         now_ts = (self.clock() if now is None else now).timestamp()
+        snapshot = self.snapshot
         decision = self._decided_at(q, None, now_ts)
-        at, evaluated, expires = self._stamps_at(q, decision, now_ts)
-        return b"".join(
-            (
-                decision.json_head,
-                at.encode(),
-                decision.json_middle,
-                evaluated.encode(),
-                b'","expires":"',
-                expires.encode(),
-                b'"}',
-            )
-        )
+        if key is not None and len(key) <= ASKED_KEY_LENGTH:
+            asked = snapshot.asked
+            if len(asked) >= ASKED_CACHE_SIZE:
+                asked.clear()
+            asked[key] = Asked(q, decision, self.policy_generation())
+        return self._json(q.at, decision, now_ts)
+
+    def asked_json(self, key: str, now: datetime) -> bytes | None:
+        """:meth:`ask_json` at ``now`` of the question asked before under ``key``, if it was
+        asked of the current snapshot under the current terms (the policy generation) and its
+        decision still stands at ``now``; None otherwise. A question about now is answered
+        about ``now``."""
+        held = self.snapshot.asked.get(key)
+        if held is None:
+            return None
+        now_ts = now.timestamp()
+        decision = held.decision
+        if now_ts >= decision.until or held.generation != self.policy_generation():
+            return None
+        q = held.question
+        return self._json(now_ts if q.at_now else q.at, decision, now_ts)
+
+    def _json(self, at: float, decision: Decision, now_ts: float) -> bytes:
+        """``decision`` as the JSON of a whole answer to a question about ``at``, made at
+        ``now_ts``: its parts rendered once, with the instants spliced in."""
+        second, evaluated, limit, _, tail = self._second
+        if second != int(now_ts):
+            second, evaluated, limit, _, tail = self._second_of(now_ts)
+        exp = decision.exp
+        if exp is not None and exp < limit:  # a list expires within the hour
+            tail = f'{evaluated}","expires":"{self._text(exp)}"}}'.encode()
+        whole = int(at)
+        if whole == second and 0 < (micro := round((at - whole) * 1e6)) < 1_000_000:
+            at_text = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case (:meth:`_at_text`)
+        else:
+            at_text = self._at_text(at, second, evaluated)
+        return b"".join((decision.json_head, at_text.encode(), decision.json_middle, tail))
 
     def in_use(self, source_id: str) -> Source | None:
         """The source ``source_id`` as it stands now, if it is in use and fresh: held under

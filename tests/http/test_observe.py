@@ -392,3 +392,58 @@ async def test_each_route_is_counted_under_its_own_template(aiohttp_client: Any)
         ("unmatched", "GET", "405"),
         ("unmatched", "GET", "404"),
     }
+
+
+@pytest.mark.parametrize(
+    ("template", "public", "admin"),
+    [
+        ("/v1/issuers/{name}", True, False),  # the lookup: decided once
+        ("/v1/issuers", True, False),
+        ("/trust-list/{seq}", True, False),
+        ("/healthz", False, False),
+        ("/", False, False),
+        ("/admin/v1", False, True),
+        ("/admin/v1/issuers/{issuer_id}", False, True),
+        ("/admin/{rest}", False, None),  # /admin/v1/... or not: the path decides
+        ("/v{rest}", None, False),  # /v1/... is public, /v2 is not
+        ("/{path}", None, None),  # the last route
+        ("/v1%2Fissuers/{x}", None, None),  # the router reads %2F decoded: never decided
+    ],
+)
+def test_a_routes_public_and_admin_rules_are_decided_once_only_when_every_path_agrees(
+    template: str, public: bool | None, admin: bool | None
+) -> None:
+    from registry_node.http import admin as admin_api
+    from registry_node.http import cors
+    from registry_node.http.edge import path_rule
+
+    assert path_rule(template, cors.PUBLIC_PATHS, cors.PUBLIC_PREFIXES) is public
+    assert path_rule(template, admin_api.PATHS, admin_api.PREFIXES) is admin
+
+
+def test_every_routes_decided_rules_hold_for_the_paths_it_matches(tmp_path: Path) -> None:
+    """What the edge decides once per route (public: the CORS headers; admin: the token) is
+    what the per-request rules say of every path the route matches."""
+    import re
+
+    from registry_node.http import admin as admin_api
+    from registry_node.http import cors
+    from registry_node.http.edge import path_rule
+
+    app = create_app(make_config(tmp_path), run_scheduler=False, handle_sighup=False)
+    values = ("x", "1", "", "issuers", "v1/issuers", "admin/v1", "admin/v1/issuers", "a/b")
+    decided = 0
+    for resource in app.router.resources():
+        template = resource.canonical
+        info = resource.get_info()
+        pattern = info["pattern"] if "pattern" in info else re.compile(re.escape(info["path"]))
+        public = path_rule(template, cors.PUBLIC_PATHS, cors.PUBLIC_PREFIXES)
+        admin = path_rule(template, admin_api.PATHS, admin_api.PREFIXES)
+        decided += public is not None and admin is not None
+        for value in values:
+            path = re.sub(r"\{[^}]*\}", value, template)
+            if not pattern.fullmatch(path):
+                continue
+            assert public in (None, cors.is_public(path)), (template, path)
+            assert admin in (None, admin_api.is_admin(path)), (template, path)
+    assert decided == len(app.router.resources()) - 1  # all but the last route's

@@ -22,6 +22,7 @@ from registry_node.core.yamlsafe import dump_yaml
 from registry_node.http.app import create_app
 from registry_node.http.appkeys import NODE
 from registry_node.http.queries import question
+from registry_node.services.index import ASKED_KEY_LENGTH
 from registry_node.services.node import Node
 from registry_node.services.receipts import RECEIPT_TYP
 from tests.helpers import FakeClock, issuer
@@ -574,6 +575,121 @@ async def test_a_change_within_the_current_second_is_not_missed(
     answer = await get_json(qclient, path(issuer(1)["id"]))
     assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")
     assert answer["question"]["at"] == "2026-03-01T12:00:00.750000Z"
+
+
+async def _get_raw(client: TestClient, url: str, **kw: Any) -> bytes:
+    resp = await client.get(url, **kw)
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/json"
+    return await resp.read()
+
+
+async def test_lookups_asked_again_are_the_same_bytes_with_the_instants_of_asking(
+    qclient: TestClient, clock: FakeClock
+) -> None:
+    """A lookup's question is kept with the snapshot under the request's raw target, decision
+    and all; asking again gives what asking it afresh gives: the same bytes but for the
+    instants, those of this asking (a question about now is about the new now, to the
+    microsecond; one about a given instant keeps it)."""
+    node = qclient.app[NODE]
+    resolver = node.resolver
+    board1 = issuer(1)["id"]
+    targets = (
+        path(board1),
+        path(board1, "credential_type=OpenBadgeCredential"),
+        path(board1, "at=2026-02-01T00:00:00Z"),
+    )
+    firsts = [await _get_raw(qclient, t) for t in targets]
+    assert len(resolver.snapshot.asked) == 3  # under the targets as sent (":" not encoded)
+    clock.advance(seconds=61.25)
+    agains = [await _get_raw(qclient, t) for t in targets]
+    assert len(resolver.snapshot.asked) == 3
+
+    for first, again in zip(firsts, agains, strict=True):
+        doc = json.loads(first)
+        if doc["question"]["at"] == "2026-03-01T12:00:00Z":  # about now
+            doc["question"]["at"] = "2026-03-01T12:01:01.250000Z"
+        doc["evaluated_at"], doc["expires"] = "2026-03-01T12:01:01Z", "2026-03-01T13:01:01Z"
+        assert again == json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    assert json.loads(agains[1])["question"] == {
+        "id": board1,
+        "at": "2026-03-01T12:01:01.250000Z",
+        "credential_type": "OpenBadgeCredential",
+    }
+    assert json.loads(agains[2])["question"]["at"] == "2026-02-01T00:00:00Z"
+    for target, again in zip(targets, agains, strict=True):  # as a fresh question answers
+        params = dict(p.split("=") for p in target.partition("?")[2].split("&") if p)
+        fresh = resolver.ask(question(resolver, board1, params))
+        assert json.loads(again) == json.loads(json.dumps(fresh))
+
+
+async def test_lookups_asked_again_follow_the_index_the_clock_and_the_peers(
+    qclient: TestClient, clock: FakeClock, auth: dict[str, str]
+) -> None:
+    """A kept question is never answered past the instant its decision may change (a status
+    taking effect later), nor after the index changes (a publication) or the peers' terms do
+    (a reload), even for the very same request target."""
+    node = qclient.app[NODE]
+    board1, board9 = path(issuer(1)["id"]), path(PORT_DID)
+    peers = path("did:web:issuer7.us-in.example")
+    resp = await qclient.post(
+        board1.replace("/v1/", "/admin/v1/") + "/status",
+        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
+        headers=auth,
+    )
+    assert resp.status == 200
+    await node.publisher.publish("test")
+    for target in (board1, board9, peers, board1, board9, peers):
+        assert json.loads(await _get_raw(qclient, target))["outcome"] == "trusted"
+    assert len(node.resolver.snapshot.asked) == 3
+
+    clock.advance(hours=1)  # the suspension takes effect: the index is the same
+    held = node.resolver.snapshot
+    answer = json.loads(await _get_raw(qclient, board1))
+    assert (answer["outcome"], answer["reason"]) == ("not_trusted", "suspended")
+    assert node.resolver.snapshot is held
+
+    change = {"status": "revoked", "reason": "board dissolved"}
+    await node.issuers.set_status(PORT_DID, change, "test")
+    await node.publisher.publish("test")  # a new snapshot
+    answer = json.loads(await _get_raw(qclient, board9))
+    assert (answer["outcome"], answer["reason"]) == ("not_trusted", "revoked")
+
+    assert json.loads(await _get_raw(qclient, peers))["outcome"] == "trusted"
+    held = node.resolver.snapshot
+    node.federation.set_peers([])  # what a reload does before it commits
+    answer = json.loads(await _get_raw(qclient, peers))
+    assert (answer["outcome"], answer["reason"]) == ("unknown", "not_listed")
+    assert node.resolver.snapshot is held
+
+
+async def test_a_kept_lookup_expires_with_the_list_it_rests_on_and_asks_for_a_receipt_anew(
+    qclient: TestClient, sim: PeerSimulator, clock: FakeClock
+) -> None:
+    """An answer resting on a list that expires within the hour expires with it, asked afresh
+    or again; a request for a receipt (Accept) is never answered with the kept JSON; a target
+    too long to keep is answered all the same."""
+    sim.validity = timedelta(minutes=20)
+    sim.publish()
+    await qclient.app[NODE].federation.sync(IN)
+    target = path("did:web:issuer7.us-in.example")
+    for seconds in (0, 1.5):
+        clock.advance(seconds=seconds)
+        answer = json.loads(await _get_raw(qclient, target))
+        assert answer["expires"] == "2026-03-01T12:20:00Z"
+    assert answer["evaluated_at"] == "2026-03-01T12:00:01Z"
+    resp = await qclient.get(target, headers={"Accept": "application/jwt"})
+    assert resp.content_type == "application/jwt"
+    _, claims = await _verify_receipt(qclient, await resp.text())
+    assert claims["answer"]["expires"] == "2026-03-01T12:20:00Z"
+
+    asked = qclient.app[NODE].resolver.snapshot.asked
+    long_id = "did:web:" + "a" * 600 + ".example"
+    assert len(path(long_id)) > ASKED_KEY_LENGTH
+    for _ in range(2):
+        answer = json.loads(await _get_raw(qclient, path(long_id)))
+        assert (answer["outcome"], answer["question"]["id"]) == ("unknown", long_id)
+    assert len(asked) == 1
 
 
 async def test_trqp_checks_the_resource_vocabulary_only_when_it_refuses(
