@@ -623,6 +623,17 @@ async def test_lookups_asked_again_are_the_same_bytes_with_the_instants_of_askin
         assert json.loads(again) == json.loads(json.dumps(fresh))
 
 
+async def _suspend_in_an_hour(qclient: TestClient, issuer_id: str, auth: dict[str, str]) -> None:
+    """Suspend ``issuer_id`` from an hour after the fixture's clock reading, and publish."""
+    resp = await qclient.post(
+        path(issuer_id).replace("/v1/", "/admin/v1/") + "/status",
+        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
+        headers=auth,
+    )
+    assert resp.status == 200
+    await qclient.app[NODE].publisher.publish("test")
+
+
 async def test_lookups_asked_again_follow_the_index_the_clock_and_the_peers(
     qclient: TestClient, clock: FakeClock, auth: dict[str, str]
 ) -> None:
@@ -632,13 +643,7 @@ async def test_lookups_asked_again_follow_the_index_the_clock_and_the_peers(
     node = qclient.app[NODE]
     board1, board9 = path(issuer(1)["id"]), path(PORT_DID)
     peers = path("did:web:issuer7.us-in.example")
-    resp = await qclient.post(
-        board1.replace("/v1/", "/admin/v1/") + "/status",
-        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
-        headers=auth,
-    )
-    assert resp.status == 200
-    await node.publisher.publish("test")
+    await _suspend_in_an_hour(qclient, issuer(1)["id"], auth)
     for target in (board1, board9, peers, board1, board9, peers):
         assert json.loads(await _get_raw(qclient, target))["outcome"] == "trusted"
     assert len(node.resolver.snapshot.asked) == 3
@@ -745,13 +750,7 @@ async def test_trqp_answers_rendered_once_follow_the_index_the_clock_and_the_pee
     board1 = json.dumps(trqp(entity_id=issuer(1)["id"])).encode()
     board2 = json.dumps(trqp(entity_id=issuer(2)["id"], authority_id="US-OH")).encode()
     peers = json.dumps(trqp()).encode()
-    resp = await qclient.post(
-        path(issuer(1)["id"]).replace("/v1/", "/admin/v1/") + "/status",
-        json={"status": "suspended", "from": "2026-03-01T13:00:00Z", "reason": "audit"},
-        headers=auth,
-    )
-    assert resp.status == 200
-    await node.publisher.publish("test")
+    await _suspend_in_an_hour(qclient, issuer(1)["id"], auth)
     for body in (board1, board2, peers, board1, board2, peers):
         status, answer = await _post_raw(qclient, body)
         assert (status, json.loads(answer)["authorized"]) == (200, True)
