@@ -186,7 +186,7 @@ async def lookup(request: web.Request) -> web.Response:
     resolver = request.app[NODE].resolver
     now = resolver.clock()
     accept = request.headers.get(hdrs.ACCEPT)
-    if accept is not None and "jwt" in accept.lower() and _wants_jwt(accept):
+    if accept is not None and _wants_jwt(accept):
         asked = _lookup_question(request, resolver, now)
         token = await request.app[NODE].receipts.sign(resolver.ask(asked))
         return web.Response(

@@ -464,17 +464,11 @@ class TrustIndex:
     def _json(self, at: float, decision: Decision, now_ts: float) -> bytes:
         """``decision`` as the JSON of a whole answer to a question about ``at``, made at
         ``now_ts``: its parts rendered once, with the instants spliced in."""
-        second, evaluated, limit, _, tail = self._second
-        if second != int(now_ts):
-            second, evaluated, limit, _, tail = self._second_of(now_ts)
+        second, evaluated, limit, _, tail = self._second_of(now_ts)
         exp = decision.exp
         if exp is not None and exp < limit:  # a list expires within the hour
             tail = f'{evaluated}","expires":"{self._text(exp)}"}}'.encode()
-        whole = int(at)
-        if whole == second and 0 < (micro := round((at - whole) * 1e6)) < 1_000_000:
-            at_text = f"{evaluated[:-1]}.{micro:06d}Z"  # the usual case (:meth:`_at_text`)
-        else:
-            at_text = self._at_text(at, second, evaluated)
+        at_text = self._at_text(at, second, evaluated)
         return b"".join((decision.json_head, at_text.encode(), decision.json_middle, tail))
 
     def in_use(self, source_id: str) -> Source | None:
