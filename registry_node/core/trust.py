@@ -43,6 +43,14 @@ class Question:
     ctid: str | None = None
     #: True when ``at`` is the moment of asking (no instant was given)
     at_now: bool = False
+    #: True when the question is a whole credential (``POST /v1/verify``): the types given are
+    #: all it claims, so an authorization covers it only when it lists its credential type
+    #: (a question without one is covered by none) and is not narrowed to CTIDs (the node
+    #: does not read a CTID from a credential)
+    whole: bool = False
+    #: With ``whole`` and no ``achievement_type``: the credential claims an achievement of no
+    #: type, which an authorization narrowed to achievement types does not cover
+    untyped_achievement: bool = False
 
     @property
     def key_at(self) -> float | None:
@@ -50,7 +58,7 @@ class Question:
 
     @property
     def asks_type(self) -> bool:
-        return bool(self.credential_type or self.achievement_type or self.ctid)
+        return self.whole or bool(self.credential_type or self.achievement_type or self.ctid)
 
     def as_json(self, at_text: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.name, "at": at_text or _instant(self.at)}
@@ -120,6 +128,8 @@ class Listing:
                 continue
             if q.ctid is not None and q.ctid not in auth.get("ctids", ()):
                 continue
+            if q.whole and not _covers_whole(auth, q):
+                continue
             return auth
         return None
 
@@ -129,6 +139,17 @@ class Listing:
             yield from auth["credential_types"]
             yield from auth.get("achievement_types", ())
             yield from auth.get("ctids", ())
+
+
+def _covers_whole(auth: Mapping[str, Any], q: Question) -> bool:
+    """Does ``auth``, which covers every type ``q`` names, cover the whole credential: one of
+    its credential types, no CTID it cannot check, and no achievement of a type it has not
+    named?"""
+    if q.credential_type is None or (q.ctid is None and auth.get("ctids")):
+        return False
+    return not (
+        q.untyped_achievement and q.achievement_type is None and auth.get("achievement_types")
+    )
 
 
 class Interner:
@@ -315,6 +336,10 @@ def _typ(q: Question) -> str:
         )
         if value is not None
     ]
+    if q.whole and q.credential_type is None:
+        parts.insert(0, "a credential of no specific type")
+    if q.whole and q.untyped_achievement and q.achievement_type is None:
+        parts.append("an achievement of no type")
     return f" for {' and '.join(parts)}" if parts else ""
 
 

@@ -119,8 +119,14 @@ def question(
     """The question ``params`` ask of ``name``; ``now``: the clock's reading, if taken."""
     at = _at(params.get("at"), prefix + "at")
     when = at or now or resolver.clock()
+    types = _type_filter(params, prefix)
     return Question(
-        name=name, at=when.timestamp(), at_now=at is None, **_type_filter(params, prefix)
+        name=name,
+        at=when.timestamp(),
+        credential_type=types["credential_type"],
+        achievement_type=types["achievement_type"],
+        ctid=types["ctid"],
+        at_now=at is None,
     )
 
 

@@ -301,6 +301,8 @@ class TrustIndex:
             q.achievement_type,
             q.ctid,
             q.key_at,
+            q.whole,
+            q.untyped_achievement,
             authority,
             among,
             self.policy_generation(),

@@ -141,8 +141,13 @@ class Trqp:
         now = at is None
         untils: list[float] = []
 
-        def ask(**kind: str) -> Mapping[str, Any]:
-            decided = resolver.decided(Question(name, when, at_now=now, **kind), authority)
+        def ask(
+            credential_type: str | None = None,
+            achievement_type: str | None = None,
+            ctid: str | None = None,
+        ) -> Mapping[str, Any]:
+            q = Question(name, when, credential_type, achievement_type, ctid, at_now=now)
+            decided = resolver.decided(q, authority)
             untils.append(decided.until)
             return decided.answer
 

@@ -171,13 +171,28 @@ def issuers_in(credential: Any) -> list[str]:
 
 def _questions(report: CredentialReport, at: datetime, at_now: bool) -> list[list[Question]]:
     """For each specific type of the credential, the questions that must all be answered
-    ``trusted`` for it: one per achievement type (the same authorisation must cover both)."""
+    ``trusted`` for it: one per achievement type (one authorisation must cover the credential
+    type and that achievement type), and one for an achievement of no type when the
+    credential claims one. Each is a question about a whole credential (Question.whole): a
+    credential of no specific type, or of an achievement type an authorisation does not name,
+    is not covered by it."""
     issuer = report.issuer or ""
     types: list[str | None] = [t for t in report.types if t not in GENERIC_TYPES] or [None]
-    achievements: list[str | None] = list(report.achievement_types) or [None]
+    achievements: list[str | None] = list(report.achievement_types)
+    if report.untyped_achievement or not achievements:
+        achievements.append(None)
+    untyped = report.untyped_achievement
     return [
         [
-            Question(issuer, at.timestamp(), credential_type=t, achievement_type=a, at_now=at_now)
+            Question(
+                issuer,
+                at.timestamp(),
+                credential_type=t,
+                achievement_type=a,
+                at_now=at_now,
+                whole=True,
+                untyped_achievement=untyped and a is None,
+            )
             for a in achievements
         ]
         for t in types

@@ -366,3 +366,80 @@ def test_a_veto_counts_only_within_the_sources_scope() -> None:
             "revoked",
             [IN],
         )
+
+
+# --- a whole credential (POST /v1/verify): what the credential claims must all be covered ---
+
+NARROWED = {
+    "credential_types": ["OpenBadgeCredential"],
+    "achievement_types": ["License"],
+    "jurisdiction": "US-OH",
+}
+OPEN = {"credential_types": ["OpenBadgeCredential"], "jurisdiction": "US-OH"}
+BY_CTID = {"credential_types": ["OpenBadgeCredential"], "ctids": [CTID], "jurisdiction": "US-OH"}
+
+
+def whole(**types: Any) -> Question:
+    return replace(ask(**types), whole=True)
+
+
+@pytest.mark.parametrize(
+    ("authorizations", "question", "reason"),
+    [
+        # the lookup's question names only what it asks about: a narrowed authorisation covers it
+        ([NARROWED], ask(credential_type="OpenBadgeCredential"), "active"),
+        ([BY_CTID], ask(credential_type="OpenBadgeCredential"), "active"),
+        ([NARROWED], ask(), "active"),
+        # a whole credential with no specific type is covered by no authorisation
+        ([OPEN], whole(), "not_authorized"),
+        ([NARROWED], whole(achievement_type="License"), "not_authorized"),
+        # an achievement of no type: only an authorisation not narrowed to achievement types
+        (
+            [NARROWED],
+            whole(credential_type="OpenBadgeCredential", untyped_achievement=True),
+            "not_authorized",
+        ),
+        (
+            [NARROWED, OPEN],
+            whole(credential_type="OpenBadgeCredential", untyped_achievement=True),
+            "active",
+        ),
+        (
+            [NARROWED],
+            whole(credential_type="OpenBadgeCredential"),
+            "active",
+        ),  # no achievement asked
+        (
+            [NARROWED],
+            whole(credential_type="OpenBadgeCredential", achievement_type="License"),
+            "active",
+        ),
+        (
+            [NARROWED],
+            whole(credential_type="OpenBadgeCredential", achievement_type="Degree"),
+            "not_authorized",
+        ),
+        # the node reads no CTID from a credential: a CTID-narrowed authorisation covers none
+        ([BY_CTID], whole(credential_type="OpenBadgeCredential"), "not_authorized"),
+        ([BY_CTID, OPEN], whole(credential_type="OpenBadgeCredential"), "active"),
+    ],
+)
+def test_what_an_authorisation_covers(
+    authorizations: list[dict[str, Any]], question: Question, reason: str
+) -> None:
+    answer = decide(question, [(source(OH), listing(entry(authorizations=authorizations)))])
+    assert answer["reason"] == reason, answer["detail"]
+
+
+def test_a_refusal_names_what_the_credential_claims() -> None:
+    untyped = whole(credential_type="OpenBadgeCredential", untyped_achievement=True)
+    answer = decide(untyped, [(source(OH), listing(entry(authorizations=[NARROWED])))])
+    assert answer["detail"] == (
+        "listed by US-OH but not authorised for credential type 'OpenBadgeCredential' and an "
+        "achievement of no type"
+    )
+    answer = decide(whole(), [(source(OH), listing(entry(authorizations=[OPEN])))])
+    assert (
+        answer["detail"]
+        == "listed by US-OH but not authorised for a credential of no specific type"
+    )

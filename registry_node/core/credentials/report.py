@@ -157,6 +157,10 @@ class CredentialReport:
     required: tuple[str, ...] = CHECK_ORDER
     skipped: int = 0
     status_entries: list[dict[str, Any]] = field(default_factory=list)
+    #: The credential claims an achievement of no type: one of its achievements names no
+    #: ``achievementType``, or (other than a ClrCredential) it has no achievement at all. An
+    #: authorisation narrowed to achievement types does not cover it.
+    untyped_achievement: bool = False
 
     @property
     def verdict(self) -> Verdict:

@@ -84,6 +84,8 @@ class _Shape:
     types: list[str]
     achievement_types: list[str]
     subjects: list[Mapping[str, Any]]
+    #: an achievement of the credential names no type (see _shape)
+    untyped_achievement: bool = False
 
 
 def _shape(credential: Mapping[str, Any], issuer_fallback: str | None = None) -> _Shape:
@@ -105,14 +107,27 @@ def _shape(credential: Mapping[str, Any], issuer_fallback: str | None = None) ->
     if not all(isinstance(s, JSON_OBJECTS) for s in subjects):
         raise Malformed("credentialSubject must be an object", code="credential_bad_subject")
     achievement_types: list[str] = []
+    achievements = 0
+    untyped = False
     for item in subjects:
-        achievement = item.get("achievement")
-        if isinstance(achievement, JSON_OBJECTS):
-            value = achievement.get("achievementType")
-            for name in value if isinstance(value, list) else [value]:
-                if isinstance(name, str) and name not in achievement_types:
-                    achievement_types.append(name)
-    return _Shape(issuer, list(types), achievement_types, subjects)
+        value = item.get("achievement")
+        for achievement in value if isinstance(value, list) else [value]:
+            if not isinstance(achievement, JSON_OBJECTS):
+                continue
+            achievements += 1
+            named = achievement.get("achievementType")
+            given = named if isinstance(named, list) else [named]
+            names = [n for n in given if isinstance(n, str) and n]
+            untyped = untyped or not names
+            achievement_types += [n for n in names if n not in achievement_types]
+    # A ClrCredential's achievements are those of the credentials it carries, each judged on
+    # its own; any other credential claims an achievement of no type when one of its
+    # achievements names none, or when it has no achievement at all.
+    if CLR_TYPE in types:
+        untyped = False
+    elif not achievements:
+        untyped = True
+    return _Shape(issuer, list(types), achievement_types, subjects, untyped)
 
 
 def _shape_problems(credential: Mapping[str, Any], shape: _Shape) -> list[Check]:
@@ -253,6 +268,7 @@ def _report(
         issuer=shape.issuer,
         types=shape.types,
         achievement_types=shape.achievement_types,
+        untyped_achievement=shape.untyped_achievement,
         issued=period.issued,
         checks=[*checks, status_check],
         children=children,
