@@ -30,6 +30,7 @@ VC_V2 = "https://www.w3.org/ns/credentials/v2"
 VC_V1 = "https://www.w3.org/2018/credentials/v1"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
+CLR_V2 = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
 ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
 CREATED = "2025-01-01T00:00:00Z"
 
@@ -230,12 +231,33 @@ def open_badge(issuer: str, **members: Any) -> dict[str, Any]:
     return credential
 
 
+def clr(issuer: str, nested: list[Any], **members: Any) -> dict[str, Any]:
+    """An unsigned CLR 2.0 credential for ``issuer`` carrying the ``nested`` credentials."""
+    credential: dict[str, Any] = {
+        "@context": [VC_V2, OB_V3, CLR_V2],
+        "id": "urn:uuid:7a1d4a7e-3333-4c4e-9f5e-3a3a8a1f0003",
+        "type": ["VerifiableCredential", "ClrCredential"],
+        "issuer": {"id": issuer, "type": ["Profile"], "name": "Example State College"},
+        "validFrom": "2025-01-01T00:00:00Z",
+        "name": "Transcript",
+        "credentialSubject": {
+            "id": "did:example:learner-7",
+            "type": ["ClrSubject"],
+            "verifiableCredential": nested,
+        },
+    }
+    credential.update(members)
+    return credential
+
+
 __all__ = [
+    "CLR_V2",
     "ED25519_2020_CONTEXT",
     "EXAMPLES_V2",
     "OB_V3",
     "VC_V1",
     "VC_V2",
+    "clr",
     "did_key",
     "did_key_method",
     "ed25519",

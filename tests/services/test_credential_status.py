@@ -803,23 +803,7 @@ def test_a_clr_with_nested_credentials_of_two_issuers_one_untrusted(
         cf.open_badge(cf.did_key(stranger)), stranger, cf.did_key_method(stranger)
     )
     ours = badge(key, None)
-    clr = {
-        "@context": [
-            cf.VC_V2,
-            cf.OB_V3,
-            "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json",
-        ],
-        "id": "urn:uuid:7a1d4a7e-3333-4c4e-9f5e-3a3a8a1f0003",
-        "type": ["VerifiableCredential", "ClrCredential"],
-        "issuer": {"id": COLLEGE, "type": ["Profile"], "name": "Example State College"},
-        "validFrom": "2025-01-01T00:00:00Z",
-        "name": "Transcript",
-        "credentialSubject": {
-            "id": "did:example:learner-7",
-            "type": ["ClrSubject"],
-            "verifiableCredential": [ours, theirs],
-        },
-    }
+    clr = cf.clr(COLLEGE, [ours, theirs])
     signed = cf.sign_data_integrity(clr, key, method(COLLEGE))
     result = verify_offline(clock, (key, other_key), signed, {})
     tree = result["credential"]

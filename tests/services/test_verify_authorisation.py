@@ -145,24 +145,7 @@ def test_a_clr_is_judged_on_its_type_and_each_nested_credential_on_its_achieveme
     """A ClrCredential's achievements are those of the credentials it carries: it is covered by
     an authorisation narrowed to achievement types, while an untyped nested badge is not."""
     inner = badge(key, untype)
-    clr = cf.sign_data_integrity(
-        {
-            "@context": [cf.VC_V2, cf.OB_V3, cf.EXAMPLES_V2],
-            "id": "urn:uuid:7a1c2f52-2222-4c4e-9f5e-3a3a8a1f0002",
-            "type": ["VerifiableCredential", "ClrCredential"],
-            "issuer": {"id": COLLEGE, "type": ["Profile"], "name": "Example State College"},
-            "validFrom": "2025-01-01T00:00:00Z",
-            "name": "Transcript",
-            "credentialSubject": {
-                "id": "did:example:learner-7",
-                "type": ["ClrSubject"],
-                "verifiableCredential": [inner],
-            },
-        },
-        key,
-        METHOD,
-        cryptosuite="eddsa-jcs-2022",
-    )
+    clr = cf.sign_data_integrity(cf.clr(COLLEGE, [inner]), key, METHOD)
     result = check(index_with(clock, key, NARROWED), clr)
     assert result["verdict"] == "valid", result["summary"]
     assert not result["all_valid"]
