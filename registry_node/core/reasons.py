@@ -967,6 +967,12 @@ _ALL = (
         "Ask the issuer to define every term it uses in a context.",
     ),
     _reason(
+        "duplicate_claims",
+        "credential",
+        "check_failed",
+        "Ask the issuer to state each type, issuer and achievement type once, under its term.",
+    ),
+    _reason(
         "signature_valid",
         "credential",
         "check_passed",

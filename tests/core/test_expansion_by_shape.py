@@ -742,3 +742,89 @@ def test_the_positions_left_out_of_a_template_are_absolute_whatever_fills_them()
             assert len(template.positions) < len(list(ld._iri_positions(template.expanded)))
             found.append((every.undefined_types, every.relative_ids))
     assert ([], 0) in found and any(types for types, _ in found) and any(n for _, n in found)
+
+
+# --- a member the report reads, stated again under another name -------------------------------
+
+OB_VOCAB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
+CRED_VOCAB = "https://www.w3.org/2018/credentials#"
+
+
+def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = credential["credentialSubject"]["achievement"]
+    return found
+
+
+def _achievement_type_by_iri(credential: dict[str, Any]) -> None:
+    _achievement(credential)[OB_VOCAB + "achievementType"] = "Degree"
+
+
+def _issuer_by_iri(credential: dict[str, Any]) -> None:
+    credential[CRED_VOCAB + "issuer"] = {"id": "did:web:other.example"}
+
+
+def _subject_by_iri(credential: dict[str, Any]) -> None:
+    other = copy.deepcopy(credential["credentialSubject"])
+    other["id"] = "did:example:someone-else"
+    credential[CRED_VOCAB + "credentialSubject"] = other
+
+
+def _type_by_keyword(credential: dict[str, Any]) -> None:
+    credential["@context"] = [cf.VC_V2, cf.OB_V3, cf.CLR_V2]
+    credential["@type"] = ["ClrCredential"]
+
+
+def _achievement_by_iri(credential: dict[str, Any]) -> None:
+    other = {**_achievement(credential), "id": "urn:uuid:5678", "achievementType": "Degree"}
+    credential["credentialSubject"][OB_VOCAB + "achievement"] = other
+
+
+@pytest.mark.parametrize("cryptosuite", ["eddsa-jcs-2022", "eddsa-rdfc-2022"])
+@pytest.mark.parametrize(
+    "restate",
+    [
+        _achievement_type_by_iri,
+        _issuer_by_iri,
+        _subject_by_iri,
+        _type_by_keyword,
+        _achievement_by_iri,
+    ],
+)
+def test_a_member_the_report_reads_stated_again_under_another_name_fails(
+    restate: Any, cryptosuite: str
+) -> None:
+    """JSON-LD merges the two, so the credential signs a type, issuer, subject or achievement
+    type that the members the node reads (and judges trust on) do not show: it is invalid,
+    whether its shape is expanded in full or from a learnt template."""
+    key = cf.ed25519()
+    keys = PinnedKeys()
+    keys.pin(COLLEGE, cf.multikey_method(COLLEGE_KEY, key))
+    credential = cf.open_badge(COLLEGE)
+    restate(credential)
+    signed = cf.sign_data_integrity(credential, key, COLLEGE_KEY, cryptosuite=cryptosuite)
+    for sighting in range(3):  # in full twice (learnt on the second), then from the template
+        report = verify_credential(signed, keys=keys, now=NOW, clock_skew=timedelta(0))
+        failing = {c.name: c.code for c in report.failed()}
+        assert failing == {"undefined_terms": "duplicate_claims"}, (sighting, report.to_dict())
+    assert learnt({k: v for k, v in signed.items() if k != "proof"})
+
+
+def test_members_stated_once_agree_with_their_expansion() -> None:
+    listed = cf.open_badge(COLLEGE)
+    subject = listed["credentialSubject"]
+    subject["achievement"] = [
+        {**subject["achievement"], "achievementType": ["Certificate", "Certificate"]},
+        {**subject["achievement"], "id": "urn:uuid:5678", "achievementType": None},
+    ]
+    no_achievement = cf.open_badge(COLLEGE)
+    del no_achievement["credentialSubject"]["achievement"]
+    clr = cf.clr(COLLEGE, [])
+    del clr["credentialSubject"]["verifiableCredential"]
+    for document in (cf.open_badge(COLLEGE), listed, no_achievement, clr):
+        for _ in range(3):
+            expansion = ld.expand(document)
+            assert expansion.clean and expansion.claims_agree, document
+        assert learnt(document)
+    restated = cf.open_badge(COLLEGE)
+    _achievement_type_by_iri(restated)
+    assert not ld.claims_agree(restated, ld.expand(restated).expanded)

@@ -361,6 +361,8 @@ class Expansion:
         self.dropped_terms: list[str] = dropped_terms or []
         self.undefined_types: list[str] = undefined_types or []
         self.relative_ids = relative_ids
+        #: see :func:`claims_agree`
+        self.claims_agree = True
 
     @property
     def expanded(self) -> list[Any]:
@@ -455,6 +457,64 @@ def _positions_to_judge(template: Any) -> list[tuple[str, Any]]:
     ]
 
 
+_CRED = "https://www.w3.org/2018/credentials#"
+_OB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+_Claims = tuple[int, int, tuple[tuple[int, ...], ...]] | None
+
+
+def _json_claims(document: Any) -> _Claims:
+    """How many values the members a credential's report reads hold: its types, its issuers,
+    and per subject, per achievement, its achievement types."""
+    if not isinstance(document, dict):
+        return None
+    subjects = []
+    for subject in _listed(document.get("credentialSubject")):
+        if not isinstance(subject, dict):
+            return None
+        achievements = []
+        for achievement in _listed(subject.get("achievement")):
+            if not isinstance(achievement, dict):
+                return None
+            achievements.append(len(_listed(achievement.get("achievementType"))))
+        subjects.append(tuple(achievements))
+    types = len(_listed(document.get("type")))
+    return types, len(_listed(document.get("issuer"))), tuple(subjects)
+
+
+def _expanded_claims(expanded: Any) -> _Claims:
+    """The same counts, of the properties those members expand to, in the expanded form."""
+    if not (isinstance(expanded, list) and len(expanded) == 1 and isinstance(expanded[0], dict)):
+        return None
+    node = expanded[0]
+    subjects = []
+    for subject in node.get(_CRED + "credentialSubject", []):
+        if not isinstance(subject, dict):
+            return None
+        achievements = []
+        for achievement in subject.get(_OB + "achievement", []):
+            if not isinstance(achievement, dict):
+                return None
+            achievements.append(len(achievement.get(_OB + "achievementType", [])))
+        subjects.append(tuple(achievements))
+    return len(node.get("@type", [])), len(node.get(_CRED + "issuer", [])), tuple(subjects)
+
+
+def claims_agree(document: Any, expanded: Any) -> bool:
+    """Do the members the report and the trust questions read (``type``, ``issuer``,
+    ``credentialSubject``, ``achievement``, ``achievementType``) hold every value of the
+    properties they expand to? They do not when the document states one of them a second time
+    under another name (``@type``, a full or compact IRI, another alias): JSON-LD merges the
+    two, so the credential signs a type, issuer, subject or achievement type that its members
+    do not show."""
+    return _json_claims(document) == _expanded_claims(expanded)
+
+
 def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
     """The library's expansion of ``document`` and the properties it dropped."""
     dropped: list[str | None] = []
@@ -512,19 +572,23 @@ def expand(document: Any) -> Expansion:
         if template is not None:
             slots = shape.slots
             positions = [(where, skeletons.fill(v, slots)) for where, v in template.positions]
-            return _expansion(
+            result = _expansion(
                 document,
                 lambda: skeletons.fill(template.expanded, slots),
                 template.dropped,
                 positions,
             )
+            result.claims_agree = template.claims_agree
+            return result
     if _quick.get():
         raise WouldTakeLong
     expanded, dropped = _expand_in_full(document)
     learnt = _shapes()
     if shape is not None and not learnt.known(shape.key) and learnt.sighted(shape.key):
-        learnt.learn(shape, expanded, dropped, _expand_in_full, _positions_to_judge)
-    return _expansion(document, expanded, dropped, _iri_positions(expanded))
+        learnt.learn(shape, expanded, dropped, _expand_in_full, _positions_to_judge, claims_agree)
+    result = _expansion(document, expanded, dropped, _iri_positions(expanded))
+    result.claims_agree = claims_agree(document, expanded)
+    return result
 
 
 #: Steps (N-degree hashes and related-blank-node hashes) that canonicalization may spend telling

@@ -283,6 +283,9 @@ class Template:
     #: The IRI positions of ``expanded`` that must be judged once filled (see
     #: contexts._positions_to_judge), markers unfilled.
     positions: list[tuple[str, Any]]
+    #: Do the members the report reads say all that the expansion says (contexts.claims_agree)?
+    #: A matter of structure only, so the skeleton's answer is every filling's.
+    claims_agree: bool = True
 
 
 class Skeletons:
@@ -340,6 +343,7 @@ class Skeletons:
         dropped: list[str | None],
         expand: Callable[[Any], tuple[Any, list[str | None]]],
         positions: Callable[[Any], Iterable[tuple[str, Any]]],
+        agree: Callable[[Any, Any], bool] = lambda document, expanded: True,
     ) -> None:
         """Learn ``shape`` from a document whose full expansion was ``expanded`` (and dropped
         ``dropped``), when the skeleton's own expansion fits exactly; else remember that this
@@ -356,7 +360,10 @@ class Skeletons:
             and _same(fill(shape_expanded, shape.slots), expanded)
         ):
             template = Template(
-                shape_expanded, list(shape_dropped), list(positions(shape_expanded))
+                shape_expanded,
+                list(shape_dropped),
+                list(positions(shape_expanded)),
+                agree(shape.document, shape_expanded),
             )
         with self._lock:
             self._templates[shape.key] = template

@@ -177,7 +177,13 @@ def _context_checks(
         if operator:
             detail += " (pinned by this node's operator: " + ", ".join(operator) + ")"
         context_check = Check(CONTEXTS, True, "contexts_pinned", detail)
-    if expansion.clean:
+    if expansion.clean and not expansion.claims_agree:
+        detail = (
+            "the credential states its type, issuer, subject or achievement types a second time "
+            "under another name (JSON-LD merges them, so it signs more than those members show)"
+        )
+        terms = Check(UNDEFINED_TERMS, False, "duplicate_claims", detail)
+    elif expansion.clean:
         terms = _ALL_DEFINED
     else:
         parts = []
