@@ -779,10 +779,30 @@ def _achievement_by_iri(credential: dict[str, Any]) -> None:
     credential["credentialSubject"][OB_VOCAB + "achievement"] = other
 
 
+def _valid_until_by_iri(credential: dict[str, Any]) -> None:
+    credential["validUntil"] = "2030-01-01T00:00:00Z"  # what the member shows; its twin ends sooner
+    credential[CRED_VOCAB + "validUntil"] = {
+        "@value": "2025-02-01T00:00:00Z",
+        "@type": "http://www.w3.org/2001/XMLSchema#dateTime",
+    }
+
+
+def _status_by_iri(credential: dict[str, Any]) -> None:
+    credential[CRED_VOCAB + "credentialStatus"] = {
+        "id": "https://college.example/status/1#7",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "7",
+        "statusListCredential": "https://college.example/status/1",
+    }
+
+
 @pytest.mark.parametrize("cryptosuite", ["eddsa-jcs-2022", "eddsa-rdfc-2022"])
 @pytest.mark.parametrize(
     "restate",
     [
+        _valid_until_by_iri,
+        _status_by_iri,
         _achievement_type_by_iri,
         _issuer_by_iri,
         _subject_by_iri,

@@ -465,7 +465,10 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-_Claims = tuple[int, int, tuple[tuple[int, ...], ...]] | None
+#: The members of a credential the report reads besides its subjects: its validity period
+#: (VC 2.0 and VC 1.1) and its status entries, with ``type`` and ``issuer`` counted apart.
+_READ = ("validFrom", "validUntil", "issuanceDate", "expirationDate", "credentialStatus")
+_Claims = tuple[int, int, tuple[int, ...], tuple[tuple[int, ...], ...]] | None
 
 
 def _json_claims(document: Any) -> _Claims:
@@ -484,7 +487,8 @@ def _json_claims(document: Any) -> _Claims:
             achievements.append(len(_listed(achievement.get("achievementType"))))
         subjects.append(tuple(achievements))
     types = len(_listed(document.get("type")))
-    return types, len(_listed(document.get("issuer"))), tuple(subjects)
+    read = tuple(len(_listed(document.get(name))) for name in _READ)
+    return types, len(_listed(document.get("issuer"))), read, tuple(subjects)
 
 
 def _expanded_claims(expanded: Any) -> _Claims:
@@ -502,16 +506,17 @@ def _expanded_claims(expanded: Any) -> _Claims:
                 return None
             achievements.append(len(achievement.get(_OB + "achievementType", [])))
         subjects.append(tuple(achievements))
-    return len(node.get("@type", [])), len(node.get(_CRED + "issuer", [])), tuple(subjects)
+    read = tuple(len(node.get(_CRED + name, [])) for name in _READ)
+    return len(node.get("@type", [])), len(node.get(_CRED + "issuer", [])), read, tuple(subjects)
 
 
 def claims_agree(document: Any, expanded: Any) -> bool:
-    """Do the members the report and the trust questions read (``type``, ``issuer``,
-    ``credentialSubject``, ``achievement``, ``achievementType``) hold every value of the
-    properties they expand to? They do not when the document states one of them a second time
-    under another name (``@type``, a full or compact IRI, another alias): JSON-LD merges the
-    two, so the credential signs a type, issuer, subject or achievement type that its members
-    do not show."""
+    """Do the members the report and the trust questions read (``type``, ``issuer``, the
+    validity period, ``credentialStatus``, ``credentialSubject``, ``achievement``,
+    ``achievementType``) hold every value of the properties they expand to? They do not when
+    the document states one of them a second time under another name (``@type``, a full or
+    compact IRI, another alias): JSON-LD merges the two, so the credential signs a type,
+    issuer, date, status entry, subject or achievement type that its members do not show."""
     return _json_claims(document) == _expanded_claims(expanded)
 
 
