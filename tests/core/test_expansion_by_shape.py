@@ -748,6 +748,7 @@ def test_the_positions_left_out_of_a_template_are_absolute_whatever_fills_them()
 
 OB_VOCAB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
 CRED_VOCAB = "https://www.w3.org/2018/credentials#"
+CLR_VOCAB = "https://purl.imsglobal.org/spec/vc/clr/vocab.html#"
 
 
 def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
@@ -797,10 +798,33 @@ def _status_by_iri(credential: dict[str, Any]) -> None:
     }
 
 
+def _endorsement() -> dict[str, Any]:
+    endorsement = cf.open_badge("did:web:endorser.example")
+    endorsement["type"] = ["VerifiableCredential", "EndorsementCredential"]
+    endorsement["credentialSubject"] = {"id": COLLEGE, "type": ["EndorsementSubject"]}
+    return endorsement
+
+
+def _endorsement_by_iri(credential: dict[str, Any]) -> None:
+    credential["endorsement"] = [_endorsement()]
+    credential[OB_VOCAB + "endorsement"] = _endorsement()
+
+
+def _issuer_endorsement_by_iri(credential: dict[str, Any]) -> None:
+    credential["issuer"][OB_VOCAB + "endorsementJwt"] = "e30.e30.c2ln"
+
+
+def _achievement_endorsement_by_iri(credential: dict[str, Any]) -> None:
+    _achievement(credential)[OB_VOCAB + "endorsement"] = _endorsement()
+
+
 @pytest.mark.parametrize("cryptosuite", ["eddsa-jcs-2022", "eddsa-rdfc-2022"])
 @pytest.mark.parametrize(
     "restate",
     [
+        _endorsement_by_iri,
+        _issuer_endorsement_by_iri,
+        _achievement_endorsement_by_iri,
         _valid_until_by_iri,
         _status_by_iri,
         _achievement_type_by_iri,
@@ -829,18 +853,43 @@ def test_a_member_the_report_reads_stated_again_under_another_name_fails(
     assert learnt({k: v for k, v in signed.items() if k != "proof"})
 
 
+@pytest.mark.parametrize("vocabulary", [CLR_VOCAB, CRED_VOCAB])
+def test_a_credential_a_clr_carries_under_another_name_fails(vocabulary: str) -> None:
+    """A CLR that carries one credential under its member and another under the property's
+    IRI would have only the first checked: the CLR is invalid."""
+    key = cf.ed25519()
+    keys = PinnedKeys()
+    keys.pin(COLLEGE, cf.multikey_method(COLLEGE_KEY, key))
+    inner = cf.sign_data_integrity(cf.open_badge(COLLEGE), key, COLLEGE_KEY)
+    hidden = cf.open_badge(COLLEGE)  # unsigned: it would fail its own checks
+    clr = cf.clr(COLLEGE, [inner])
+    clr["credentialSubject"][vocabulary + "verifiableCredential"] = {"@graph": hidden}
+    signed = cf.sign_data_integrity(clr, key, COLLEGE_KEY, cryptosuite="eddsa-jcs-2022")
+    report = verify_credential(signed, keys=keys, now=NOW, clock_skew=timedelta(0))
+    assert {c.name: c.code for c in report.failed()} == {"undefined_terms": "duplicate_claims"}
+    clean = cf.sign_data_integrity(cf.clr(COLLEGE, [inner]), key, COLLEGE_KEY)
+    assert verify_credential(clean, keys=keys, now=NOW, clock_skew=timedelta(0)).all_valid
+
+
 def test_members_stated_once_agree_with_their_expansion() -> None:
     listed = cf.open_badge(COLLEGE)
     subject = listed["credentialSubject"]
     subject["achievement"] = [
         {**subject["achievement"], "achievementType": ["Certificate", "Certificate"]},
         {**subject["achievement"], "id": "urn:uuid:5678", "achievementType": None},
+        # a null in a list is dropped: fewer values than the member, and nothing hidden
+        {**subject["achievement"], "id": "urn:uuid:9abc", "achievementType": [None, "Degree"]},
     ]
     no_achievement = cf.open_badge(COLLEGE)
     del no_achievement["credentialSubject"]["achievement"]
     clr = cf.clr(COLLEGE, [])
     del clr["credentialSubject"]["verifiableCredential"]
-    for document in (cf.open_badge(COLLEGE), listed, no_achievement, clr):
+    endorsed = cf.open_badge(COLLEGE)
+    endorsed["endorsement"] = [_endorsement(), _endorsement()]
+    endorsed["issuer"]["endorsementJwt"] = ["e30.e30.c2ln"]
+    _achievement(endorsed)["endorsement"] = _endorsement()
+    carrying = cf.clr(COLLEGE, [cf.open_badge(COLLEGE), endorsed])
+    for document in (cf.open_badge(COLLEGE), listed, no_achievement, clr, endorsed, carrying):
         for _ in range(3):
             expansion = ld.expand(document)
             assert expansion.clean and expansion.claims_agree, document

@@ -459,65 +459,77 @@ def _positions_to_judge(template: Any) -> list[tuple[str, Any]]:
 
 _CRED = "https://www.w3.org/2018/credentials#"
 _OB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
+_CLR = "https://purl.imsglobal.org/spec/vc/clr/vocab.html#"
+
+#: What the report reads of a node: (member, the properties it may expand to in the contexts
+#: the node ships, what is read of each of its values, if anything).
+_Read = tuple[tuple[str, tuple[str, ...], "_Read | None"], ...]
+_ENDORSED: _Read = (
+    ("endorsement", (_OB + "endorsement",), None),
+    ("endorsementJwt", (_OB + "endorsementJwt",), None),
+)
+_ACHIEVEMENT: _Read = (("achievementType", (_OB + "achievementType",), None), *_ENDORSED)
+_SUBJECT: _Read = (
+    ("achievement", (_OB + "achievement",), _ACHIEVEMENT),
+    # the CLR context's term, or the credentials vocabulary's where a context maps it there
+    ("verifiableCredential", (_CLR + "verifiableCredential", _CRED + "verifiableCredential"), None),
+)
+#: A credential: its types, its issuer (and the endorsements of its profile), its validity
+#: period (VC 2.0 and VC 1.1), its status entries, its subjects and its endorsements.
+_CREDENTIAL: _Read = (
+    ("type", ("@type",), None),
+    ("issuer", (_CRED + "issuer",), _ENDORSED),
+    *(
+        (name, (_CRED + name,), None)
+        for name in ("validFrom", "validUntil", "issuanceDate", "expirationDate")
+    ),
+    ("credentialStatus", (_CRED + "credentialStatus",), None),
+    ("credentialSubject", (_CRED + "credentialSubject",), _SUBJECT),
+    *_ENDORSED,
+)
 
 
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-#: The members of a credential the report reads besides its subjects: its validity period
-#: (VC 2.0 and VC 1.1) and its status entries, with ``type`` and ``issuer`` counted apart.
-_READ = ("validFrom", "validUntil", "issuanceDate", "expirationDate", "credentialStatus")
-_Claims = tuple[int, int, tuple[int, ...], tuple[tuple[int, ...], ...]] | None
-
-
-def _json_claims(document: Any) -> _Claims:
-    """How many values the members a credential's report reads hold: its types, its issuers,
-    and per subject, per achievement, its achievement types."""
+def _agree(document: Any, expanded: Any, read: _Read) -> bool:
+    """Does no property of ``read`` hold more values in the ``expanded`` node than its member
+    holds in the ``document`` node, here and, value by value, in what is read of its values?
+    A value that is not an object (an issuer given by its id, say) reads as one holding
+    nothing. A property with fewer values than its member is one the member does not expand
+    to (an operator's context may map it elsewhere): nothing more is read of it."""
     if not isinstance(document, dict):
-        return None
-    subjects = []
-    for subject in _listed(document.get("credentialSubject")):
-        if not isinstance(subject, dict):
-            return None
-        achievements = []
-        for achievement in _listed(subject.get("achievement")):
-            if not isinstance(achievement, dict):
-                return None
-            achievements.append(len(_listed(achievement.get("achievementType"))))
-        subjects.append(tuple(achievements))
-    types = len(_listed(document.get("type")))
-    read = tuple(len(_listed(document.get(name))) for name in _READ)
-    return types, len(_listed(document.get("issuer"))), read, tuple(subjects)
+        document = {}
+    if not isinstance(expanded, dict):
+        expanded = {}
+    for name, iris, inner in read:
+        mine = _listed(document.get(name))
+        theirs = [v for iri in iris for v in _expanded_values(expanded.get(iri))]
+        if len(theirs) > len(mine):
+            return False
+        if inner is None or len(theirs) < len(mine):
+            continue
+        if not all(_agree(m, t, inner) for m, t in zip(mine, theirs, strict=True)):
+            return False
+    return True
 
 
-def _expanded_claims(expanded: Any) -> _Claims:
-    """The same counts, of the properties those members expand to, in the expanded form."""
-    if not (isinstance(expanded, list) and len(expanded) == 1 and isinstance(expanded[0], dict)):
-        return None
-    node = expanded[0]
-    subjects = []
-    for subject in node.get(_CRED + "credentialSubject", []):
-        if not isinstance(subject, dict):
-            return None
-        achievements = []
-        for achievement in subject.get(_OB + "achievement", []):
-            if not isinstance(achievement, dict):
-                return None
-            achievements.append(len(achievement.get(_OB + "achievementType", [])))
-        subjects.append(tuple(achievements))
-    read = tuple(len(node.get(_CRED + name, [])) for name in _READ)
-    return len(node.get("@type", [])), len(node.get(_CRED + "issuer", [])), read, tuple(subjects)
+def _expanded_values(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def claims_agree(document: Any, expanded: Any) -> bool:
-    """Do the members the report and the trust questions read (``type``, ``issuer``, the
-    validity period, ``credentialStatus``, ``credentialSubject``, ``achievement``,
-    ``achievementType``) hold every value of the properties they expand to? They do not when
-    the document states one of them a second time under another name (``@type``, a full or
-    compact IRI, another alias): JSON-LD merges the two, so the credential signs a type,
-    issuer, date, status entry, subject or achievement type that its members do not show."""
-    return _json_claims(document) == _expanded_claims(expanded)
+    """Do the members the report, the trust questions and the embedded credentials' checks
+    read (:data:`_CREDENTIAL`: the types, the issuer, the validity period, the status entries,
+    the subjects, their achievements and achievement types, the carried credentials and the
+    endorsements) hold every value of the properties they expand to? They do not when the
+    document states one of them a second time under another name (``@type``, a full or
+    compact IRI, another alias): JSON-LD merges the two, so the credential signs a value
+    those members do not show."""
+    if not (isinstance(expanded, list) and len(expanded) == 1 and isinstance(expanded[0], dict)):
+        return False
+    return _agree(document, expanded[0], _CREDENTIAL)
 
 
 def _expand_in_full(document: Any) -> tuple[list[Any], list[str | None]]:
