@@ -231,6 +231,25 @@ def open_badge(issuer: str, **members: Any) -> dict[str, Any]:
     return credential
 
 
+def endorsement(issuer: str, **members: Any) -> dict[str, Any]:
+    """An unsigned Open Badges 3.0 endorsement by ``issuer`` of the test badge's achievement."""
+    credential: dict[str, Any] = {
+        "@context": [VC_V2, OB_V3],
+        "id": "urn:uuid:5e0f7a57-2222-4c4e-9f5e-3a3a8a1f0009",
+        "type": ["VerifiableCredential", "EndorsementCredential"],
+        "issuer": {"id": issuer, "type": ["Profile"], "name": "Welding Council"},
+        "validFrom": "2025-01-01T00:00:00Z",
+        "name": "Endorsement of Welding Level 1",
+        "credentialSubject": {
+            "id": "https://college.example/achievements/welding-1",
+            "type": ["EndorsementSubject"],
+            "endorsementComment": "Meets the council's standard.",
+        },
+    }
+    credential.update(members)
+    return credential
+
+
 def clr(issuer: str, nested: list[Any], **members: Any) -> dict[str, Any]:
     """An unsigned CLR 2.0 credential for ``issuer`` carrying the ``nested`` credentials."""
     credential: dict[str, Any] = {
@@ -261,6 +280,7 @@ __all__ = [
     "did_key",
     "did_key_method",
     "ed25519",
+    "endorsement",
     "jwk_method",
     "multikey",
     "multikey_method",

@@ -970,7 +970,7 @@ _ALL = (
         "duplicate_claims",
         "credential",
         "check_failed",
-        "Ask the issuer to state each type, issuer and achievement type once, under its term.",
+        "Ask the issuer to state each member once, under its term.",
     ),
     _reason(
         "signature_valid",

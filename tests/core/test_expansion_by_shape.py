@@ -312,10 +312,12 @@ def test_a_skeleton_whose_expansion_does_not_fit_is_not_learnt() -> None:
         out, gone = ld._expand_in_full(doc)
         return json.loads(json.dumps(out).replace("#Achievement", "#Other")), gone
 
-    ld._shapes().learn(shape, expanded, dropped, askew, ld._positions_to_judge)
+    ld._shapes().learn(shape, expanded, dropped, askew, ld._positions_to_judge, ld.claims_agree)
     assert ld._shapes().known(shape.key) and ld._shapes().get(shape.key) is None
     ld._shapes().clear()
-    ld._shapes().learn(shape, expanded, dropped, ld._expand_in_full, ld._positions_to_judge)
+    ld._shapes().learn(
+        shape, expanded, dropped, ld._expand_in_full, ld._positions_to_judge, ld.claims_agree
+    )
     assert ld._shapes().get(shape.key) is not None
 
 
@@ -798,16 +800,9 @@ def _status_by_iri(credential: dict[str, Any]) -> None:
     }
 
 
-def _endorsement() -> dict[str, Any]:
-    endorsement = cf.open_badge("did:web:endorser.example")
-    endorsement["type"] = ["VerifiableCredential", "EndorsementCredential"]
-    endorsement["credentialSubject"] = {"id": COLLEGE, "type": ["EndorsementSubject"]}
-    return endorsement
-
-
 def _endorsement_by_iri(credential: dict[str, Any]) -> None:
-    credential["endorsement"] = [_endorsement()]
-    credential[OB_VOCAB + "endorsement"] = _endorsement()
+    credential["endorsement"] = [cf.endorsement("did:web:endorser.example")]
+    credential[OB_VOCAB + "endorsement"] = cf.endorsement("did:web:endorser.example")
 
 
 def _issuer_endorsement_by_iri(credential: dict[str, Any]) -> None:
@@ -815,7 +810,7 @@ def _issuer_endorsement_by_iri(credential: dict[str, Any]) -> None:
 
 
 def _achievement_endorsement_by_iri(credential: dict[str, Any]) -> None:
-    _achievement(credential)[OB_VOCAB + "endorsement"] = _endorsement()
+    _achievement(credential)[OB_VOCAB + "endorsement"] = cf.endorsement("did:web:endorser.example")
 
 
 @pytest.mark.parametrize("cryptosuite", ["eddsa-jcs-2022", "eddsa-rdfc-2022"])
@@ -885,9 +880,12 @@ def test_members_stated_once_agree_with_their_expansion() -> None:
     clr = cf.clr(COLLEGE, [])
     del clr["credentialSubject"]["verifiableCredential"]
     endorsed = cf.open_badge(COLLEGE)
-    endorsed["endorsement"] = [_endorsement(), _endorsement()]
+    endorsed["endorsement"] = [
+        cf.endorsement("did:web:endorser.example"),
+        cf.endorsement("did:web:endorser.example"),
+    ]
     endorsed["issuer"]["endorsementJwt"] = ["e30.e30.c2ln"]
-    _achievement(endorsed)["endorsement"] = _endorsement()
+    _achievement(endorsed)["endorsement"] = cf.endorsement("did:web:endorser.example")
     carrying = cf.clr(COLLEGE, [cf.open_badge(COLLEGE), endorsed])
     for document in (cf.open_badge(COLLEGE), listed, no_achievement, clr, endorsed, carrying):
         for _ in range(3):

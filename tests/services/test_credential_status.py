@@ -738,21 +738,7 @@ async def test_fetching_is_off_by_default(tmp_path: Any) -> None:
 
 
 def endorsement(key: Ed25519PrivateKey, issuer: str, **members: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "@context": [cf.VC_V2, cf.OB_V3],
-        "id": "urn:uuid:5e0f7a57-2222-4c4e-9f5e-3a3a8a1f0009",
-        "type": ["VerifiableCredential", "EndorsementCredential"],
-        "issuer": {"id": issuer, "type": ["Profile"], "name": "Welding Council"},
-        "validFrom": "2025-01-01T00:00:00Z",
-        "name": "Endorsement of Welding Level 1",
-        "credentialSubject": {
-            "id": "https://college.example/achievements/welding-1",
-            "type": ["EndorsementSubject"],
-            "endorsementComment": "Meets the council's standard.",
-        },
-        **members,
-    }
-    return cf.sign_data_integrity(document, key, method(issuer))
+    return cf.sign_data_integrity(cf.endorsement(issuer, **members), key, method(issuer))
 
 
 def test_an_expired_endorsement_is_reported_and_does_not_invalidate(

@@ -285,7 +285,7 @@ class Template:
     positions: list[tuple[str, Any]]
     #: Do the members the report reads say all that the expansion says (contexts.claims_agree)?
     #: A matter of structure only, so the skeleton's answer is every filling's.
-    claims_agree: bool = True
+    claims_agree: bool
 
 
 class Skeletons:
@@ -343,7 +343,7 @@ class Skeletons:
         dropped: list[str | None],
         expand: Callable[[Any], tuple[Any, list[str | None]]],
         positions: Callable[[Any], Iterable[tuple[str, Any]]],
-        agree: Callable[[Any, Any], bool] = lambda document, expanded: True,
+        agree: Callable[[Any, Any], bool],
     ) -> None:
         """Learn ``shape`` from a document whose full expansion was ``expanded`` (and dropped
         ``dropped``), when the skeleton's own expansion fits exactly; else remember that this

@@ -179,9 +179,9 @@ def _context_checks(
         context_check = Check(CONTEXTS, True, "contexts_pinned", detail)
     if expansion.clean and not expansion.claims_agree:
         detail = (
-            "the credential states its type, issuer, dates, status, subject or achievement types "
-            "a second time under another name (JSON-LD merges them, so it signs more than those "
-            "members show)"
+            "the credential states a member the node reads (its type, issuer, dates, status, "
+            "subjects, achievement types, carried credentials or endorsements) a second time "
+            "under another name (JSON-LD merges them, so it signs more than those members show)"
         )
         terms = Check(UNDEFINED_TERMS, False, "duplicate_claims", detail)
     elif expansion.clean:
